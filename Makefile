@@ -1,0 +1,49 @@
+# cmemu: every target installs what it needs and is safe to re-run.
+#   make test   - the whole test suite
+#   make demo   - the main demo
+SHELL := /bin/bash
+.ONESHELL:
+.PHONY: all deps node native firmware build test demo bench clean
+
+STAMP := build/.stamps
+
+all: build native firmware
+
+$(STAMP):
+	mkdir -p $(STAMP)
+
+deps: $(STAMP)/debs
+$(STAMP)/debs: scripts/ensure-debs.sh | $(STAMP)
+	bash scripts/ensure-debs.sh
+	touch $@
+
+node: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+native: native/build/Release/cmemu.node
+native/deps/unicorn/.complete: scripts/fetch-unicorn.sh | deps
+	bash scripts/fetch-unicorn.sh
+native/build/Release/cmemu.node: native/deps/unicorn/.complete node_modules/.package-lock.json native/binding.gyp $(wildcard native/src/*)
+	npx node-gyp rebuild --directory native --loglevel=warn
+
+firmware: deps
+	$(MAKE) -C firmware --no-print-directory
+
+build: dist/.built
+dist/.built: node_modules/.package-lock.json tsconfig.json $(shell find src -name '*.ts')
+	npx tsc -p tsconfig.json
+	touch $@
+
+test: deps build native firmware
+	npx vitest run
+
+demo: deps build native firmware
+	node dist/cli/demo.js
+
+bench: deps build native firmware
+	node dist/bench/run.js
+
+clean:
+	rm -rf dist native/build firmware/build build

@@ -1,0 +1,349 @@
+/**
+ * The ARMv7-M exception model (ARMv7-M ARM B1.5), done by us because Unicorn has none for M-profile:
+ * reset, entry (8-word frame on MSP/PSP with the 8-byte realignment flag in the stacked xPSR bit 9),
+ * return (with the integrity checks that raise UsageFault INVPC), synchronous faults and their
+ * escalation to HardFault, and lockup. Tail-chaining falls out of the run loop: after a return it
+ * checks for a pending exception before running a single instruction, and the frame it pushes is
+ * the one it just popped.
+ */
+import type { Logger } from '../devices/device.js';
+import { Reg } from './native.js';
+import { type CoreState, Cpu, XPSR_T, CONTROL_SPSEL } from './cpu.js';
+import {
+  CFSR,
+  EXC_BUSFAULT,
+  EXC_DEBUGMON,
+  EXC_HARDFAULT,
+  EXC_MEMMANAGE,
+  EXC_NMI,
+  EXC_SVCALL,
+  EXC_USAGEFAULT,
+  HFSR,
+  PRIO_NONE,
+  type ExceptionController,
+} from './exception-controller.js';
+
+const CCR_STKALIGN = 1 << 9;
+const CCR_NONBASETHRDENA = 1 << 0;
+const SCR_SLEEPONEXIT = 1 << 1;
+const XPSR_ALIGN = 1 << 9;
+
+export const EXCEPTION_NAMES: Record<number, string> = {
+  1: 'Reset', 2: 'NMI', 3: 'HardFault', 4: 'MemManage', 5: 'BusFault', 6: 'UsageFault',
+  11: 'SVCall', 12: 'DebugMonitor', 14: 'PendSV', 15: 'SysTick',
+};
+
+export function exceptionName(exc: number): string {
+  return EXCEPTION_NAMES[exc] ?? (exc >= 16 ? `IRQ${exc - 16}` : `exception ${exc}`);
+}
+
+export type FaultKind = 'memmanage' | 'busfault' | 'usagefault' | 'debug';
+
+export interface FaultDetail {
+  /** CFSR bits to set. */
+  cfsr?: number;
+  /** BusFault address (sets BFAR and BFARVALID). */
+  bfar?: number;
+  /** MemManage address (sets MMFAR and MMARVALID). */
+  mmfar?: number;
+  /** Human description for -d int and lockup messages. */
+  what: string;
+}
+
+export class Lockup extends Error {
+  constructor(
+    message: string,
+    readonly pc: number,
+    readonly cfsr: number,
+    readonly hfsr: number,
+  ) {
+    super(message);
+  }
+}
+
+function hex(v: number): string {
+  return '0x' + (v >>> 0).toString(16).padStart(8, '0');
+}
+
+export class ExceptionModel {
+  /** ARM's event register (SEV, exception entry/return): consumed by WFE. */
+  eventRegister = false;
+  /** Set by a return to Thread mode with SCR.SLEEPONEXIT: the machine sleeps as after WFI. */
+  sleepOnExit = false;
+  /** Entries and returns, for statistics. */
+  entries = 0;
+
+  constructor(
+    private readonly cpu: Cpu,
+    private readonly nvic: ExceptionController,
+    private readonly log: Logger,
+  ) {}
+
+  /** Reset the core: SP and PC from the vector table at VTOR, Thread mode, privileged, on MSP. */
+  reset(): void {
+    const n = this.cpu.native;
+    const vtor = this.nvic.scb.vtor >>> 0;
+    let sp: number, pc: number;
+    try {
+      [sp, pc] = this.cpu.readWords(vtor, 2) as [number, number];
+    } catch {
+      throw new Lockup(`reset: vector table at ${hex(vtor)} is not in memory`, 0, this.nvic.scb.cfsr, this.nvic.scb.hfsr);
+    }
+    // Pass through Handler mode so that CONTROL can be written whatever the current mode.
+    n.writeRegs([Reg.XPSR, Reg.CONTROL, Reg.XPSR, Reg.CONTROL], [XPSR_T | 3, 0, XPSR_T, 0]);
+    n.writeRegs(
+      [Reg.MSP, Reg.PSP, Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK, Reg.LR, Reg.PC],
+      [sp & ~3, 0, 0, 0, 0, 0xffffffff, (pc & ~1) | 1],
+    );
+    for (let r = 0; r <= 12; r++) n.writeReg(Reg.R0 + r, 0);
+    this.eventRegister = false;
+    this.sleepOnExit = false;
+    if (this.log.enabled('cpu_reset')) this.log.log('cpu_reset', `reset: SP=${hex(sp)} PC=${hex(pc)}`);
+    if ((pc & 1) === 0) {
+      // The reset vector selects ARM state, which M-profile does not have: INVSTATE on the first fetch.
+      this.raiseFault('usagefault', { cfsr: CFSR.INVSTATE, what: `reset vector ${hex(pc)} has bit 0 clear` }, pc & ~1);
+    }
+  }
+
+  /** Priority boost from PRIMASK/BASEPRI/FAULTMASK (PRIO_NONE when none). */
+  maskBoost(m: { primask: number; basepri: number; faultmask: number }, ignorePrimask = false): number {
+    let boost = PRIO_NONE;
+    if (m.basepri !== 0) boost = m.basepri & this.nvic.groupMask();
+    if (m.primask && !ignorePrimask) boost = 0;
+    if (m.faultmask) boost = -1;
+    return boost;
+  }
+
+  /** Current execution priority (B1.5.4). */
+  executionPriority(m = this.cpu.masks()): number {
+    return Math.min(this.nvic.activeGroupPriority(), this.maskBoost(m));
+  }
+
+  private groupPrio(exc: number): number {
+    return this.nvic.groupPriority(this.nvic.priority(exc));
+  }
+
+  /**
+   * Take the best pending exception if it may preempt now. Returns true if one was taken (the
+   * caller loops: a higher one may have arrived meanwhile). `returnAddress` defaults to the PC.
+   */
+  takePending(): boolean {
+    const best = this.nvic.bestPending();
+    if (!best) return false;
+    if (this.groupPrio(best) >= this.executionPriority()) return false;
+    this.take(best);
+    return true;
+  }
+
+  /**
+   * The priority at which a pending exception waits only for the guest to lower PRIMASK/BASEPRI/
+   * FAULTMASK (not for an active handler to return), or -1. The CPU watches the masks natively.
+   */
+  maskedPendingPriority(): number {
+    const best = this.nvic.bestPending();
+    if (!best) return -1;
+    const p = this.groupPrio(best);
+    if (p >= this.nvic.activeGroupPriority()) return -1;
+    const m = this.cpu.masks();
+    if (p < this.maskBoost(m)) return -1; // takeable now: the caller will take it
+    return p < 0 ? -1 : p;
+  }
+
+  /** WFI/WFE wake-up: a pending exception that would preempt if PRIMASK were clear (B1.5.19). */
+  wakeupPending(): boolean {
+    const best = this.nvic.bestPending();
+    if (!best) return false;
+    const m = this.cpu.masks();
+    const exec = Math.min(this.nvic.activeGroupPriority(), this.maskBoost(m, true));
+    return this.groupPrio(best) < exec;
+  }
+
+  /** Exception entry for `exc` (already chosen as takeable), stacking the current context. */
+  take(exc: number, returnAddress?: number, state?: CoreState): void {
+    const s = state ?? this.cpu.snapshot();
+    const ret = (returnAddress ?? s.pc) >>> 0;
+    const thread = (s.xpsr & 0x1ff) === 0;
+    const usePsp = thread && (s.control & CONTROL_SPSEL) !== 0;
+    const forceAlign = (this.nvic.scb.ccr & CCR_STKALIGN) !== 0;
+    const sp = usePsp ? s.psp : s.msp;
+    const realign = forceAlign && (sp & 4) !== 0;
+    const frame = ((sp - 0x20) & (forceAlign ? ~7 : ~3)) >>> 0;
+    const stackedXpsr = ((s.xpsr & ~XPSR_ALIGN) | (realign ? XPSR_ALIGN : 0)) >>> 0;
+    let stackFault = false;
+    try {
+      this.cpu.writeWords(frame, [s.r[0]!, s.r[1]!, s.r[2]!, s.r[3]!, s.r[12]!, s.lr, ret & ~1, stackedXpsr]);
+    } catch {
+      stackFault = true;
+    }
+    const lr = !thread ? 0xfffffff1 : usePsp ? 0xfffffffd : 0xfffffff9;
+    this.enter(exc, s, usePsp ? s.msp : frame, usePsp ? frame : s.psp, lr, ret);
+    if (stackFault) {
+      // A bus error while stacking: the exception is still taken, and BusFault STKERR is pended (derived).
+      this.pendFault('busfault', { cfsr: CFSR.STKERR, what: `stacking to ${hex(frame)} failed` });
+    }
+  }
+
+  /** Handler-mode entry without stacking (the frame is already there): vector fetch and mode switch. */
+  private enter(exc: number, s: CoreState, msp: number, psp: number, lr: number, ret: number): void {
+    this.nvic.activate(exc);
+    let vector: number;
+    const vtor = this.nvic.scb.vtor >>> 0;
+    try {
+      vector = this.cpu.read32(vtor + exc * 4);
+    } catch {
+      // Vector fetch failed: HardFault with HFSR.VECTTBL (lockup if it was the HardFault vector).
+      this.nvic.deactivate(exc);
+      this.nvic.scb.hfsr |= HFSR.VECTTBL;
+      if (exc === EXC_HARDFAULT || this.executionPriority() <= -1) {
+        throw new Lockup(`vector table read failed for ${exceptionName(exc)} at ${hex(vtor + exc * 4)}`, ret, this.nvic.scb.cfsr, this.nvic.scb.hfsr);
+      }
+      this.enter(EXC_HARDFAULT, s, msp, psp, lr, ret);
+      return;
+    }
+    this.cpu.enterHandler(s, exc, msp, psp, lr, vector);
+    this.entries++;
+    this.eventRegister = true;
+    if (this.log.enabled('int')) {
+      this.log.log('int', `Taking exception ${exc} [${exceptionName(exc)}] return ${hex(ret)} -> handler ${hex(vector)}`);
+    }
+    if ((vector & 1) === 0) {
+      this.raiseFault('usagefault', { cfsr: CFSR.INVSTATE, what: `vector ${hex(vector)} of ${exceptionName(exc)} has bit 0 clear` }, vector & ~1);
+    }
+  }
+
+  /**
+   * Decide where a fault goes: its own handler if enabled and able to preempt, else HardFault
+   * (HFSR.FORCED), else lockup. Sets the status registers.
+   */
+  private routeFault(kind: FaultKind, d: FaultDetail): number {
+    const scb = this.nvic.scb;
+    if (d.cfsr) scb.cfsr = (scb.cfsr | d.cfsr) >>> 0;
+    if (d.bfar !== undefined) {
+      scb.bfar = d.bfar >>> 0;
+      scb.cfsr = (scb.cfsr | CFSR.BFARVALID) >>> 0;
+    }
+    if (d.mmfar !== undefined) {
+      scb.mmfar = d.mmfar >>> 0;
+      scb.cfsr = (scb.cfsr | CFSR.MMARVALID) >>> 0;
+    }
+    const exc =
+      kind === 'memmanage' ? EXC_MEMMANAGE : kind === 'busfault' ? EXC_BUSFAULT : kind === 'usagefault' ? EXC_USAGEFAULT : EXC_DEBUGMON;
+    const exec = this.executionPriority();
+    if (exc !== EXC_DEBUGMON && this.nvic.isEnabled(exc) && this.groupPrio(exc) < exec) return exc;
+    // Escalate.
+    scb.hfsr = (scb.hfsr | (kind === 'debug' ? HFSR.DEBUGEVT : HFSR.FORCED)) >>> 0;
+    if (-1 < exec) return EXC_HARDFAULT;
+    return 0; // lockup
+  }
+
+  /** A synchronous fault at `returnAddress` (the faulting instruction): taken now. */
+  raiseFault(kind: FaultKind, d: FaultDetail, returnAddress: number): void {
+    const exc = this.routeFault(kind, d);
+    if (this.log.enabled('int')) this.log.log('int', `${kind}: ${d.what} at ${hex(returnAddress)}`);
+    if (exc === 0) this.lockup(`${d.what} (${kind} while the execution priority is -1 or lower)`, returnAddress);
+    this.take(exc, returnAddress);
+  }
+
+  /** A derived fault (e.g. during stacking): pended, taken by the run loop. */
+  private pendFault(kind: FaultKind, d: FaultDetail): void {
+    const exc = this.routeFault(kind, d);
+    if (exc === 0) this.lockup(d.what, this.cpu.pc);
+    this.nvic.setPending(exc);
+  }
+
+  /** SVC executed; `returnAddress` is the instruction after it. */
+  svc(returnAddress: number): void {
+    const exec = this.executionPriority();
+    if (this.groupPrio(EXC_SVCALL) < exec) {
+      this.take(EXC_SVCALL, returnAddress);
+      return;
+    }
+    // SVC that cannot be taken (e.g. under PRIMASK or from a higher-priority handler) escalates.
+    this.nvic.scb.hfsr = (this.nvic.scb.hfsr | HFSR.FORCED) >>> 0;
+    if (exec <= -1) this.lockup('SVC executed at execution priority -1 or lower', returnAddress - 2);
+    this.take(EXC_HARDFAULT, returnAddress);
+  }
+
+  private lockup(why: string, pc: number): never {
+    const scb = this.nvic.scb;
+    throw new Lockup(
+      `CPU lockup at PC=${hex(pc)}: ${why}; CFSR=${hex(scb.cfsr)} HFSR=${hex(scb.hfsr)} BFAR=${hex(scb.bfar)} MMFAR=${hex(scb.mmfar)}`,
+      pc,
+      scb.cfsr,
+      scb.hfsr,
+    );
+  }
+
+  /** Exception return: the CPU branched to `excReturn` (0xFxxxxxxx) in Handler mode. */
+  exceptionReturn(excReturn: number): void {
+    excReturn = (excReturn | 1) >>> 0;
+    const s = this.cpu.snapshot();
+    const returning = s.xpsr & 0x1ff;
+    const scb = this.nvic.scb;
+    const nested = this.nvic.activeCount();
+    let toThread = false;
+    let usePsp = false;
+    let bad = (excReturn & 0x0ffffff0) !== 0x0ffffff0 || !this.nvic.isActive(returning);
+    if (!bad) {
+      switch (excReturn & 0xf) {
+        case 0x1:
+          bad = nested === 1;
+          break;
+        case 0x9:
+          bad = nested !== 1 && !(scb.ccr & CCR_NONBASETHRDENA);
+          toThread = true;
+          break;
+        case 0xd:
+          bad = nested !== 1 && !(scb.ccr & CCR_NONBASETHRDENA);
+          toThread = true;
+          usePsp = true;
+          break;
+        default:
+          bad = true;
+      }
+    }
+    if (bad) {
+      // Integrity check failed: deactivate, then UsageFault INVPC taken on the existing frame, LR = 0xF0000000 + EXC_RETURN.
+      if (this.nvic.isActive(returning)) this.nvic.deactivate(returning);
+      if (returning !== EXC_NMI) this.cpu.setReg(Reg.FAULTMASK, 0);
+      const exc = this.routeFault('usagefault', { cfsr: CFSR.INVPC, what: `bad exception return ${hex(excReturn)} from ${exceptionName(returning)}` });
+      if (exc === 0) this.lockup(`bad exception return ${hex(excReturn)}`, s.pc);
+      this.enter(exc, s, s.msp, s.psp, (0xf0000000 | (excReturn & 0x0fffffff)) >>> 0, s.pc);
+      return;
+    }
+    this.nvic.deactivate(returning);
+    if (returning !== EXC_NMI) this.cpu.setReg(Reg.FAULTMASK, 0);
+    const sp = usePsp ? s.psp : s.msp;
+    let frame: number[];
+    try {
+      frame = this.cpu.readWords(sp, 8);
+    } catch {
+      // Unstacking failed: BusFault UNSTKERR, taken in Handler mode with the same frame pointer.
+      const exc = this.routeFault('busfault', { cfsr: CFSR.UNSTKERR, what: `unstacking from ${hex(sp)} failed` });
+      if (exc === 0) this.lockup(`unstacking from ${hex(sp)} failed`, s.pc);
+      this.enter(exc, s, s.msp, s.psp, excReturn, s.pc);
+      return;
+    }
+    const psr = frame[7]!;
+    const newSp = (sp + 0x20) | (psr & XPSR_ALIGN && scb.ccr & CCR_STKALIGN ? 4 : 0);
+    this.cpu.returnToMode(frame, psr, toThread, usePsp, usePsp ? s.msp : newSp, usePsp ? newSp : s.psp, s.control);
+    this.eventRegister = true;
+    if (this.log.enabled('int')) {
+      this.log.log('int', `Exception return from ${exceptionName(returning)} to ${hex(frame[6]!)} (${hex(excReturn)})`);
+    }
+    const returnIpsr = psr & 0x1ff;
+    if (toThread && returnIpsr !== 0) {
+      this.raiseFault('usagefault', { cfsr: CFSR.INVPC, what: `return to Thread mode with IPSR=${returnIpsr} in the frame` }, frame[6]!);
+      return;
+    }
+    if (!toThread && returnIpsr === 0) {
+      this.raiseFault('usagefault', { cfsr: CFSR.INVPC, what: 'return to Handler mode with IPSR=0 in the frame' }, frame[6]!);
+      return;
+    }
+    if (!(psr & XPSR_T)) {
+      this.raiseFault('usagefault', { cfsr: CFSR.INVSTATE, what: 'return with the T bit clear in the stacked xPSR' }, frame[6]!);
+      return;
+    }
+    if (toThread && scb.scr & SCR_SLEEPONEXIT) this.sleepOnExit = true;
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The native addon's contract (native/src/*.cc implements it; built to native/build/Release/cmemu.node).
+ *
+ * One `NativeCpu` is one Unicorn 2.1 engine opened as a real Cortex-M3
+ * (UC_ARCH_ARM, UC_MODE_THUMB, then UC_CPU_ARM_CORTEX_M3 before anything else), in virtual-TLB
+ * mode with a TLB-fill hook (identity map; EXEC withheld from data pages and from the v7-M
+ * execute-never regions, granted per page on first fetch), and a native block hook that counts
+ * executed instructions exactly and stops at the instruction limit or on a stop request.
+ * No JavaScript runs per instruction or per block: JS runs at MMIO accesses (one call per access)
+ * and when `run()` returns with a stop reason.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Why `run()` returned. */
+export const enum Stop {
+  /** The instruction limit (absolute icount) was reached. */
+  Limit = 0,
+  /** `requestStop()` (from JS, from an MMIO handler, or another thread) took effect. */
+  Requested = 1,
+  /** The host-time deadline given to `run()` passed (real-time mode). */
+  HostDeadline = 2,
+  /** A watched fd became readable (see `watchFd`); `takeEvents()` says which. */
+  External = 3,
+  /** UC_HOOK_INTR fired: `info.intno` (2 = SVC, PC after it; 7 = BKPT, PC at it; 8 = exception return, PC = EXC_RETURN & ~1; 3 = prefetch abort). */
+  Interrupt = 4,
+  /** WFI executed (PC after it). */
+  Wfi = 5,
+  /** WFE executed (PC after it). */
+  Wfe = 6,
+  /** Undefined / invalid instruction at PC (UDF, BX to an even address, ...). */
+  InvalidInsn = 7,
+  /** A data access to unmapped memory or one the TLB hook refused: info.address/access/size. PC at the faulting instruction. */
+  MemFault = 8,
+  /** An instruction fetch that failed: from unmapped memory or an execute-never region. info.address = the fetch address. */
+  FetchFault = 9,
+  /** UDIV/SDIV by zero with the divide trap enabled (PC at the divide). */
+  DivByZero = 10,
+  /** A JS MMIO handler threw: the error is rethrown by the wrapper. */
+  HandlerError = 11,
+  /** uc_emu_start returned an error not covered above: info.ucError holds it. */
+  EngineError = 12,
+}
+
+export const enum Access {
+  Read = 0,
+  Write = 1,
+  Fetch = 2,
+}
+
+export interface StopInfo {
+  reason: Stop;
+  /** For Interrupt. */
+  intno: number;
+  /** For MemFault / FetchFault: the faulting address. */
+  address: number;
+  /** For MemFault: read or write. */
+  access: Access;
+  /** For MemFault: access size in bytes. */
+  size: number;
+  /** For EngineError: the uc_err code and its text. */
+  ucError: number;
+  ucErrorText: string;
+}
+
+/** Unicorn register ids used by cmemu (values from unicorn/arm.h, Unicorn 2.1). */
+export const enum Reg {
+  R0 = 66, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12,
+  SP = 12, LR = 10, PC = 11,
+  APSR_NZCV = 2,
+  IPSR = 116, MSP, PSP, CONTROL, IAPSR, EAPSR, XPSR, EPSR, IEPSR, PRIMASK, BASEPRI, BASEPRI_MAX, FAULTMASK,
+}
+
+export interface NativeCpu {
+  /** Read several registers at once (Unicorn ids), as unsigned 32-bit values. */
+  readRegs(ids: readonly number[]): number[];
+  /** Write several registers at once. After IPSR/XPSR/CONTROL writes the addon refreshes Unicorn's cached hflags itself. */
+  writeRegs(ids: readonly number[], values: readonly number[]): void;
+  readReg(id: number): number;
+  writeReg(id: number, value: number): void;
+
+  /** Map host memory (from `allocHostMemory` or an mmapped shared region) at a guest address. Both 1 KiB aligned. The same buffer may be mapped at several addresses (aliases). */
+  mapHostMemory(address: number, buffer: ArrayBuffer, offset: number, size: number, writable: boolean): void;
+  /** Map an MMIO window: guest accesses call the handlers from `setMmioHandlers` with this region id. */
+  mapMmio(address: number, size: number, region: number): void;
+  unmap(address: number, size: number): void;
+  /** Copy guest memory out / in (through Unicorn, so MMIO is not involved: mapped memory only). */
+  memRead(address: number, length: number): Uint8Array;
+  memWrite(address: number, data: Uint8Array): void;
+
+  /** One JS function per direction for all MMIO regions; called synchronously from inside run(). */
+  setMmioHandlers(
+    read: (region: number, offset: number, size: number) => number,
+    write: (region: number, offset: number, size: number, value: number) => void,
+  ): void;
+
+  /**
+   * Run from the current PC until a stop reason. `limit` is an absolute instruction count (run stops once
+   * icount() >= limit, at a block boundary: it may overshoot by at most one block); `hostDeadlineNs` is an
+   * absolute CLOCK_MONOTONIC time (ns) after which the run stops with HostDeadline (0 = none).
+   * Returns the reason; details via stopInfo().
+   */
+  run(limit: number, hostDeadlineNs: number): Stop;
+  stopInfo(): StopInfo;
+  /** Instructions executed so far (exact: blocks cut short by a fault or stop are corrected). */
+  icount(): number;
+  /** Adjust the instruction counter (e.g. when the machine resets); rarely needed. */
+  setIcount(value: number): void;
+  /** Stop the current run at the next block boundary. Safe from JS at any time, including inside MMIO handlers; if no run is in progress, the next run returns Requested at once. */
+  requestStop(): void;
+
+  /**
+   * A pending exception is masked only by PRIMASK/BASEPRI/FAULTMASK: stop (Requested) as soon as the guest
+   * lowers its masks below `groupPriority` (MSR/CPSIE do not reach JS otherwise). `prigroupMask` clears the
+   * subpriority bits of BASEPRI (e.g. 0xE0 with 3 priority bits and PRIGROUP 0..4). -1 disables the watch.
+   */
+  setMaskWatch(groupPriority: number, prigroupMask: number): void;
+
+  /** Addresses of UDIV/SDIV instructions to guard (found by scanning loaded code), and whether CCR.DIV_0_TRP is set. */
+  setDivideSites(addresses: readonly number[]): void;
+  setDivideTrap(enabled: boolean): void;
+
+  /** Forget translated code in [address, address+size) (code rewritten behind Unicorn's back). */
+  invalidateCode(address: number, size: number): void;
+
+  /** Watch an fd (eventfd) from the native watcher thread: when readable it is drained (8-byte read), the token recorded, a running CPU stopped (External) and `onEvent` called on the JS thread. */
+  watchFd(fd: number, token: number): void;
+  unwatchFd(fd: number): void;
+  /** Tokens of the fds that fired since the last call (each once). */
+  takeEvents(): number[];
+  /** Called on the JS thread (via the event loop) when a watched fd fires while JS is idle. */
+  setEventCallback(cb: (() => void) | null): void;
+
+  close(): void;
+}
+
+export interface NativeAddon {
+  NativeCpu: new () => NativeCpu;
+  /** Zeroed, page-aligned host memory (anonymous mmap), exposed as an external ArrayBuffer. */
+  allocHostMemory(size: number): ArrayBuffer;
+  /** CLOCK_MONOTONIC now, in ns. */
+  monotonicNs(): number;
+  /** Unicorn's version string, e.g. "2.1.4". */
+  unicornVersion(): string;
+  /** Unicorn's own register ids by name (R0..R12, SP, LR, PC, APSR_NZCV, IPSR, MSP, ...): a test checks `Reg` against it. */
+  registerIds: Record<string, number>;
+}
+
+let cached: NativeAddon | undefined;
+
+/** Load the addon (built by `make native`). */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [
+    join(here, '..', '..', 'native', 'build', 'Release', 'cmemu.node'),
+    join(here, '..', '..', '..', 'native', 'build', 'Release', 'cmemu.node'),
+  ];
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) {
+    throw new Error('cmemu: the native addon is not built (run `make native`, or `make test` which builds everything)');
+  }
+  cached = createRequire(import.meta.url)(path) as NativeAddon;
+  return cached;
+}

@@ -1,0 +1,66 @@
+/**
+ * A board is data: its memory, its unimplemented regions, and a table of devices with their base
+ * addresses and IRQ wiring. The machine builds the address map from it; adding a board is a new file
+ * in src/machine/boards/ and one line in boards/index.ts.
+ */
+import type { Clock } from './clock.js';
+import type { IrqLine, Logger, MmioDevice } from '../devices/device.js';
+import type { BusAccess } from '../devices/bitband.js';
+import type { SerialPort } from '../devices/cmsdk-uart.js';
+
+export interface MemoryDef {
+  name: string;
+  base: number;
+  size: number;
+  /** Other addresses where the same memory appears (mirrors). */
+  aliases?: number[];
+  /** Read-only to the guest (flash): a store is a BusFault. */
+  readOnly?: boolean;
+}
+
+export interface RegionDef {
+  name: string;
+  base: number;
+  size: number;
+}
+
+/** What a device factory gets from the machine. */
+export interface BoardContext {
+  /** NVIC external interrupt input n. */
+  irq(n: number): IrqLine;
+  /** The NMI input. */
+  nmi: IrqLine;
+  clock: Clock;
+  log: Logger;
+  /** The i-th serial port (from -serial options, in order), or null when not connected. */
+  serial(i: number): SerialPort | null;
+  /** Register a receiver for the i-th serial port's input (the machine feeds it from the chardev). */
+  onSerialInput(i: number, receive: (data: Uint8Array) => void): void;
+  bus: BusAccess;
+}
+
+export interface DeviceDef {
+  name: string;
+  base: number;
+  /** IRQ lines used, for `-M board,help` (documentation; the factory does the wiring). */
+  irqs?: number[];
+  create(ctx: BoardContext): MmioDevice;
+}
+
+export interface BoardDef {
+  name: string;
+  description: string;
+  cpu: 'cortex-m3';
+  /** CPU clock (SysTick CLKSOURCE=1) and SysTick reference clock, in Hz. */
+  sysclkHz: number;
+  refclkHz: number;
+  numIrqs: number;
+  priorityBits: number;
+  memory: MemoryDef[];
+  /** Cortex-M3 bit-band aliases (0x22000000 → 0x20000000, 0x42000000 → 0x40000000). */
+  bitband: boolean;
+  unimplemented: RegionDef[];
+  devices: DeviceDef[];
+  /** Where `-device ivshmem-flat` goes by default (registers, shared memory). */
+  ivshmemDefaults?: { iomem: number; shmem: number; irq: number; qompath: string };
+}

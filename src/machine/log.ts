@@ -1,0 +1,22 @@
+/** QEMU-style `-d item,...` logging to stderr or the `-D` file. */
+import { appendFileSync, writeFileSync } from 'node:fs';
+import type { LogCategory, Logger } from '../devices/device.js';
+
+export class CategoryLogger implements Logger {
+  private readonly items: Set<string>;
+  constructor(
+    items: Iterable<string>,
+    private readonly file?: string,
+  ) {
+    this.items = new Set(items);
+    if (file) writeFileSync(file, '');
+  }
+  enabled(cat: LogCategory): boolean {
+    return this.items.has(cat);
+  }
+  log(_cat: LogCategory, msg: string): void {
+    const line = msg.endsWith('\n') ? msg : msg + '\n';
+    if (this.file) appendFileSync(this.file, line);
+    else process.stderr.write(line);
+  }
+}
