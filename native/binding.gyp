@@ -1,0 +1,33 @@
+{
+  "targets": [
+    {
+      "target_name": "cmemu",
+      "sources": [
+        "src/addon.cc",
+        "src/cpu.cc",
+        "src/watcher.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<(module_root_dir)/deps/unicorn/include"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2"],
+      "libraries": [
+        "<(module_root_dir)/deps/unicorn/lib/libunicorn.a",
+        "-lpthread",
+        "-lm",
+        "-lrt",
+        "-Wl,--exclude-libs,ALL"
+      ]
+    }
+  ]
+}

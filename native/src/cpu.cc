@@ -1,0 +1,1085 @@
+#include "cpu.h"
+
+#include <unicorn/arm.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "thumb.h"
+
+namespace cmemu {
+
+namespace {
+
+constexpr uint32_t kPageBits = 10;  // Unicorn's ARM target page: 1 KiB
+constexpr uint32_t kPageSize = 1u << kPageBits;
+constexpr uint32_t kPageMask = ~(kPageSize - 1);
+constexpr size_t kCountCacheSize = 1 << 14;
+constexpr uint32_t kDeadlinePollBlocks = 1024;
+constexpr int64_t kTimerBackstopNs = 10000000;
+constexpr int64_t kTimerBackstopLoNs = 2000000;
+constexpr int64_t kTimerBackstopHiNs = 20000000;
+
+// v7-M default memory map: instruction fetches from these regions are execute-never.
+inline bool isExecuteNever(uint32_t a) {
+  return (a >= 0x40000000u && a <= 0x5FFFFFFFu) || a >= 0xA0000000u;
+}
+
+uint64_t toU64Limit(double v) {
+  if (std::isnan(v) || v <= 0) return 0;
+  if (!std::isfinite(v) || v >= 18446744073709551615.0) return UINT64_MAX;
+  return static_cast<uint64_t>(v);
+}
+
+uint32_t toU32(const Napi::Value& v) {
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) return 0;
+  return static_cast<uint32_t>(static_cast<int64_t>(d));
+}
+
+int regIdFor(uint32_t n) {
+  if (n <= 12) return UC_ARM_REG_R0 + static_cast<int>(n);
+  if (n == 13) return UC_ARM_REG_SP;
+  if (n == 14) return UC_ARM_REG_LR;
+  return UC_ARM_REG_PC;
+}
+
+bool touchesHflags(int id) {
+  switch (id) {
+    case UC_ARM_REG_IPSR:
+    case UC_ARM_REG_XPSR:
+    case UC_ARM_REG_XPSR_NZCVQ:
+    case UC_ARM_REG_XPSR_G:
+    case UC_ARM_REG_XPSR_NZCVQG:
+    case UC_ARM_REG_IEPSR:
+    case UC_ARM_REG_EPSR:
+    case UC_ARM_REG_IAPSR:
+    case UC_ARM_REG_IAPSR_NZCVQ:
+    case UC_ARM_REG_IAPSR_G:
+    case UC_ARM_REG_IAPSR_NZCVQG:
+    case UC_ARM_REG_EAPSR:
+    case UC_ARM_REG_EAPSR_NZCVQ:
+    case UC_ARM_REG_EAPSR_G:
+    case UC_ARM_REG_EAPSR_NZCVQG:
+    case UC_ARM_REG_CONTROL:
+    case UC_ARM_REG_PRIMASK:
+    case UC_ARM_REG_FAULTMASK:
+    case UC_ARM_REG_BASEPRI:
+    case UC_ARM_REG_BASEPRI_MAX:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// TSFN: the watcher thread asks for `onEvent` to run on the JS thread.
+
+void TsfnCallJs(napi_env env, napi_value, void* context, void*) {
+  auto* ctx = static_cast<TsfnCtx*>(context);
+  if (env == nullptr || ctx == nullptr) return;
+  ctx->pending.store(false);
+  NativeCpu* cpu = ctx->owner;
+  if (cpu == nullptr || cpu->eventCb_.IsEmpty()) return;
+  // Raw N-API: an exception thrown by the callback stays pending and node reports it as
+  // uncaught, as for any other callback.
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn, recv, result;
+  if (napi_get_reference_value(env, static_cast<napi_ref>(cpu->eventCb_), &fn) == napi_ok && fn != nullptr) {
+    napi_get_undefined(env, &recv);
+    napi_call_function(env, recv, fn, 0, nullptr, &result);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void TsfnFinalize(napi_env, void* data, void*) {
+  auto* ctx = static_cast<TsfnCtx*>(data);
+  bool del;
+  {
+    std::lock_guard<std::mutex> lock(ctx->mu);
+    ctx->finalized = true;
+    del = ctx->owner == nullptr;
+  }
+  if (del) delete ctx;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Napi::Function NativeCpu::Init(Napi::Env env) {
+  return DefineClass(env, "NativeCpu",
+                     {
+                         InstanceMethod("readRegs", &NativeCpu::ReadRegs),
+                         InstanceMethod("writeRegs", &NativeCpu::WriteRegs),
+                         InstanceMethod("readReg", &NativeCpu::ReadReg),
+                         InstanceMethod("writeReg", &NativeCpu::WriteReg),
+                         InstanceMethod("mapHostMemory", &NativeCpu::MapHostMemory),
+                         InstanceMethod("mapMmio", &NativeCpu::MapMmio),
+                         InstanceMethod("unmap", &NativeCpu::Unmap),
+                         InstanceMethod("memRead", &NativeCpu::MemRead),
+                         InstanceMethod("memWrite", &NativeCpu::MemWrite),
+                         InstanceMethod("setMmioHandlers", &NativeCpu::SetMmioHandlers),
+                         InstanceMethod("run", &NativeCpu::Run),
+                         InstanceMethod("stopInfo", &NativeCpu::StopInfo),
+                         InstanceMethod("icount", &NativeCpu::Icount),
+                         InstanceMethod("setIcount", &NativeCpu::SetIcount),
+                         InstanceMethod("requestStop", &NativeCpu::RequestStop),
+                         InstanceMethod("setMaskWatch", &NativeCpu::SetMaskWatch),
+                         InstanceMethod("setDivideSites", &NativeCpu::SetDivideSites),
+                         InstanceMethod("setDivideTrap", &NativeCpu::SetDivideTrap),
+                         InstanceMethod("invalidateCode", &NativeCpu::InvalidateCode),
+                         InstanceMethod("watchFd", &NativeCpu::WatchFd),
+                         InstanceMethod("unwatchFd", &NativeCpu::UnwatchFd),
+                         InstanceMethod("takeEvents", &NativeCpu::TakeEvents),
+                         InstanceMethod("setEventCallback", &NativeCpu::SetEventCallback),
+                         InstanceMethod("close", &NativeCpu::Close),
+                         InstanceMethod("stats", &NativeCpu::Stats),
+                     });
+}
+
+NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCpu>(info), env_(info.Env()) {
+  Napi::Env env = info.Env();
+  uc_err err = uc_open(UC_ARCH_ARM, UC_MODE_THUMB, &uc_);
+  if (err != UC_ERR_OK) throw Napi::Error::New(env, std::string("uc_open: ") + uc_strerror(err));
+  // Must come before anything that initialises the CPU, or Unicorn refuses it (UC_ERR_ARG).
+  err = uc_ctl_set_cpu_model(uc_, UC_CPU_ARM_CORTEX_M3);
+  if (err != UC_ERR_OK) {
+    uc_close(uc_);
+    uc_ = nullptr;
+    throw Napi::Error::New(env, std::string("uc_ctl_set_cpu_model(CORTEX_M3): ") + uc_strerror(err));
+  }
+  auto must = [&](uc_err e, const char* what) {
+    if (e != UC_ERR_OK) {
+      uc_close(uc_);
+      uc_ = nullptr;
+      throw Napi::Error::New(env, std::string(what) + ": " + uc_strerror(e));
+    }
+  };
+  must(uc_ctl_tlb_mode(uc_, UC_TLB_VIRTUAL), "uc_ctl_tlb_mode(VIRTUAL)");
+  // No `until` address: with exits enabled and an empty exit list only hooks stop a run.
+  must(uc_ctl_exits_enable(uc_), "uc_ctl_exits_enable");
+
+  execBits_.assign((1u << (32 - kPageBits)) / 64, 0);
+  countCache_.assign(kCountCacheSize, CountEntry{});
+
+  uc_hook h;
+  must(uc_hook_add(uc_, &h, UC_HOOK_TLB_FILL, reinterpret_cast<void*>(&NativeCpu::HookTlbFill), this, 1, 0),
+       "uc_hook_add(TLB_FILL)");
+  must(uc_hook_add(uc_, &h, UC_HOOK_BLOCK, reinterpret_cast<void*>(&NativeCpu::HookBlock), this, 1, 0),
+       "uc_hook_add(BLOCK)");
+  must(uc_hook_add(uc_, &h, UC_HOOK_INTR, reinterpret_cast<void*>(&NativeCpu::HookIntr), this, 1, 0),
+       "uc_hook_add(INTR)");
+  must(uc_hook_add(uc_, &h, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(&NativeCpu::HookInsnInvalid), this, 1, 0),
+       "uc_hook_add(INSN_INVALID)");
+  // Loads from unmapped memory: hooks bounded to the gaps between RAM mappings (see
+  // rebuildUnmappedHooks: a hook covering a RAM page keeps every store to it on the slow path).
+  rebuildUnmappedHooks();
+}
+
+// Unicorn keeps a RAM page "not dirty" (every store takes the slow path, ~10x slower) while any
+// memory hook's range covers it (uc_mem_hook_installed in notdirty_write). So the READ_UNMAPPED
+// hook, which gives the exact address and size of a bad load, is installed only over the
+// address ranges not backed by RAM. Stores and fetches never need hooks: the TLB hook refuses
+// them on unmapped (and, for stores, read-only) pages.
+void NativeCpu::rebuildUnmappedHooks() {
+  for (uc_hook h : unmappedHooks_) uc_hook_del(uc_, h);
+  unmappedHooks_.clear();
+  std::vector<std::pair<uint64_t, uint64_t>> ram;  // [lo, hi)
+  for (const Mapping& m : mappings_) {
+    if (!m.mmio) ram.emplace_back(m.addr, static_cast<uint64_t>(m.addr) + m.size);
+  }
+  std::sort(ram.begin(), ram.end());
+  uint64_t cur = 0;
+  auto addGap = [&](uint64_t lo, uint64_t hi) {  // [lo, hi)
+    if (hi <= lo) return;
+    uc_hook h;
+    uc_err err = uc_hook_add(uc_, &h, UC_HOOK_MEM_READ_UNMAPPED,
+                             reinterpret_cast<void*>(&NativeCpu::HookMemInvalid), this, lo, hi - 1);
+    if (err == UC_ERR_OK) unmappedHooks_.push_back(h);
+  };
+  for (const auto& r : ram) {
+    addGap(cur, r.first);
+    cur = std::max(cur, r.second);
+  }
+  addGap(cur, 0x100000000ull);
+  flushDeletedHooks();
+}
+
+// uc_hook_del only marks a hook; it stays in Unicorn's lists (and still counts for
+// uc_mem_hook_installed) until the outermost uc_emu_start returns. An empty start that fails
+// its first fetch (0xFFFFFFFE is execute-never) purges them now. PC is preserved.
+void NativeCpu::flushDeletedHooks() {
+  uint32_t pc = readPc();
+  uc_emu_start(uc_, 0xFFFFFFFFu, 0, 0, 0);
+  pc |= 1;
+  uc_reg_write(uc_, UC_ARM_REG_PC, &pc);
+  tlbRefused_ = false;
+}
+
+NativeCpu::~NativeCpu() { shutdown(); }
+
+void NativeCpu::shutdown() {
+  if (watcher_) {
+    watcher_->stop();  // joins: no more TSFN calls after this
+    watcher_.reset();
+  }
+  if (tsfnCtx_ != nullptr) {
+    bool del;
+    napi_threadsafe_function tsfn = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(tsfnCtx_->mu);
+      tsfnCtx_->owner = nullptr;
+      del = tsfnCtx_->finalized;
+      if (!tsfnCtx_->finalized && !tsfnCtx_->released) {
+        tsfnCtx_->released = true;
+        tsfn = tsfnCtx_->tsfn;
+      }
+    }
+    if (tsfn != nullptr) napi_release_threadsafe_function(tsfn, napi_tsfn_abort);
+    if (del) delete tsfnCtx_;
+    tsfnCtx_ = nullptr;
+  }
+  if (uc_ != nullptr) {
+    uc_close(uc_);  // before the host memory references go away
+    uc_ = nullptr;
+  }
+  mappings_.clear();
+  mmioRegions_.clear();
+  divSites_.clear();
+  unmappedHooks_.clear();
+  std::vector<uint64_t>().swap(execBits_);
+  std::vector<CountEntry>().swap(countCache_);
+  std::vector<uint8_t>().swap(codeBuf_);
+  mmioRead_.Reset();
+  mmioWrite_.Reset();
+  eventCb_.Reset();
+  clearPendingError();
+}
+
+void NativeCpu::ensureOpen(Napi::Env env) const {
+  if (uc_ == nullptr) throw Napi::Error::New(env, "NativeCpu is closed");
+}
+
+void NativeCpu::checkUc(Napi::Env env, uc_err err, const char* what) const {
+  if (err != UC_ERR_OK) throw Napi::Error::New(env, std::string(what) + ": " + uc_strerror(err));
+}
+
+void NativeCpu::ensureWatcher() {
+  // The TSFN exists before the watcher thread starts and outlives it (see shutdown()).
+  if (tsfnCtx_ == nullptr) {
+    auto* ctx = new TsfnCtx();
+    ctx->owner = this;
+    napi_value name;
+    napi_create_string_utf8(env_, "cmemu.watcher", NAPI_AUTO_LENGTH, &name);
+    napi_status st = napi_create_threadsafe_function(env_, nullptr, nullptr, name, 0, 1, ctx, TsfnFinalize, ctx,
+                                                     TsfnCallJs, &ctx->tsfn);
+    if (st != napi_ok) {
+      delete ctx;
+      throw Napi::Error::New(env_, "napi_create_threadsafe_function failed");
+    }
+    napi_unref_threadsafe_function(env_, ctx->tsfn);  // do not keep the event loop alive by itself
+    tsfnRefed_ = false;
+    tsfnCtx_ = ctx;
+  }
+  if (!watcher_) {
+    watcher_ = std::make_unique<Watcher>(&stopBits_, [this] { notifyFromWatcher(); });
+    watcher_->start();
+  }
+}
+
+// Watcher thread.
+void NativeCpu::notifyFromWatcher() {
+  TsfnCtx* ctx = tsfnCtx_;
+  if (ctx == nullptr) return;
+  if (ctx->pending.exchange(true)) return;  // one queued call is enough
+  std::lock_guard<std::mutex> lock(ctx->mu);
+  if (ctx->finalized || ctx->released || ctx->tsfn == nullptr) return;
+  napi_call_threadsafe_function(ctx->tsfn, nullptr, napi_tsfn_nonblocking);
+}
+
+// After IPSR/XPSR/CONTROL (and friends) change, Unicorn keeps stale cached hflags (handler
+// mode, privilege): writing APSR_NZCV back rebuilds them.
+void NativeCpu::refreshHflags() {
+  uint32_t v = 0;
+  uc_reg_read(uc_, UC_ARM_REG_APSR_NZCV, &v);
+  uc_reg_write(uc_, UC_ARM_REG_APSR_NZCV, &v);
+}
+
+uint32_t NativeCpu::readPc() {
+  uint32_t pc = 0;
+  uc_reg_read(uc_, UC_ARM_REG_PC, &pc);
+  return pc;
+}
+
+bool NativeCpu::readHalf(uint32_t addr, uint16_t* out) {
+  uint8_t b[2];
+  if (uc_mem_read(uc_, addr, b, 2) != UC_ERR_OK) return false;
+  *out = thumb::half(b);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registers
+
+Napi::Value NativeCpu::ReadRegs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  Napi::Array ids = info[0].As<Napi::Array>();
+  const uint32_t n = ids.Length();
+  Napi::Array out = Napi::Array::New(env, n);
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t v = 0;
+    int id = static_cast<int>(ids.Get(i).As<Napi::Number>().Int32Value());
+    checkUc(env, uc_reg_read(uc_, id, &v), "uc_reg_read");
+    out.Set(i, Napi::Number::New(env, static_cast<uint32_t>(v)));
+  }
+  return out;
+}
+
+void NativeCpu::WriteRegs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  Napi::Array ids = info[0].As<Napi::Array>();
+  Napi::Array vals = info[1].As<Napi::Array>();
+  const uint32_t n = ids.Length();
+  if (vals.Length() != n) throw Napi::TypeError::New(env, "writeRegs: ids and values differ in length");
+  bool refresh = false;
+  for (uint32_t i = 0; i < n; i++) {
+    int id = static_cast<int>(ids.Get(i).As<Napi::Number>().Int32Value());
+    uint64_t v = toU32(vals.Get(i));
+    if (id == UC_ARM_REG_CPSR) throw Napi::Error::New(env, "writeRegs: CPSR must not be written on M-profile");
+    if (id == UC_ARM_REG_PC) v |= 1;  // M-profile is always Thumb (an even PC would clear EPSR.T)
+    checkUc(env, uc_reg_write(uc_, id, &v), "uc_reg_write");
+    refresh = refresh || touchesHflags(id);
+  }
+  if (refresh) refreshHflags();
+}
+
+Napi::Value NativeCpu::ReadReg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  uint64_t v = 0;
+  checkUc(env, uc_reg_read(uc_, info[0].As<Napi::Number>().Int32Value(), &v), "uc_reg_read");
+  return Napi::Number::New(env, static_cast<uint32_t>(v));
+}
+
+void NativeCpu::WriteReg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  int id = info[0].As<Napi::Number>().Int32Value();
+  if (id == UC_ARM_REG_CPSR) throw Napi::Error::New(env, "writeReg: CPSR must not be written on M-profile");
+  uint64_t v = toU32(info[1]);
+  if (id == UC_ARM_REG_PC) v |= 1;  // M-profile is always Thumb (an even PC would clear EPSR.T)
+  checkUc(env, uc_reg_write(uc_, id, &v), "uc_reg_write");
+  if (touchesHflags(id)) refreshHflags();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+
+const NativeCpu::Mapping* NativeCpu::findMapping(uint32_t addr) const {
+  if (lastMapping_ < mappings_.size()) {
+    const Mapping& m = mappings_[lastMapping_];
+    if (addr - m.addr < m.size) return &m;
+  }
+  for (size_t i = 0; i < mappings_.size(); i++) {
+    const Mapping& m = mappings_[i];
+    if (addr - m.addr < m.size) {
+      lastMapping_ = i;
+      return &m;
+    }
+  }
+  return nullptr;
+}
+
+void NativeCpu::clearExec(uint32_t addr, uint32_t size) {
+  for (uint64_t a = addr; a < static_cast<uint64_t>(addr) + size; a += kPageSize) {
+    uint32_t p = static_cast<uint32_t>(a >> kPageBits);
+    execBits_[p >> 6] &= ~(1ull << (p & 63));
+  }
+}
+
+void NativeCpu::MapHostMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  if (running_) throw Napi::Error::New(env, "mapHostMemory during run()");
+  const uint32_t address = toU32(info[0]);
+  Napi::ArrayBuffer buf = info[1].As<Napi::ArrayBuffer>();
+  const double offD = info[2].As<Napi::Number>().DoubleValue();
+  const double sizeD = info[3].As<Napi::Number>().DoubleValue();
+  const bool writable = info[4].ToBoolean().Value();
+  if (offD < 0 || sizeD <= 0 || offD + sizeD > static_cast<double>(buf.ByteLength()))
+    throw Napi::RangeError::New(env, "mapHostMemory: offset/size outside the buffer");
+  if (static_cast<double>(address) + sizeD > 4294967296.0)
+    throw Napi::RangeError::New(env, "mapHostMemory: mapping beyond 4 GiB");
+  if ((address & (kPageSize - 1)) || (static_cast<uint64_t>(sizeD) & (kPageSize - 1)))
+    throw Napi::RangeError::New(env, "mapHostMemory: address and size must be 1 KiB aligned");
+  uint8_t* ptr = static_cast<uint8_t*>(buf.Data()) + static_cast<size_t>(offD);
+  const size_t size = static_cast<size_t>(sizeD);
+  const uint32_t perms = UC_PROT_READ | UC_PROT_EXEC | (writable ? UC_PROT_WRITE : 0);
+  checkUc(env, uc_mem_map_ptr(uc_, address, size, perms, ptr), "uc_mem_map_ptr");
+  auto ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(buf.As<Napi::Object>()));
+  mappings_.push_back(Mapping{address, static_cast<uint32_t>(size), false, writable, ref, 0});
+  clearExec(address, static_cast<uint32_t>(size));
+  clearCountCache();
+  rebuildUnmappedHooks();
+}
+
+void NativeCpu::MapMmio(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  if (running_) throw Napi::Error::New(env, "mapMmio during run()");
+  const uint32_t address = toU32(info[0]);
+  const uint32_t size = toU32(info[1]);
+  const uint32_t region = toU32(info[2]);
+  if ((address & (kPageSize - 1)) || (size & (kPageSize - 1)) || size == 0)
+    throw Napi::RangeError::New(env, "mapMmio: address and size must be 1 KiB aligned");
+  auto r = std::make_unique<MmioRegion>(MmioRegion{this, region});
+  checkUc(env, uc_mmio_map(uc_, address, size, &NativeCpu::MmioReadCb, r.get(), &NativeCpu::MmioWriteCb, r.get()),
+          "uc_mmio_map");
+  mappings_.push_back(Mapping{address, size, true, true, nullptr, region});
+  mmioRegions_.push_back(std::move(r));
+  clearExec(address, size);
+}
+
+void NativeCpu::Unmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  if (running_) throw Napi::Error::New(env, "unmap during run()");
+  const uint32_t address = toU32(info[0]);
+  const uint32_t size = toU32(info[1]);
+  checkUc(env, uc_mem_unmap(uc_, address, size), "uc_mem_unmap");
+  const uint64_t lo = address, hi = static_cast<uint64_t>(address) + size;
+  std::vector<Mapping> next;
+  for (Mapping& m : mappings_) {
+    const uint64_t mlo = m.addr, mhi = static_cast<uint64_t>(m.addr) + m.size;
+    if (mhi <= lo || mlo >= hi) {
+      next.push_back(m);
+      continue;
+    }
+    if (mlo < lo) next.push_back(Mapping{m.addr, static_cast<uint32_t>(lo - mlo), m.mmio, m.writable, m.buffer, m.region});
+    if (mhi > hi)
+      next.push_back(Mapping{static_cast<uint32_t>(hi), static_cast<uint32_t>(mhi - hi), m.mmio, m.writable, m.buffer, m.region});
+  }
+  mappings_.swap(next);
+  lastMapping_ = 0;
+  clearExec(address, size);
+  clearCountCache();
+  rebuildUnmappedHooks();
+}
+
+Napi::Value NativeCpu::MemRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  const uint32_t address = toU32(info[0]);
+  const uint32_t length = toU32(info[1]);
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, length);
+  if (length) checkUc(env, uc_mem_read(uc_, address, out.Data(), length), "uc_mem_read");
+  return out;
+}
+
+void NativeCpu::MemWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  const uint32_t address = toU32(info[0]);
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  const uint8_t* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  if (ta.ByteLength()) checkUc(env, uc_mem_write(uc_, address, p, ta.ByteLength()), "uc_mem_write");
+}
+
+void NativeCpu::InvalidateCode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  const uint32_t address = toU32(info[0]);
+  const uint32_t size = toU32(info[1]);
+  if (size == 0) return;
+  uint64_t end = static_cast<uint64_t>(address) + size;
+  checkUc(env, uc_ctl_remove_cache(uc_, static_cast<uint64_t>(address), end), "uc_ctl_remove_cache");
+  for (CountEntry& e : countCache_) {
+    if (e.addr != 0xFFFFFFFFu && e.addr < end && static_cast<uint64_t>(e.addr) + e.size > address) e = CountEntry{};
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MMIO: JS handlers, called synchronously on the JS thread from inside run().
+
+// Raw N-API on this path (about 1/4 cheaper than the C++ wrappers with their exception
+// plumbing); a JS exception is picked up with napi_get_and_clear_last_exception.
+uint64_t NativeCpu::MmioReadCb(uc_engine*, uint64_t offset, unsigned size, void* ud) {
+  auto* r = static_cast<MmioRegion*>(ud);
+  NativeCpu* c = r->cpu;
+  c->mmioCalls_++;
+  if (c->haveError_ || c->mmioRead_.IsEmpty()) return 0;
+  napi_env env = c->env_;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
+  napi_value fn, recv, argv[3], result;
+  napi_get_reference_value(env, static_cast<napi_ref>(c->mmioRead_), &fn);
+  napi_get_undefined(env, &recv);
+  napi_create_uint32(env, r->region, &argv[0]);
+  napi_create_uint32(env, static_cast<uint32_t>(offset), &argv[1]);
+  napi_create_uint32(env, size, &argv[2]);
+  uint64_t out = 0;
+  if (napi_call_function(env, recv, fn, 3, argv, &result) == napi_ok) {
+    double d = 0;
+    if (napi_get_value_double(env, result, &d) != napi_ok) {
+      napi_value num;
+      if (napi_coerce_to_number(env, result, &num) == napi_ok) napi_get_value_double(env, num, &d);
+    }
+    if (std::isfinite(d)) out = static_cast<uint32_t>(static_cast<int64_t>(d));
+  }
+  c->takeJsException();
+  napi_close_handle_scope(env, scope);
+  c->pollDeadline();
+  return out;
+}
+
+void NativeCpu::MmioWriteCb(uc_engine*, uint64_t offset, unsigned size, uint64_t value, void* ud) {
+  auto* r = static_cast<MmioRegion*>(ud);
+  NativeCpu* c = r->cpu;
+  c->mmioCalls_++;
+  if (c->haveError_ || c->mmioWrite_.IsEmpty()) return;
+  napi_env env = c->env_;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn, recv, argv[4], result;
+  napi_get_reference_value(env, static_cast<napi_ref>(c->mmioWrite_), &fn);
+  napi_get_undefined(env, &recv);
+  napi_create_uint32(env, r->region, &argv[0]);
+  napi_create_uint32(env, static_cast<uint32_t>(offset), &argv[1]);
+  napi_create_uint32(env, size, &argv[2]);
+  napi_create_uint32(env, static_cast<uint32_t>(value), &argv[3]);
+  napi_call_function(env, recv, fn, 4, argv, &result);
+  c->takeJsException();
+  napi_close_handle_scope(env, scope);
+  c->pollDeadline();
+}
+
+// JS handlers can be slow: after each one, check the host deadline (the stop itself happens at
+// the next block boundary).
+void NativeCpu::pollDeadline() {
+  if (deadlineNs_ != 0 && monotonicNowNs() >= deadlineNs_) stopBits_.fetch_or(kStopDeadline);
+}
+
+// If the JS handler threw, keep the exception for run() to rethrow and stop the engine. The
+// value may be a primitive (`throw 'x'`), which N-API cannot reference directly: it is kept in
+// a holder object. Only raw N-API here: no C++ exception may cross Unicorn's C frames.
+void NativeCpu::takeJsException() {
+  bool pending = false;
+  napi_is_exception_pending(env_, &pending);
+  if (!pending) return;
+  napi_value e;
+  napi_get_and_clear_last_exception(env_, &e);
+  if (pendingErrorRef_ == nullptr) {
+    napi_value holder;
+    if (napi_create_object(env_, &holder) == napi_ok && napi_set_named_property(env_, holder, "error", e) == napi_ok)
+      napi_create_reference(env_, holder, 1, &pendingErrorRef_);
+    haveError_ = true;
+  }
+  if (uc_ != nullptr) uc_emu_stop(uc_);
+}
+
+void NativeCpu::clearPendingError() {
+  if (pendingErrorRef_ != nullptr) napi_delete_reference(env_, pendingErrorRef_);
+  pendingErrorRef_ = nullptr;
+  haveError_ = false;
+}
+
+void NativeCpu::SetMmioHandlers(const Napi::CallbackInfo& info) {
+  mmioRead_.Reset();
+  mmioWrite_.Reset();
+  if (info[0].IsFunction()) mmioRead_ = Napi::Persistent(info[0].As<Napi::Function>());
+  if (info[1].IsFunction()) mmioWrite_ = Napi::Persistent(info[1].As<Napi::Function>());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hooks
+
+bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb_entry* e, void* ud) {
+  auto* c = static_cast<NativeCpu*>(ud);
+  c->tlbFills_++;
+  const uint32_t page = static_cast<uint32_t>(vaddr) & kPageMask;
+  const uint32_t pn = page >> kPageBits;
+  uint64_t& word = c->execBits_[pn >> 6];
+  const uint64_t bit = 1ull << (pn & 63);
+  const Mapping* m = c->findMapping(page);
+  e->paddr = page;  // identity
+  if (type == UC_MEM_FETCH) {
+    if (isExecuteNever(page) || m == nullptr || m->mmio) {
+      c->tlbRefused_ = true;
+      c->tlbRefusedType_ = type;
+      c->tlbRefusedPage_ = page;
+      return false;  // Unicorn raises UC_ERR_EXCEPTION at once (precise)
+    }
+    word |= bit;
+    e->perms = static_cast<uc_prot>(UC_PROT_READ | UC_PROT_EXEC | (m->writable ? UC_PROT_WRITE : 0));
+    return true;
+  }
+  // Data. Loads are allowed everywhere: on unmapped pages the READ_UNMAPPED hook reports the
+  // exact address and Unicorn unwinds precisely. Stores get WRITE only on writable RAM and MMIO:
+  // a store to read-only RAM would otherwise go straight to host memory on the fast path, and a
+  // store to unmapped memory is reported by Unicorn only at the end of an IT block. Refusing the
+  // fill unwinds precisely in every case (classify() decodes the store for its address).
+  uint32_t perms = UC_PROT_READ;
+  if (m != nullptr && (m->mmio || m->writable)) perms |= UC_PROT_WRITE;
+  if (word & bit) perms |= UC_PROT_EXEC;
+  if (type == UC_MEM_WRITE && !(perms & UC_PROT_WRITE)) {
+    c->tlbRefused_ = true;
+    c->tlbRefusedType_ = type;
+    c->tlbRefusedPage_ = page;
+    return false;
+  }
+  e->perms = static_cast<uc_prot>(perms);
+  return true;
+}
+
+void NativeCpu::clearCountCache() {
+  std::fill(countCache_.begin(), countCache_.end(), CountEntry{});
+}
+
+uint32_t NativeCpu::countRange(uint32_t addr, uint32_t size) {
+  if (size == 0) return 0;
+  if (codeBuf_.size() < size) codeBuf_.resize(size);
+  if (uc_mem_read(uc_, addr, codeBuf_.data(), size) != UC_ERR_OK) return size / 2;
+  return thumb::countInsns(codeBuf_.data(), size);
+}
+
+uint32_t NativeCpu::blockCount(uint32_t addr, uint32_t size) {
+  CountEntry& e = countCache_[((addr >> 1) ^ (size << 9)) & (kCountCacheSize - 1)];
+  if (e.addr == addr && e.size == size) return e.count;
+  countMisses_++;
+  deadlinePoll_ = 1;  // a new block was probably just translated (slow): poll the clock now
+  const uint32_t n = countRange(addr, size);
+  e.addr = addr;
+  e.size = size;
+  e.count = n;
+  return n;
+}
+
+bool NativeCpu::maskWouldTake() {
+  int ids[3] = {UC_ARM_REG_PRIMASK, UC_ARM_REG_FAULTMASK, UC_ARM_REG_BASEPRI};
+  uint32_t v[3] = {0, 0, 0};
+  void* ptrs[3] = {&v[0], &v[1], &v[2]};
+  uc_reg_read_batch(uc_, ids, ptrs, 3);
+  int boost = 256;
+  if (v[2] & 0xFF) boost = std::min<int>(boost, static_cast<int>(v[2] & 0xFF & maskPrigroup_));
+  if (v[0] & 1) boost = std::min(boost, 0);
+  if (v[1] & 1) boost = std::min(boost, -1);
+  return maskPrio_ < boost;
+}
+
+void NativeCpu::HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* ud) {
+  auto* c = static_cast<NativeCpu*>(ud);
+  const uint32_t a = static_cast<uint32_t>(address);
+  const uint32_t n = c->blockCount(a, size);
+  c->blockValid_ = true;
+  c->blockStart_ = a;
+  c->blockSize_ = size;
+  c->blockCount_ = n;
+  c->blockBefore_ = c->icount_;
+  if (c->divStop_) {
+    // A divide-by-zero stop inside an IT block is undone by Unicorn (no stops in IT blocks);
+    // stop now, late. Run() moves PC back to the divide.
+    c->hookStop_ = HookStop::Div;
+    uc_emu_stop(uc);
+    return;
+  }
+  // Stopping here stops before the block runs (measured; see docs/unicorn.md), so the block
+  // is not counted.
+  uint32_t bits = c->stopBits_.load(std::memory_order_relaxed);
+  // Host deadline: poll the clock every kDeadlinePollBlocks blocks (and after new blocks, see
+  // blockCount); the watcher's timerfd is only a late backstop.
+  if (c->deadlineNs_ != 0 && --c->deadlinePoll_ == 0) {
+    c->deadlinePoll_ = kDeadlinePollBlocks;
+    if (monotonicNowNs() >= c->deadlineNs_) bits = c->stopBits_.fetch_or(kStopDeadline) | kStopDeadline;
+  }
+  if (bits != 0) {
+    c->hookStopNs_ = monotonicNowNs();
+    c->hookStop_ = HookStop::Bits;
+    c->hookStopBits_ = bits;
+    uc_emu_stop(uc);
+    return;
+  }
+  if (c->icount_ >= c->limit_) {
+    c->hookStop_ = HookStop::Limit;
+    uc_emu_stop(uc);
+    return;
+  }
+  if (c->maskPrio_ >= 0 && c->maskWouldTake()) {
+    c->hookStop_ = HookStop::Mask;
+    uc_emu_stop(uc);
+    return;
+  }
+  c->icount_ += n;
+}
+
+void NativeCpu::HookIntr(uc_engine* uc, uint32_t intno, void* ud) {
+  auto* c = static_cast<NativeCpu*>(ud);
+  if (c->intrStop_) return;
+  c->intrStop_ = true;
+  c->intno_ = intno;
+  uc_emu_stop(uc);
+}
+
+// UDF/undefined encodings, BX to an even address (INVSTATE) and the YIELD/WFE hints (Unicorn
+// raises EXCP_YIELD for both) all land here. Hints end their block with PC after them;
+// undefined instructions leave PC at themselves, inside the block.
+bool NativeCpu::HookInsnInvalid(uc_engine*, void* ud) {
+  auto* c = static_cast<NativeCpu*>(ud);
+  const uint32_t pc = c->readPc();
+  if (c->blockValid_ && pc == c->blockStart_ + c->blockSize_ && pc >= c->blockStart_ + 2) {
+    uint16_t m2 = 0, m4 = 0;
+    bool haveM4 = pc >= c->blockStart_ + 4 && c->readHalf(pc - 4, &m4);
+    if (c->readHalf(pc - 2, &m2)) {
+      thumb::Hint h = thumb::hintEndingAt(m4, m2, haveM4);
+      if (h == thumb::Hint::Yield || h == thumb::Hint::Sev) return true;  // transparent
+      if (h == thumb::Hint::Wfe) {
+        c->wfeStop_ = true;
+        return false;
+      }
+    }
+  }
+  return false;
+}
+
+bool NativeCpu::HookMemInvalid(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t, void* ud) {
+  auto* c = static_cast<NativeCpu*>(ud);
+  if (!c->memFaultValid_) {
+    c->memFaultValid_ = true;
+    c->memFaultAddr_ = static_cast<uint32_t>(address);
+    c->memFaultSize_ = static_cast<uint32_t>(size);
+    switch (type) {
+      case UC_MEM_WRITE_UNMAPPED:
+      case UC_MEM_WRITE_PROT:
+        c->memFaultAccess_ = Access::Write;
+        break;
+      case UC_MEM_FETCH_UNMAPPED:
+      case UC_MEM_FETCH_PROT:
+        c->memFaultAccess_ = Access::Fetch;
+        break;
+      default:
+        c->memFaultAccess_ = Access::Read;
+        break;
+    }
+  }
+  return false;
+}
+
+void NativeCpu::HookDivide(uc_engine* uc, uint64_t address, uint32_t, void* ud) {
+  auto* c = static_cast<NativeCpu*>(ud);
+  if (!c->divTrap_ || c->divStop_) return;
+  uint16_t hw1 = 0, hw2 = 0;
+  const uint32_t a = static_cast<uint32_t>(address);
+  if (!c->readHalf(a, &hw1) || !c->readHalf(a + 2, &hw2) || !thumb::isDivide(hw1, hw2)) return;
+  uint32_t rm = 0;
+  uc_reg_read(uc, regIdFor(hw2 & 0xF), &rm);
+  if (rm != 0) return;
+  c->divStop_ = true;
+  c->divAddr_ = a;
+  uc_emu_stop(uc);  // the code hook is followed by an exit check: the divide does not run
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+Stop NativeCpu::reasonFromBits(uint32_t bits) const {
+  if (bits & kStopRequested) return Stop::Requested;
+  if (bits & kStopExternal) return Stop::External;
+  if (bits & kStopDeadline) return Stop::HostDeadline;
+  return Stop::Requested;
+}
+
+void NativeCpu::fixIcount(uint32_t pc) {
+  if (!blockValid_) return;
+  if (pc >= blockStart_ && pc < blockStart_ + blockSize_) {
+    icount_ = blockBefore_ + countRange(blockStart_, pc - blockStart_);
+  } else {
+    icount_ = blockBefore_ + (hookStop_ == HookStop::None ? blockCount_ : 0);
+  }
+}
+
+Stop NativeCpu::classify(uc_err err, uint32_t pc) {
+  lastUcError_ = err;
+  lastUcErrorText_ = err == UC_ERR_OK ? "" : uc_strerror(err);
+  if (haveError_) return Stop::HandlerError;
+  if (divStop_) return Stop::DivByZero;
+  if (hookStop_ == HookStop::Bits) return reasonFromBits(hookStopBits_);
+  if (hookStop_ == HookStop::Limit) return Stop::Limit;
+  if (hookStop_ == HookStop::Mask) return Stop::Requested;
+  if (intrStop_) {
+    lastIntno_ = intno_;
+    return Stop::Interrupt;
+  }
+  switch (err) {
+    case UC_ERR_OK: {
+      uint16_t m2 = 0, m4 = 0;
+      bool haveM4 = pc >= 4 && readHalf(pc - 4, &m4);
+      if (pc >= 2 && readHalf(pc - 2, &m2)) {
+        thumb::Hint h = thumb::hintEndingAt(m4, m2, haveM4);
+        if (h == thumb::Hint::Wfi) return Stop::Wfi;
+      }
+      const uint32_t bits = stopBits_.load();
+      if (bits) return reasonFromBits(bits);
+      lastUcErrorText_ = "uc_emu_start returned without a stop reason";
+      return Stop::EngineError;
+    }
+    case UC_ERR_INSN_INVALID:
+      return wfeStop_ ? Stop::Wfe : Stop::InvalidInsn;
+    case UC_ERR_READ_UNMAPPED:
+    case UC_ERR_WRITE_UNMAPPED:
+    case UC_ERR_READ_PROT:
+    case UC_ERR_WRITE_PROT:
+      if (memFaultValid_) {
+        lastAddress_ = memFaultAddr_;
+        lastAccess_ = memFaultAccess_;
+        lastSize_ = memFaultSize_;
+      } else {
+        lastAccess_ = (err == UC_ERR_WRITE_UNMAPPED || err == UC_ERR_WRITE_PROT) ? Access::Write : Access::Read;
+      }
+      return Stop::MemFault;
+    case UC_ERR_FETCH_UNMAPPED:
+    case UC_ERR_FETCH_PROT:
+      lastAccess_ = Access::Fetch;
+      lastAddress_ = memFaultValid_ ? memFaultAddr_ : pc;
+      return Stop::FetchFault;
+    case UC_ERR_EXCEPTION:
+      if (tlbRefused_ && tlbRefusedType_ == UC_MEM_FETCH) {
+        lastAccess_ = Access::Fetch;
+        lastAddress_ = (pc & kPageMask) == tlbRefusedPage_ ? pc : tlbRefusedPage_;
+        return Stop::FetchFault;
+      }
+      if (tlbRefused_ && tlbRefusedType_ == UC_MEM_WRITE) {
+        // A store to unmapped or read-only memory; PC is at the store. Decode it for the exact
+        // address (the TLB hook only sees the page).
+        lastAccess_ = Access::Write;
+        lastAddress_ = tlbRefusedPage_;
+        lastSize_ = 4;
+        uint16_t hw1 = 0, hw2 = 0;
+        if (readHalf(pc, &hw1)) {
+          if (thumb::is32(hw1)) readHalf(pc + 2, &hw2);
+          auto reg = [this, pc](uint32_t n) -> uint32_t {
+            if (n == 15) return (pc + 4) & ~3u;
+            uint32_t v = 0;
+            uc_reg_read(uc_, regIdFor(n), &v);
+            return v;
+          };
+          thumb::StoreAccess s = thumb::decodeStore(hw1, hw2, reg);
+          if (s.ok) {
+            // The first byte written inside the refused page.
+            uint32_t addr = s.low;
+            if (!((addr & kPageMask) == tlbRefusedPage_)) {
+              if (static_cast<uint64_t>(s.low) < tlbRefusedPage_ &&
+                  static_cast<uint64_t>(s.low) + s.total > tlbRefusedPage_)
+                addr = tlbRefusedPage_;
+            }
+            lastAddress_ = addr;
+            lastSize_ = s.size;
+          }
+        }
+        return Stop::MemFault;
+      }
+      return Stop::EngineError;
+    default:
+      return Stop::EngineError;
+  }
+}
+
+Napi::Value NativeCpu::finish(Napi::Env env, Stop reason) {
+  lastReason_ = reason;
+  return Napi::Number::New(env, static_cast<int>(reason));
+}
+
+Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  if (running_) throw Napi::Error::New(env, "run() called from inside run()");
+  const uint64_t limit = toU64Limit(info[0].As<Napi::Number>().DoubleValue());
+  const double dl = info.Length() > 1 ? info[1].As<Napi::Number>().DoubleValue() : 0;
+  const int64_t deadline = (std::isfinite(dl) && dl > 0) ? static_cast<int64_t>(dl) : 0;
+
+  // Fresh stop details.
+  lastIntno_ = lastAddress_ = lastSize_ = 0;
+  lastAccess_ = Access::Read;
+  lastUcError_ = 0;
+  lastUcErrorText_.clear();
+  intrStop_ = divStop_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
+  hookStop_ = HookStop::None;
+  hookStopBits_ = 0;
+  blockValid_ = false;
+
+  // Clear the stop word (the deadline check is disabled first so a stale timer cannot set it
+  // again); anything that arrives after this point stops the run at its first block.
+  if (watcher_) watcher_->setDeadline(0);
+  stopBits_.store(0);
+  if (pendingRequest_) {
+    pendingRequest_ = false;
+    return finish(env, Stop::Requested);
+  }
+  if (watcher_ && watcher_->hasEvents()) return finish(env, Stop::External);
+  if (icount_ >= limit) return finish(env, Stop::Limit);
+  if (deadline != 0) {
+    if (monotonicNowNs() >= deadline) return finish(env, Stop::HostDeadline);
+    // The block hook polls the clock every kDeadlinePollBlocks blocks, after every new block
+    // (translation is the slow path) and after every MMIO call: a few us late. The timerfd is
+    // only a backstop, kept armed 2-20 ms after the deadline and re-armed lazily: arming or
+    // cancelling a near timer costs VM exits here (8-15 us), and its expiry wakes the watcher
+    // on this CPU, stalling the emulation thread for tens of us (measured; docs/unicorn.md).
+    ensureWatcher();
+    watcher_->setDeadline(deadline, deadline + kTimerBackstopLoNs, deadline + kTimerBackstopHiNs,
+                          deadline + kTimerBackstopNs);
+  }
+
+  limit_ = limit;
+  deadlineNs_ = deadline;
+  deadlinePoll_ = kDeadlinePollBlocks;
+  running_ = true;
+  const uint32_t pc0 = readPc();
+  uc_err err = uc_emu_start(uc_, pc0 | 1, 0, 0, 0);
+  running_ = false;
+  if (watcher_) watcher_->setDeadline(0);
+  deadlineNs_ = 0;
+
+  uint32_t pc = readPc();
+  fixIcount(pc);
+  Stop reason = classify(err, pc);
+  if (reason == Stop::DivByZero && pc != divAddr_) {
+    // Late stop (the divide was in an IT block and ran, giving 0): report it at the divide.
+    uint32_t v = divAddr_ | 1;
+    uc_reg_write(uc_, UC_ARM_REG_PC, &v);
+  }
+  // A stop requested during this run but overtaken by another reason is not lost.
+  if (reason != Stop::Requested && (stopBits_.load() & kStopRequested)) pendingRequest_ = true;
+  if (reason == Stop::HandlerError) {
+    lastReason_ = reason;
+    napi_value holder = nullptr, e = nullptr;
+    if (pendingErrorRef_ != nullptr) napi_get_reference_value(env, pendingErrorRef_, &holder);
+    if (holder != nullptr) napi_get_named_property(env, holder, "error", &e);
+    clearPendingError();
+    if (e == nullptr) throw Napi::Error::New(env, "MMIO handler failed");
+    napi_throw(env, e);  // rethrow the very value the handler threw
+    return env.Undefined();
+  }
+  return finish(env, reason);
+}
+
+Napi::Value NativeCpu::StopInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("reason", Napi::Number::New(env, static_cast<int>(lastReason_)));
+  o.Set("intno", Napi::Number::New(env, lastIntno_));
+  o.Set("address", Napi::Number::New(env, lastAddress_));
+  o.Set("access", Napi::Number::New(env, static_cast<int>(lastAccess_)));
+  o.Set("size", Napi::Number::New(env, lastSize_));
+  o.Set("ucError", Napi::Number::New(env, lastUcError_));
+  o.Set("ucErrorText", Napi::String::New(env, lastUcErrorText_));
+  return o;
+}
+
+Napi::Value NativeCpu::Icount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(icount_));
+}
+
+void NativeCpu::SetIcount(const Napi::CallbackInfo& info) {
+  icount_ = toU64Limit(info[0].As<Napi::Number>().DoubleValue());
+}
+
+void NativeCpu::RequestStop(const Napi::CallbackInfo&) {
+  if (running_) {
+    stopBits_.fetch_or(kStopRequested);
+  } else {
+    pendingRequest_ = true;
+  }
+}
+
+void NativeCpu::SetMaskWatch(const Napi::CallbackInfo& info) {
+  maskPrio_ = info[0].As<Napi::Number>().Int32Value();
+  maskPrigroup_ = info.Length() > 1 ? toU32(info[1]) & 0xFF : 0xFF;
+  if (maskPrio_ < -1) maskPrio_ = -1;
+}
+
+void NativeCpu::SetDivideSites(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  if (running_) throw Napi::Error::New(env, "setDivideSites during run()");
+  for (const DivSite& s : divSites_) {
+    uc_hook_del(uc_, s.hook);
+    uc_ctl_remove_cache(uc_, static_cast<uint64_t>(s.addr), static_cast<uint64_t>(s.addr) + 4);
+  }
+  if (!divSites_.empty()) flushDeletedHooks();
+  divSites_.clear();
+  Napi::Array arr = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    const uint32_t a = toU32(arr.Get(i)) & ~1u;
+    uc_hook h;
+    checkUc(env,
+            uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&NativeCpu::HookDivide), this,
+                        static_cast<uint64_t>(a), static_cast<uint64_t>(a)),
+            "uc_hook_add(CODE)");
+    divSites_.push_back(DivSite{a, h});
+    // Code translated before the hook existed carries no call to it.
+    uc_ctl_remove_cache(uc_, static_cast<uint64_t>(a), static_cast<uint64_t>(a) + 4);
+  }
+}
+
+void NativeCpu::SetDivideTrap(const Napi::CallbackInfo& info) { divTrap_ = info[0].ToBoolean().Value(); }
+
+// ---------------------------------------------------------------------------------------------
+// Watched fds
+
+void NativeCpu::WatchFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  const double token = info[1].As<Napi::Number>().DoubleValue();
+  ensureWatcher();
+  watcher_->watch(fd, token);
+  if (!tsfnRefed_ && watcher_->watchedCount() > 0) {
+    napi_ref_threadsafe_function(env, tsfnCtx_->tsfn);
+    tsfnRefed_ = true;
+  }
+}
+
+void NativeCpu::UnwatchFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!watcher_) return;
+  watcher_->unwatch(info[0].As<Napi::Number>().Int32Value());
+  if (tsfnRefed_ && watcher_->watchedCount() == 0 && tsfnCtx_ != nullptr) {
+    napi_unref_threadsafe_function(env, tsfnCtx_->tsfn);
+    tsfnRefed_ = false;
+  }
+}
+
+Napi::Value NativeCpu::TakeEvents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<double> ev;
+  if (watcher_) ev = watcher_->takeEvents();
+  Napi::Array out = Napi::Array::New(env, ev.size());
+  for (size_t i = 0; i < ev.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, ev[i]));
+  return out;
+}
+
+void NativeCpu::SetEventCallback(const Napi::CallbackInfo& info) {
+  eventCb_.Reset();
+  if (info[0].IsFunction()) eventCb_ = Napi::Persistent(info[0].As<Napi::Function>());
+}
+
+void NativeCpu::Close(const Napi::CallbackInfo& info) {
+  if (running_) throw Napi::Error::New(info.Env(), "close() during run()");
+  shutdown();
+}
+
+Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("tlbFills", Napi::Number::New(env, static_cast<double>(tlbFills_)));
+  o.Set("mmioCalls", Napi::Number::New(env, static_cast<double>(mmioCalls_)));
+  o.Set("countMisses", Napi::Number::New(env, static_cast<double>(countMisses_)));
+  o.Set("hookStopNs", Napi::Number::New(env, static_cast<double>(hookStopNs_)));
+  o.Set("watcherFireNs", Napi::Number::New(env, watcher_ ? static_cast<double>(watcher_->lastFireNs()) : 0));
+  return o;
+}
+
+}  // namespace cmemu

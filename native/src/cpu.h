@@ -1,0 +1,214 @@
+// NativeCpu: one Unicorn 2.1 engine opened as a real Cortex-M3 (see src/cpu/native.ts for the
+// contract). Everything that touches Unicorn runs on the JS thread; other threads (the watcher)
+// only set bits in `stopBits_`, which the native block hook turns into uc_emu_stop.
+#pragma once
+
+#include <napi.h>
+#include <unicorn/unicorn.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "watcher.h"
+
+namespace cmemu {
+
+// Keep in sync with `Stop` in src/cpu/native.ts.
+enum class Stop : int {
+  Limit = 0,
+  Requested = 1,
+  HostDeadline = 2,
+  External = 3,
+  Interrupt = 4,
+  Wfi = 5,
+  Wfe = 6,
+  InvalidInsn = 7,
+  MemFault = 8,
+  FetchFault = 9,
+  DivByZero = 10,
+  HandlerError = 11,
+  EngineError = 12,
+};
+
+enum class Access : int { Read = 0, Write = 1, Fetch = 2 };
+
+class NativeCpu;
+
+// Shared between a NativeCpu and its thread-safe function (they can die in either order).
+struct TsfnCtx {
+  std::mutex mu;
+  NativeCpu* owner = nullptr;
+  napi_threadsafe_function tsfn = nullptr;
+  bool finalized = false;  // node finalized the TSFN (released by us or torn down)
+  bool released = false;   // we released it
+  std::atomic<bool> pending{false};
+};
+
+class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit NativeCpu(const Napi::CallbackInfo& info);
+  ~NativeCpu() override;
+
+ private:
+  struct Mapping {
+    uint32_t addr;
+    uint32_t size;
+    bool mmio;
+    bool writable;
+    std::shared_ptr<Napi::ObjectReference> buffer;  // keeps host memory alive while mapped
+    uint32_t region;
+  };
+  struct MmioRegion {
+    NativeCpu* cpu;
+    uint32_t region;
+  };
+  struct CountEntry {
+    uint32_t addr = 0xFFFFFFFFu;
+    uint32_t size = 0;
+    uint32_t count = 0;
+  };
+  struct DivSite {
+    uint32_t addr;
+    uc_hook hook;
+  };
+  enum class HookStop { None, Bits, Limit, Mask, Div };
+
+  // JS methods
+  Napi::Value ReadRegs(const Napi::CallbackInfo& info);
+  void WriteRegs(const Napi::CallbackInfo& info);
+  Napi::Value ReadReg(const Napi::CallbackInfo& info);
+  void WriteReg(const Napi::CallbackInfo& info);
+  void MapHostMemory(const Napi::CallbackInfo& info);
+  void MapMmio(const Napi::CallbackInfo& info);
+  void Unmap(const Napi::CallbackInfo& info);
+  Napi::Value MemRead(const Napi::CallbackInfo& info);
+  void MemWrite(const Napi::CallbackInfo& info);
+  void SetMmioHandlers(const Napi::CallbackInfo& info);
+  Napi::Value Run(const Napi::CallbackInfo& info);
+  Napi::Value StopInfo(const Napi::CallbackInfo& info);
+  Napi::Value Icount(const Napi::CallbackInfo& info);
+  void SetIcount(const Napi::CallbackInfo& info);
+  void RequestStop(const Napi::CallbackInfo& info);
+  void SetMaskWatch(const Napi::CallbackInfo& info);
+  void SetDivideSites(const Napi::CallbackInfo& info);
+  void SetDivideTrap(const Napi::CallbackInfo& info);
+  void InvalidateCode(const Napi::CallbackInfo& info);
+  void WatchFd(const Napi::CallbackInfo& info);
+  void UnwatchFd(const Napi::CallbackInfo& info);
+  Napi::Value TakeEvents(const Napi::CallbackInfo& info);
+  void SetEventCallback(const Napi::CallbackInfo& info);
+  void Close(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+
+  // Unicorn hooks (all on the emulation = JS thread)
+  static bool HookTlbFill(uc_engine* uc, uint64_t vaddr, uc_mem_type type, uc_tlb_entry* e, void* ud);
+  static void HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
+  static void HookIntr(uc_engine* uc, uint32_t intno, void* ud);
+  static bool HookInsnInvalid(uc_engine* uc, void* ud);
+  static bool HookMemInvalid(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* ud);
+  static void HookDivide(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
+  static uint64_t MmioReadCb(uc_engine* uc, uint64_t offset, unsigned size, void* ud);
+  static void MmioWriteCb(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* ud);
+
+  // helpers
+  void ensureOpen(Napi::Env env) const;
+  void checkUc(Napi::Env env, uc_err err, const char* what) const;
+  void shutdown();
+  void ensureWatcher();
+  void notifyFromWatcher();
+  void refreshHflags();
+  uint32_t readPc();
+  bool readHalf(uint32_t addr, uint16_t* out);
+  uint32_t blockCount(uint32_t addr, uint32_t size);
+  uint32_t countRange(uint32_t addr, uint32_t size);
+  void clearCountCache();
+  bool maskWouldTake();
+  const Mapping* findMapping(uint32_t addr) const;
+  void clearExec(uint32_t addr, uint32_t size);
+  void rebuildUnmappedHooks();
+  void flushDeletedHooks();
+  void fixIcount(uint32_t pc);
+  Stop classify(uc_err err, uint32_t pc);
+  Stop reasonFromBits(uint32_t bits) const;
+  Napi::Value finish(Napi::Env env, Stop reason);
+  void takeJsException();
+  void pollDeadline();
+  void clearPendingError();
+
+  Napi::Env env_;
+  uc_engine* uc_ = nullptr;
+
+  // counting and stopping
+  std::atomic<uint32_t> stopBits_{0};
+  bool running_ = false;
+  bool pendingRequest_ = false;
+  uint64_t icount_ = 0;
+  uint64_t limit_ = UINT64_MAX;
+  int64_t deadlineNs_ = 0;       // host deadline of the current run (0 = none)
+  uint32_t deadlinePoll_ = 1;    // blocks until the next clock poll
+  bool blockValid_ = false;
+  uint32_t blockStart_ = 0, blockSize_ = 0, blockCount_ = 0;
+  uint64_t blockBefore_ = 0;
+  HookStop hookStop_ = HookStop::None;
+  uint32_t hookStopBits_ = 0;
+  std::vector<CountEntry> countCache_;
+  std::vector<uint8_t> codeBuf_;
+
+  // stop details of the current run
+  bool intrStop_ = false;
+  uint32_t intno_ = 0;
+  bool divStop_ = false;
+  uint32_t divAddr_ = 0;
+  bool wfeStop_ = false;
+  bool memFaultValid_ = false;
+  uint32_t memFaultAddr_ = 0, memFaultSize_ = 0;
+  Access memFaultAccess_ = Access::Read;
+  bool tlbRefused_ = false;
+  uc_mem_type tlbRefusedType_ = UC_MEM_READ;
+  uint32_t tlbRefusedPage_ = 0;
+
+  // last stop info
+  Stop lastReason_ = Stop::Limit;
+  uint32_t lastIntno_ = 0, lastAddress_ = 0, lastSize_ = 0;
+  Access lastAccess_ = Access::Read;
+  int lastUcError_ = 0;
+  std::string lastUcErrorText_;
+
+  // memory
+  std::vector<Mapping> mappings_;
+  std::vector<std::unique_ptr<MmioRegion>> mmioRegions_;
+  std::vector<uint64_t> execBits_;  // one bit per 1 KiB guest page
+  mutable size_t lastMapping_ = 0;
+  std::vector<uc_hook> unmappedHooks_;
+
+  // divide trap
+  std::vector<DivSite> divSites_;
+  bool divTrap_ = false;
+
+  // mask watch
+  int maskPrio_ = -1;
+  uint32_t maskPrigroup_ = 0xFF;
+
+  // JS callbacks
+  Napi::FunctionReference mmioRead_, mmioWrite_, eventCb_;
+  napi_ref pendingErrorRef_ = nullptr;  // holder object {error} of what a JS handler threw
+  bool haveError_ = false;
+
+  // watcher and its JS notification
+  std::unique_ptr<Watcher> watcher_;
+  TsfnCtx* tsfnCtx_ = nullptr;
+  bool tsfnRefed_ = false;
+
+  // counters for tests and tuning
+  int64_t hookStopNs_ = 0;  // when the block hook last stopped a run on a stop bit
+  uint64_t tlbFills_ = 0, mmioCalls_ = 0, countMisses_ = 0;
+
+  friend void TsfnCallJs(napi_env env, napi_value, void* context, void*);
+};
+
+}  // namespace cmemu

@@ -1,0 +1,75 @@
+// The per-CPU watcher thread: one epoll set over a wake eventfd, a CLOCK_MONOTONIC timerfd (the
+// host deadline of the current run) and the fds the JS side asked to watch (eventfds). It never
+// touches Unicorn: it only sets bits in the CPU's atomic stop word, which the native block hook
+// on the emulation thread turns into uc_emu_stop (the only safe way to stop a running engine).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace cmemu {
+
+// Bits of the stop word shared by the emulation thread, the watcher thread and JS.
+enum StopBits : uint32_t {
+  kStopRequested = 1u << 0,  // requestStop()
+  kStopDeadline = 1u << 1,   // the host deadline passed
+  kStopExternal = 1u << 2,   // a watched fd fired
+};
+
+int64_t monotonicNowNs();
+
+class Watcher {
+ public:
+  // `stopBits` outlives the watcher; `notify` is called on the watcher thread after an fd fired.
+  Watcher(std::atomic<uint32_t>* stopBits, std::function<void()> notify);
+  ~Watcher();
+  Watcher(const Watcher&) = delete;
+  Watcher& operator=(const Watcher&) = delete;
+
+  // Starts the thread. Throws std::runtime_error if a syscall fails.
+  void start();
+  // Stops and joins the thread, closes its fds. Idempotent.
+  void stop();
+
+  void watch(int fd, double token);
+  void unwatch(int fd);
+  size_t watchedCount();
+
+  // Absolute CLOCK_MONOTONIC deadline for the current run (0 = none): when the timerfd fires
+  // at or after it the watcher sets kStopDeadline. The timerfd is (re)armed for `armAt` only if
+  // its current expiry is outside [armLo, armHi] (timer syscalls are expensive in a VM).
+  // setDeadline(0, ...) only disables the check (no syscall).
+  void setDeadline(int64_t ns, int64_t armLo = 0, int64_t armHi = 0, int64_t armAt = 0);
+
+  std::vector<double> takeEvents();
+  // CLOCK_MONOTONIC time at which the watcher last set a stop bit (for latency measurements).
+  int64_t lastFireNs() const { return lastFireNs_.load(); }
+  bool hasEvents();
+
+ private:
+  void loop();
+
+  std::atomic<uint32_t>* stopBits_;
+  std::function<void()> notify_;
+  std::thread thread_;
+  int epfd_ = -1;
+  int wakefd_ = -1;
+  int timerfd_ = -1;
+  std::atomic<bool> quit_{false};
+  std::atomic<int64_t> deadline_{0};
+  int64_t armed_ = 0;  // what the timerfd is armed for (JS thread only)
+  std::atomic<bool> expired_{false};
+
+  std::mutex mu_;                               // guards fds_ and events_
+  std::unordered_map<int, double> fds_;
+  std::vector<double> events_;
+  std::atomic<bool> haveEvents_{false};
+  std::atomic<int64_t> lastFireNs_{0};
+};
+
+}  // namespace cmemu

@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Reg, Stop } from '../../src/cpu/native.js';
+import { addon, closeAll, rig } from './helpers.js';
+
+afterEach(closeAll);
+
+describe('native addon basics', () => {
+  it('is Unicorn 2.1.x, statically linked', () => {
+    expect(addon.unicornVersion()).toMatch(/^2\.1\.\d+$/);
+  });
+
+  it('Reg in src/cpu/native.ts matches Unicorn\'s own register ids', () => {
+    const reg: Record<string, number> = {
+      R0: Reg.R0, R1: Reg.R1, R2: Reg.R2, R3: Reg.R3, R4: Reg.R4, R5: Reg.R5, R6: Reg.R6, R7: Reg.R7,
+      R8: Reg.R8, R9: Reg.R9, R10: Reg.R10, R11: Reg.R11, R12: Reg.R12,
+      SP: Reg.SP, LR: Reg.LR, PC: Reg.PC, APSR_NZCV: Reg.APSR_NZCV,
+      IPSR: Reg.IPSR, MSP: Reg.MSP, PSP: Reg.PSP, CONTROL: Reg.CONTROL, IAPSR: Reg.IAPSR, EAPSR: Reg.EAPSR,
+      XPSR: Reg.XPSR, EPSR: Reg.EPSR, IEPSR: Reg.IEPSR, PRIMASK: Reg.PRIMASK, BASEPRI: Reg.BASEPRI,
+      BASEPRI_MAX: Reg.BASEPRI_MAX, FAULTMASK: Reg.FAULTMASK,
+    };
+    expect(addon.registerIds).toEqual(reg);
+  });
+
+  it('monotonicNs follows CLOCK_MONOTONIC', async () => {
+    const t0 = addon.monotonicNs();
+    const h0 = process.hrtime.bigint();
+    await new Promise((r) => setTimeout(r, 20));
+    const dt = addon.monotonicNs() - t0;
+    const dh = Number(process.hrtime.bigint() - h0);
+    expect(dt).toBeGreaterThan(15e6);
+    expect(Math.abs(dt - dh)).toBeLessThan(2e6);
+  });
+
+  it('allocHostMemory gives zeroed, page-aligned external memory', () => {
+    const b = addon.allocHostMemory(0x3000);
+    expect(b.byteLength).toBe(0x3000);
+    expect(new Uint8Array(b).every((x) => x === 0)).toBe(true);
+  });
+
+  it('reads and writes registers in batches, as unsigned 32-bit values', () => {
+    const { cpu } = rig([0xe7fe]);
+    cpu.writeRegs([Reg.R0, Reg.R1, Reg.R12, Reg.LR], [0xffffffff, 0x12345678, -1, 0x80000000]);
+    expect(cpu.readRegs([Reg.R0, Reg.R1, Reg.R12, Reg.LR])).toEqual([0xffffffff, 0x12345678, 0xffffffff, 0x80000000]);
+    cpu.writeReg(Reg.PSP, 0x20001000);
+    expect(cpu.readReg(Reg.PSP)).toBe(0x20001000);
+    expect(() => cpu.writeRegs([Reg.R0], [])).toThrow();
+  });
+
+  it('refreshes hflags after IPSR writes: bx lr with EXC_RETURN in handler mode is an exception return (intno 8)', () => {
+    // 0x1000: 4770  bx lr
+    const { cpu } = rig([0x4770]);
+    cpu.writeRegs([Reg.MSP, Reg.IPSR, Reg.LR], [0x20008000, 3, 0xfffffff9]);
+    expect(cpu.readReg(Reg.IPSR)).toBe(3);
+    expect(cpu.run(100, 0)).toBe(Stop.Interrupt);
+    expect(cpu.stopInfo().intno).toBe(8);
+    expect(cpu.readReg(Reg.PC)).toBe(0xfffffff8);
+    expect(cpu.icount()).toBe(1);
+  });
+
+  it('refreshes hflags after XPSR writes too', () => {
+    const { cpu } = rig([0x4770]); // bx lr
+    cpu.writeRegs([Reg.XPSR, Reg.LR], [0x01000000 | 11, 0xfffffffd]);
+    expect(cpu.run(100, 0)).toBe(Stop.Interrupt);
+    expect(cpu.stopInfo().intno).toBe(8);
+    expect(cpu.readReg(Reg.PC)).toBe(0xfffffffc);
+  });
+
+  it('in thread mode the same bx lr is a fetch from the execute-never EXC_RETURN range', () => {
+    const { cpu } = rig([0x4770]); // bx lr
+    cpu.writeRegs([Reg.LR], [0xfffffff9]);
+    expect(cpu.run(100, 0)).toBe(Stop.FetchFault);
+    expect(cpu.stopInfo().address).toBe(0xfffffff8);
+  });
+
+  it('close() is idempotent and later calls throw', () => {
+    const { cpu } = rig([0xe7fe]);
+    cpu.close();
+    cpu.close();
+    expect(() => cpu.run(10, 0)).toThrow(/closed/);
+    expect(() => cpu.readReg(Reg.PC)).toThrow(/closed/);
+  });
+});
