@@ -32,6 +32,7 @@ const SNAPSHOT_IDS = [
 ];
 
 const MASK_IDS = [Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK, Reg.IPSR];
+const PRIV_PROBE_IDS = [Reg.XPSR, Reg.CONTROL];
 
 export class Cpu {
   constructor(readonly native: NativeCpu) {}
@@ -50,8 +51,23 @@ export class Cpu {
     this.setReg(Reg.PC, (v & ~1) | 1);
   }
 
+  /**
+   * Read registers that Unicorn's MRS helper hides from unprivileged code (MSP, PSP, the masks read
+   * as 0 when Thread mode has CONTROL.nPRIV set): drop nPRIV through a pass in Handler mode, read,
+   * and put nPRIV back. Banked SPs are not swapped on the way (SPSEL is untouched).
+   */
+  private privilegedRead(ids: readonly number[]): number[] {
+    const [xpsr, control] = this.native.readRegs(PRIV_PROBE_IDS) as [number, number];
+    if ((xpsr & 0x1ff) !== 0 || !(control & CONTROL_NPRIV)) return this.native.readRegs(ids);
+    const n = this.native;
+    n.writeRegs([Reg.XPSR, Reg.CONTROL, Reg.XPSR], [((xpsr & ~0x1ff) | 1) >>> 0, control & ~CONTROL_NPRIV, xpsr >>> 0]);
+    const v = n.readRegs(ids);
+    n.writeRegs([Reg.CONTROL], [control]);
+    return v;
+  }
+
   snapshot(): CoreState {
-    const v = this.native.readRegs(SNAPSHOT_IDS);
+    const v = this.privilegedRead(SNAPSHOT_IDS);
     return {
       r: v.slice(0, 13).map((x) => x >>> 0),
       sp: v[13]! >>> 0,
@@ -69,7 +85,7 @@ export class Cpu {
 
   /** PRIMASK, BASEPRI, FAULTMASK, IPSR in one call. */
   masks(): { primask: number; basepri: number; faultmask: number; ipsr: number } {
-    const [p, b, f, i] = this.native.readRegs(MASK_IDS);
+    const [p, b, f, i] = this.privilegedRead(MASK_IDS);
     return { primask: p! & 1, basepri: b! & 0xff, faultmask: f! & 1, ipsr: i! & 0x1ff };
   }
 

@@ -1,0 +1,123 @@
+/**
+ * cmemu's command line. Three forms:
+ *   cmemu [qemu-system-arm options]            the drop-in form (-M, -kernel, -serial, -icount, ...)
+ *   cmemu run [options] FIRMWARE.elf           the friendly form for scripts and CI
+ *   cmemu boards [BOARD]                       list boards / print a board's memory map
+ */
+import yargs from 'yargs';
+import { parseQemuArgs, infoText, UsageError } from './qemu-args.js';
+import { InputError, launch } from './launch.js';
+import { BOARDS, findBoard } from '../machine/boards/index.js';
+import { describeBoard } from './boards.js';
+
+function fail(msg: string, code = 2): number {
+  process.stderr.write(`cmemu: ${msg}\n`);
+  return code;
+}
+
+async function runQemuForm(argv: string[]): Promise<number> {
+  const config = parseQemuArgs(argv);
+  if (config.info) {
+    if (config.info.kind === 'machine-help') {
+      process.stdout.write('Supported machines are:\n' + BOARDS.map((b) => `${b.name.padEnd(20)} ${b.description}\n`).join(''));
+      return 0;
+    }
+    if (config.info.kind === 'machine-props') {
+      const b = findBoard(config.info.machine);
+      if (!b) return fail(`unsupported machine type '${config.info.machine}' (use -M help)`);
+      process.stdout.write(describeBoard(b));
+      return 0;
+    }
+    process.stdout.write(infoText(config.info));
+    return 0;
+  }
+  return launch(config);
+}
+
+async function runFriendly(argv: string[]): Promise<number> {
+  let code = 0;
+  await yargs(argv)
+    .scriptName('cmemu run')
+    .command(
+      '$0 <firmware>',
+      'Run a firmware ELF on an emulated board, with UART0 on stdout',
+      (y) =>
+        y
+          .positional('firmware', { type: 'string', describe: 'ELF file to load', demandOption: true })
+          .option('machine', { alias: 'M', type: 'string', default: 'mps2-an385', describe: 'board (see `cmemu boards`)' })
+          .option('timeout', { type: 'number', describe: 'give up after this many seconds (exit code 3)' })
+          .option('until', { type: 'string', describe: 'exit 0 as soon as this text appears on UART0' })
+          .option('icount', { type: 'number', describe: 'deterministic virtual time: ns per instruction = 2^N (as -icount shift=N,align=off,sleep=off)' })
+          .option('semihosting', { type: 'boolean', default: true, describe: 'enable ARM semihosting (the guest can exit with a code)' })
+          .option('serial', { type: 'array', string: true, describe: 'extra -serial backends for UART1.. (e.g. null, file:out.txt)' })
+          .option('d', { type: 'string', describe: 'log items, as qemu -d (unimp,guest_errors,int,...)' })
+          .option('ivshmem', { type: 'string', describe: 'ivshmem server socket (ivshmem-flat at the board defaults)' })
+          .strict(),
+      async (a) => {
+        const qargs = ['-M', a.machine, '-nographic', '-kernel', a.firmware as string];
+        if (a.icount !== undefined) qargs.push('-icount', `shift=${a.icount},align=off,sleep=off`);
+        if (a.semihosting) qargs.push('-semihosting-config', 'enable=on,target=native');
+        for (const s of a.serial ?? []) qargs.push('-serial', String(s));
+        if (a.d) qargs.push('-d', a.d);
+        if (a.ivshmem) qargs.push('-chardev', `socket,path=${a.ivshmem},id=ivshmem0`, '-device', 'ivshmem-flat,chardev=ivshmem0');
+        const config = parseQemuArgs(qargs);
+        code = await launch(config, { until: a.until, timeoutSec: a.timeout });
+      },
+    )
+    .help()
+    .version(false)
+    .fail((msg, e) => {
+      throw e ?? new UsageError(msg);
+    })
+    .parseAsync();
+  return code;
+}
+
+async function runBoards(argv: string[]): Promise<number> {
+  let code = 0;
+  await yargs(argv)
+    .scriptName('cmemu boards')
+    .command('$0 [board]', 'List the boards, or print one board’s memory map and devices', (y) => y.positional('board', { type: 'string' }), (a) => {
+      if (!a.board) {
+        for (const b of BOARDS) process.stdout.write(`${b.name.padEnd(20)} ${b.description}\n`);
+        return;
+      }
+      const b = findBoard(a.board);
+      if (!b) {
+        code = fail(`unknown board '${a.board}' (known: ${BOARDS.map((x) => x.name).join(', ')})`);
+        return;
+      }
+      process.stdout.write(describeBoard(b));
+    })
+    .help()
+    .version(false)
+    .strict()
+    .parseAsync();
+  return code;
+}
+
+const TOP_HELP = `usage: cmemu [qemu-system-arm options]      (e.g. -M mps2-an385 -nographic -kernel fw.elf; see -help)
+       cmemu run [options] FIRMWARE.elf    (friendly form; see cmemu run --help)
+       cmemu boards [BOARD]                (list boards, or print a board's memory map)
+`;
+
+export async function main(argv: string[]): Promise<void> {
+  let code: number;
+  try {
+    if (argv.length === 0 || argv[0] === '--help' || argv[0] === 'help') {
+      process.stdout.write(TOP_HELP);
+      code = argv.length === 0 ? 2 : 0;
+    } else if (argv[0] === 'run') code = await runFriendly(argv.slice(1));
+    else if (argv[0] === 'boards') code = await runBoards(argv.slice(1));
+    else code = await runQemuForm(argv);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof InputError) code = fail(e.message);
+    else {
+      process.stderr.write(`cmemu: internal error: ${(e as Error).stack ?? e}\n`);
+      code = 1;
+    }
+  }
+  // Let stdout drain before exiting.
+  await new Promise<void>((r) => (process.stdout.writableLength ? process.stdout.once('drain', () => r()) : r()));
+  process.exit(code);
+}

@@ -1,0 +1,516 @@
+/**
+ * A machine: one board, one CPU, the System Control Space, the devices, the clock, and the run loop.
+ *
+ * The run loop (run()):  fire due timers → take external events → take pending exceptions (or sleep)
+ * → run the CPU natively up to the next deadline → handle exactly the stop reason → repeat.
+ * JavaScript runs only at device accesses and at stops; guest code runs inside Unicorn.
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { type NativeAddon, type NativeCpu, Access, loadNative, Reg, Stop } from '../cpu/native.js';
+import { Cpu, XPSR_T } from '../cpu/cpu.js';
+import { ExceptionModel, Lockup } from '../cpu/exceptions.js';
+import { CFSR, EXC_NMI } from '../cpu/exception-controller.js';
+import type { AccessSize, IrqLine, Logger } from '../devices/device.js';
+import { SILENT } from '../devices/device.js';
+import { AddressMap } from './address-map.js';
+import { Scheduler, type TimeSource } from './clock.js';
+import type { BoardContext, BoardDef } from './board.js';
+import { BitBand, type BusAccess } from '../devices/bitband.js';
+import type { SerialPort } from '../devices/cmsdk-uart.js';
+import { createScs, type ScsParts } from './scs-wiring.js';
+
+export interface IcountOptions {
+  shift: number;
+  /** sleep=on: while the guest sleeps, virtual time follows real time; sleep=off: it jumps to the next deadline. */
+  sleep: boolean;
+}
+
+export interface MachineOptions {
+  board: BoardDef;
+  /** null = real-time clock. */
+  icount?: IcountOptions | null;
+  logger?: Logger;
+  /** Output byte sinks for serial ports 0..n (null = not connected). */
+  serials?: (SerialPort | null)[];
+  /** AIRCR.SYSRESETREQ (and lockup) exits instead of resetting, as QEMU's -no-reboot. */
+  noReboot?: boolean;
+}
+
+export type Outcome =
+  | { kind: 'exit'; code: number; reason: string }
+  | { kind: 'lockup'; message: string }
+  | { kind: 'error'; message: string }
+  | { kind: 'stopped'; reason: string };
+
+/** Something the run loop calls at a BKPT 0xAB when semihosting is on. */
+export interface SemihostingHandler {
+  handle(): void;
+}
+
+const SLICE_INSNS = 4_000_000;
+const SLICE_NS = 20_000_000;
+const YIELD_EVERY_NS = 10_000_000;
+
+export class Machine {
+  readonly board: BoardDef;
+  readonly addon: NativeAddon;
+  readonly native: NativeCpu;
+  readonly cpu: Cpu;
+  readonly exceptions: ExceptionModel;
+  readonly scs: ScsParts;
+  readonly map: AddressMap;
+  readonly sched: Scheduler;
+  readonly log: Logger;
+  readonly devices = new Map<string, import('../devices/device.js').MmioDevice>();
+  private readonly ram = new Map<string, ArrayBuffer>();
+  private readonly serialInput = new Map<number, (data: Uint8Array) => void>();
+  semihosting: SemihostingHandler | null = null;
+
+  private readonly icount: IcountOptions | null;
+  private warpNs = 0;
+  private rtStartNs = 0;
+  private running = false;
+  private sleeping: 'wfi' | 'wfe' | null = null;
+  private outcome: Outcome | null = null;
+  private resetRequested = false;
+  private wakeIdle: (() => void) | null = null;
+  private readonly noReboot: boolean;
+  /** Called during every system reset, before the core reads its vector table (e.g. to reload the images, as QEMU's ROM blobs). */
+  onReset: () => void = () => {};
+  /** Called after every core reset (e.g. -device loader,addr=A,cpu-num=0 sets the PC). */
+  afterReset: () => void = () => {};
+
+  constructor(opts: MachineOptions) {
+    this.board = opts.board;
+    this.log = opts.logger ?? SILENT;
+    this.icount = opts.icount ?? null;
+    this.noReboot = opts.noReboot ?? false;
+    this.addon = loadNative();
+    this.native = new this.addon.NativeCpu();
+    this.cpu = new Cpu(this.native);
+    const timeSource: TimeSource = this.icount
+      ? { now: () => this.warpNs + this.native.icount() * 2 ** this.icount!.shift }
+      : { now: () => this.addon.monotonicNs() - this.rtStartNs };
+    // Real time starts when the machine is made (devices and semihosting may read the clock before run()).
+    this.rtStartNs = this.addon.monotonicNs();
+    this.sched = new Scheduler(timeSource);
+    this.sched.onEarlierDeadline = () => this.kick();
+    this.map = new AddressMap(this.log);
+
+    this.scs = createScs({
+      board: this.board,
+      clock: this.sched,
+      log: this.log,
+      ipsr: () => this.cpu.ipsr(),
+      onChange: () => this.kick(),
+      onSystemReset: () => {
+        this.resetRequested = true;
+        this.kick();
+      },
+      onCcrChange: (ccr) => this.native.setDivideTrap((ccr & (1 << 4)) !== 0),
+    });
+    this.exceptions = new ExceptionModel(this.cpu, this.scs.nvic, this.log);
+
+    this.buildMemory();
+    const bus = this.busAccess();
+    const serials = opts.serials ?? [];
+    const ctx: BoardContext = {
+      irq: (n) => this.scs.nvic.line(n),
+      nmi: { set: (l) => l && this.scs.nvic.setPending(EXC_NMI), pulse: () => this.scs.nvic.setPending(EXC_NMI) },
+      clock: this.sched,
+      log: this.log,
+      serial: (i) => serials[i] ?? null,
+      onSerialInput: (i, receive) => this.serialInput.set(i, receive),
+      bus,
+    };
+    this.map.addDevice('scs', 0xe000e000, this.scs.device);
+    this.devices.set('scs', this.scs.device);
+    if (this.board.bitband) {
+      this.map.addDevice('bitband 0x22000000', 0x22000000, new BitBand('bitband-sram', 0x20000000, bus));
+      this.map.addDevice('bitband 0x42000000', 0x42000000, new BitBand('bitband-periph', 0x40000000, bus));
+    }
+    for (const d of this.board.devices) {
+      const dev = d.create(ctx);
+      this.devices.set(d.name, dev);
+      this.map.addDevice(d.name, d.base, dev);
+    }
+    this.native.setMmioHandlers(
+      (region, offset, size) => this.map.read(region, offset, size),
+      (region, offset, size, value) => this.map.write(region, offset, size, value),
+    );
+    this.native.setEventCallback(() => this.kick());
+  }
+
+  /** Add a device after construction (e.g. -device ivshmem-flat); call before start(). */
+  addDevice(name: string, base: number, dev: import('../devices/device.js').MmioDevice): void {
+    this.devices.set(name, dev);
+    this.map.addDevice(name, base, dev);
+  }
+
+  private buildMemory(): void {
+    for (const m of this.board.memory) {
+      const buf = this.addon.allocHostMemory(m.size);
+      this.ram.set(m.name, buf);
+      this.map.addRam(m.name, m.base, buf, { size: m.size, writable: !m.readOnly });
+      for (const a of m.aliases ?? []) this.map.addRam(`${m.name} (mirror)`, a, buf, { size: m.size, writable: !m.readOnly });
+    }
+    for (const u of this.board.unimplemented) this.map.addUnimplemented(u.name, u.base, u.size);
+  }
+
+  /** Guest-physical access through the bus, for bit-band and tools: RAM through Unicorn, devices directly. */
+  busAccess(): BusAccess {
+    return {
+      read: (addr: number, size: AccessSize) => {
+        const r = this.map.regionAt(addr);
+        if (!r) return 0;
+        if (r.kind === 'device') return r.device.read(r.offset + addr - r.base, size);
+        if (r.kind === 'unimp') return 0;
+        const b = this.native.memRead(addr, size);
+        return size === 1 ? b[0]! : size === 2 ? b[0]! | (b[1]! << 8) : (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+      },
+      write: (addr: number, size: AccessSize, value: number) => {
+        const r = this.map.regionAt(addr);
+        if (!r || r.kind === 'unimp') return;
+        if (r.kind === 'device') {
+          r.device.write(r.offset + addr - r.base, size, value);
+          return;
+        }
+        if (!r.writable) return;
+        const b = new Uint8Array(size);
+        for (let i = 0; i < size; i++) b[i] = (value >>> (8 * i)) & 0xff;
+        this.native.memWrite(addr, b);
+      },
+    };
+  }
+
+  /** Map memory and devices into the CPU. Call once, after loading nothing yet. */
+  private committed = false;
+  commit(): void {
+    if (this.committed) return;
+    this.map.commit(this.native);
+    this.committed = true;
+  }
+
+  /** Write bytes into guest memory (RAM or flash, ignoring read-only: this is the loader). */
+  load(addr: number, data: Uint8Array): void {
+    this.commit();
+    const end = addr + data.length;
+    for (let a = addr; a < end; ) {
+      const r = this.map.regionAt(a);
+      if (!r || r.kind !== 'ram') {
+        throw new LoadError(`image data at 0x${(a >>> 0).toString(16)} is outside any memory of ${this.board.name}`);
+      }
+      const chunkEnd = Math.min(end, r.base + r.size);
+      new Uint8Array(r.buffer, r.offset + (a - r.base), chunkEnd - a).set(data.subarray(a - addr, chunkEnd - addr));
+      a = chunkEnd;
+    }
+  }
+
+  /** Feed input bytes to serial port i (from a chardev or a test). */
+  serialReceive(i: number, data: Uint8Array): void {
+    this.serialInput.get(i)?.(data);
+    this.kick();
+  }
+
+  now(): number {
+    return this.sched.now();
+  }
+
+  /** Something changed outside the CPU (IRQ, timer armed, input, reset request): re-evaluate soon. */
+  kick(): void {
+    if (this.running) this.native.requestStop();
+    const w = this.wakeIdle;
+    if (w) {
+      this.wakeIdle = null;
+      w();
+    }
+  }
+
+  /** Stop the run loop from outside (tests, Ctrl-a x). */
+  stop(reason: string, code = 0): void {
+    if (!this.outcome) this.outcome = { kind: 'exit', code, reason };
+    this.kick();
+  }
+
+  /** Reset everything: devices, SCS, core (SP/PC from the vector table). */
+  reset(): void {
+    for (const d of this.devices.values()) d.reset();
+    this.onReset();
+    this.exceptions.reset();
+    this.afterReset();
+    this.sleeping = null;
+  }
+
+  private icountLimitFor(deadlineNs: number): number {
+    const shift = this.icount!.shift;
+    return Math.ceil((deadlineNs - this.warpNs) / 2 ** shift);
+  }
+
+  /** Run until the guest exits, locks up, or stop() is called. */
+  async run(): Promise<Outcome> {
+    this.commit();
+    if (!this.outcome) {
+      try {
+        this.reset();
+      } catch (e) {
+        if (e instanceof Lockup) return { kind: 'lockup', message: e.message };
+        throw e;
+      }
+    }
+    let lastYield = this.addon.monotonicNs();
+    try {
+      while (!this.outcome) {
+        // Give the event loop a turn now and then (signals, sockets, stdin), whatever the guest does.
+        if (this.addon.monotonicNs() - lastYield > YIELD_EVERY_NS) {
+          await yieldToEventLoop();
+          lastYield = this.addon.monotonicNs();
+          if (this.outcome) break;
+        }
+        this.sched.runDue();
+        for (const token of this.native.takeEvents()) this.onExternalEvent(token);
+        if (this.resetRequested) {
+          this.resetRequested = false;
+          if (this.noReboot) {
+            this.outcome = { kind: 'exit', code: 0, reason: 'system reset requested (-no-reboot)' };
+            break;
+          }
+          this.reset();
+          continue;
+        }
+        if (this.sleeping) {
+          if (this.exceptions.wakeupPending() || (this.sleeping === 'wfe' && this.exceptions.eventRegister)) {
+            if (this.sleeping === 'wfe') this.exceptions.eventRegister = false;
+            this.sleeping = null;
+          } else {
+            if (await this.idle()) lastYield = this.addon.monotonicNs();
+            continue;
+          }
+        }
+        let taken = 0;
+        while (this.exceptions.takePending()) {
+          if (++taken > 1000) throw new Error('exception storm: more than 1000 nested entries without running an instruction');
+        }
+        if (this.exceptions.sleepOnExit) {
+          this.exceptions.sleepOnExit = false;
+          this.sleeping = 'wfi';
+          continue;
+        }
+        this.native.setMaskWatch(this.exceptions.maskedPendingPriority(), this.scs.nvic.groupMask());
+
+        const deadline = this.sched.nextDeadline();
+        let limit: number;
+        let hostDeadline: number;
+        const nowHost = this.addon.monotonicNs();
+        if (this.icount) {
+          const ic = this.native.icount();
+          limit = ic + SLICE_INSNS;
+          if (deadline !== Infinity) limit = Math.min(limit, Math.max(ic + 1, this.icountLimitFor(deadline)));
+          hostDeadline = 0;
+        } else {
+          limit = Number.MAX_SAFE_INTEGER;
+          hostDeadline = nowHost + SLICE_NS;
+          if (deadline !== Infinity) hostDeadline = Math.min(hostDeadline, this.rtStartNs + deadline);
+        }
+        this.running = true;
+        let stop: Stop;
+        try {
+          stop = this.native.run(limit, hostDeadline);
+        } finally {
+          this.running = false;
+        }
+        this.handleStop(stop);
+      }
+    } catch (e) {
+      if (e instanceof Lockup) {
+        this.outcome = { kind: 'lockup', message: e.message };
+      } else if (e instanceof GuestExit) {
+        this.outcome = { kind: 'exit', code: e.code, reason: e.message };
+      } else {
+        throw e;
+      }
+    }
+    return this.outcome!;
+  }
+
+  /** The guest asked to leave (semihosting SYS_EXIT): unwinds from inside a handler. */
+  exit(code: number, reason: string): never {
+    throw new GuestExit(code, reason);
+  }
+
+  private onExternalEvent(_token: number): void {
+    // Watched fds (ivshmem doorbells) are dispatched by the devices that registered them.
+    this.externalHandler?.(_token);
+  }
+  externalHandler: ((token: number) => void) | null = null;
+
+  private handleStop(stop: Stop): void {
+    switch (stop) {
+      case Stop.Limit:
+      case Stop.Requested:
+      case Stop.HostDeadline:
+      case Stop.External:
+        return;
+      case Stop.Interrupt:
+        this.handleInterrupt(this.native.stopInfo().intno);
+        return;
+      case Stop.Wfi:
+        this.sleeping = 'wfi';
+        return;
+      case Stop.Wfe:
+        if (this.exceptions.eventRegister) this.exceptions.eventRegister = false;
+        else this.sleeping = 'wfe';
+        return;
+      case Stop.InvalidInsn: {
+        const pc = this.cpu.pc & ~1;
+        const xpsr = this.cpu.reg(Reg.XPSR);
+        if (!(xpsr & XPSR_T)) {
+          this.exceptions.raiseFault('usagefault', { cfsr: CFSR.INVSTATE, what: 'execution in ARM state (T bit clear)' }, pc);
+          return;
+        }
+        let h = 0;
+        try {
+          h = this.cpu.read16(pc);
+        } catch {
+          /* fetch of the instruction failed: report as undefined */
+        }
+        // Coprocessor instructions (no FPU on Cortex-M3): NOCP, as silicon.
+        const isCoproc = (h & 0xec00) === 0xec00 && (h >> 11) >= 0x1d;
+        this.exceptions.raiseFault(
+          'usagefault',
+          isCoproc ? { cfsr: CFSR.NOCP, what: `coprocessor instruction 0x${h.toString(16)}` } : { cfsr: CFSR.UNDEFINSTR, what: `undefined instruction 0x${h.toString(16)}` },
+          pc,
+        );
+        return;
+      }
+      case Stop.MemFault: {
+        const info = this.native.stopInfo();
+        const pc = this.cpu.pc & ~1;
+        const what = `${info.access === Access.Write ? 'write to' : 'read from'} 0x${(info.address >>> 0).toString(16)} (no memory there)`;
+        this.exceptions.raiseFault('busfault', { cfsr: CFSR.PRECISERR, bfar: info.address, what }, pc);
+        return;
+      }
+      case Stop.FetchFault: {
+        const info = this.native.stopInfo();
+        const addr = info.address >>> 0;
+        const xn = (addr >= 0x40000000 && addr < 0x60000000) || addr >= 0xa0000000;
+        if (xn) {
+          this.exceptions.raiseFault('memmanage', { cfsr: CFSR.IACCVIOL, what: `instruction fetch from execute-never address 0x${addr.toString(16)}` }, addr & ~1);
+        } else {
+          this.exceptions.raiseFault('busfault', { cfsr: CFSR.IBUSERR, what: `instruction fetch from 0x${addr.toString(16)} (no memory there)` }, addr & ~1);
+        }
+        return;
+      }
+      case Stop.DivByZero:
+        this.exceptions.raiseFault('usagefault', { cfsr: CFSR.DIVBYZERO, what: 'integer divide by zero' }, this.cpu.pc & ~1);
+        return;
+      case Stop.HandlerError:
+        return; // the wrapper rethrows before we get here
+      case Stop.EngineError: {
+        const info = this.native.stopInfo();
+        this.outcome = { kind: 'error', message: `CPU engine error at PC=0x${this.cpu.pc.toString(16)}: ${info.ucErrorText} (${info.ucError})` };
+        return;
+      }
+    }
+  }
+
+  private handleInterrupt(intno: number): void {
+    const pc = this.cpu.pc & ~1;
+    switch (intno) {
+      case 2: // SVC: PC is after the instruction
+        this.exceptions.svc(pc);
+        return;
+      case 7: {
+        // BKPT: PC at the instruction
+        let insn = 0;
+        try {
+          insn = this.cpu.read16(pc);
+        } catch {
+          /* unreadable */
+        }
+        if (insn === 0xbeab && this.semihosting) {
+          this.cpu.pc = pc + 2;
+          this.semihosting.handle();
+          return;
+        }
+        this.exceptions.raiseFault('debug', { what: `BKPT 0x${(insn & 0xff).toString(16)} with no debugger attached` }, pc);
+        return;
+      }
+      case 8: // exception return: PC = EXC_RETURN & ~1
+        this.exceptions.exceptionReturn(pc | 1);
+        return;
+      case 3: {
+        const addr = pc;
+        this.exceptions.raiseFault('memmanage', { cfsr: CFSR.IACCVIOL, what: `instruction fetch from 0x${addr.toString(16)} not permitted` }, addr);
+        return;
+      }
+      default:
+        this.outcome = { kind: 'error', message: `unexpected CPU interrupt ${intno} at PC=0x${pc.toString(16)}` };
+    }
+  }
+
+  /** The guest sleeps (WFI/WFE/sleep-on-exit) and nothing is pending: let time pass. */
+  /** Returns true if it waited in the event loop (false when it only warped virtual time). */
+  private async idle(): Promise<boolean> {
+    const deadline = this.sched.nextDeadline();
+    if (this.icount && !this.icount.sleep) {
+      if (deadline !== Infinity) {
+        const now = this.sched.now();
+        if (deadline > now) this.warpNs += deadline - now;
+        return false;
+      }
+      await this.waitHost(Infinity);
+      return true;
+    }
+    const now = this.sched.now();
+    const waitNs = deadline === Infinity ? Infinity : Math.max(0, deadline - now);
+    const before = this.addon.monotonicNs();
+    await this.waitHost(waitNs);
+    if (this.icount) {
+      // sleep=on: virtual time follows real time while the guest sleeps, up to the deadline.
+      const slept = this.addon.monotonicNs() - before;
+      this.warpNs += Math.min(slept, waitNs === Infinity ? slept : waitNs);
+    }
+    return true;
+  }
+
+  /** Block (in the event loop) for up to `ns`, or until kick(). */
+  private waitHost(ns: number): Promise<void> {
+    if (this.outcome) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let keepalive: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        if (keepalive) clearInterval(keepalive);
+        this.wakeIdle = null;
+        resolve();
+      };
+      this.wakeIdle = done;
+      if (ns === Infinity) {
+        keepalive = setInterval(() => {}, 1 << 30);
+      } else if (ns < 1_000_000) {
+        // Shorter than a timer tick: yield once and re-check.
+        setImmediate(done);
+      } else {
+        timer = setTimeout(done, Math.floor(ns / 1_000_000));
+      }
+    });
+  }
+
+  close(): void {
+    this.native.close();
+  }
+}
+
+export class LoadError extends Error {}
+
+class GuestExit extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type { IrqLine };

@@ -1,0 +1,47 @@
+/**
+ * Our firmware on mps2-an385, run the way a user runs it: bin/cmemu with qemu-system-arm's arguments,
+ * in real-time and in icount mode. Each program checks itself and reports by exit code; in icount
+ * mode the UART output must equal what qemu-system-arm 7.2 printed (firmware/expected/) and be the
+ * same on every run.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, firmwarePath, runCmemu } from '../support/run-cmemu.js';
+
+const BOARD = 'mps2-an385';
+const PROGRAMS: { name: string; exit: number; input?: string }[] = [
+  { name: 'hello', exit: 0 },
+  { name: 'context_switch', exit: 0 },
+  { name: 'systick', exit: 0 },
+  { name: 'irq_nesting', exit: 0 },
+  { name: 'masking', exit: 0 },
+  { name: 'faults', exit: 0 },
+  { name: 'semihosting', exit: 3 },
+  { name: 'uart_echo', exit: 0, input: 'abc\n' },
+];
+
+const BASE = ['-M', BOARD, '-cpu', 'cortex-m3', '-nographic', '-semihosting-config', 'enable=on,target=native'];
+const ICOUNT = ['-icount', 'shift=7,align=off,sleep=off'];
+
+describe.concurrent(`firmware on ${BOARD}`, () => {
+  for (const p of PROGRAMS) {
+    const elf = firmwarePath(BOARD, p.name);
+    it(`${p.name}: real-time mode exits ${p.exit}`, async () => {
+      expect(existsSync(elf), `${elf} is built by make firmware`).toBe(true);
+      const r = await runCmemu([...BASE, '-kernel', elf], { input: p.input });
+      expect(r.stderr).not.toMatch(/Error|lockup/i);
+      expect(r.code, r.stdout + r.stderr).toBe(p.exit);
+      expect(r.stdout).toContain(`PASS: ${p.name}`);
+    });
+    it(`${p.name}: icount mode matches qemu-system-arm byte for byte and is deterministic`, async () => {
+      const args = [...BASE, ...ICOUNT, '-kernel', elf];
+      const [a, b] = [await runCmemu(args, { input: p.input }), await runCmemu(args, { input: p.input })];
+      expect(a.code, a.stdout + a.stderr).toBe(p.exit);
+      expect(b.stdout).toBe(a.stdout);
+      const expected = join(ROOT, 'firmware', 'expected', `${p.name}.txt`);
+      expect(existsSync(expected), `${expected} holds qemu-system-arm's output`).toBe(true);
+      expect(a.stdout).toBe(readFileSync(expected, 'latin1'));
+    });
+  }
+});
