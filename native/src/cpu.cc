@@ -1,3 +1,4 @@
+#include <chrono>
 #include "cpu.h"
 
 #include <unicorn/arm.h>
@@ -137,6 +138,7 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("setEventCallback", &NativeCpu::SetEventCallback),
                          InstanceMethod("close", &NativeCpu::Close),
                          InstanceMethod("stats", &NativeCpu::Stats),
+                         InstanceMethod("sleepUntil", &NativeCpu::SleepUntil),
                      });
 }
 
@@ -292,6 +294,11 @@ void NativeCpu::ensureWatcher() {
 
 // Watcher thread.
 void NativeCpu::notifyFromWatcher() {
+  {
+    std::lock_guard<std::mutex> lock(sleepMu_);
+    sleepWake_ = true;
+  }
+  sleepCv_.notify_all();
   TsfnCtx* ctx = tsfnCtx_;
   if (ctx == nullptr) return;
   if (ctx->pending.exchange(true)) return;  // one queued call is enough
@@ -633,6 +640,21 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
     return false;
   }
   e->perms = static_cast<uc_prot>(perms);
+  if (c->running_ && !c->itFixPending_) {
+    // Unicorn rolled the CPU state back to this access before calling us (ITSTATE included):
+    // if it is inside an IT block, the rest of the block may leave ITSTATE stale. Repair it at
+    // the next block boundary.
+    uint32_t xpsr = 0;
+    uc_reg_read(c->uc_, UC_ARM_REG_XPSR, &xpsr);
+    const uint32_t it = ((xpsr >> 25) & 0x3) | (((xpsr >> 10) & 0x3F) << 2);
+    if (it != 0 && c->blockValid_) {
+      c->itFixPending_ = true;
+      c->itFixPc_ = c->readPc();
+      c->itFixState_ = it;
+      c->itFixBlockStart_ = c->blockStart_;
+      c->itFixBlockSize_ = c->blockSize_;
+    }
+  }
   return true;
 }
 
@@ -660,6 +682,13 @@ uint32_t NativeCpu::blockCount(uint32_t addr, uint32_t size) {
 }
 
 bool NativeCpu::maskWouldTake() {
+  // Unprivileged Thread mode cannot change PRIMASK/BASEPRI/FAULTMASK, and Unicorn's MRS helper
+  // reads them as 0 there: nothing to watch until the mode changes (which reaches JS anyway).
+  int pids[2] = {UC_ARM_REG_CONTROL, UC_ARM_REG_IPSR};
+  uint32_t pv[2] = {0, 0};
+  void* pptrs[2] = {&pv[0], &pv[1]};
+  uc_reg_read_batch(uc_, pids, pptrs, 2);
+  if ((pv[0] & 1) && (pv[1] & 0x1FF) == 0) return false;
   int ids[3] = {UC_ARM_REG_PRIMASK, UC_ARM_REG_FAULTMASK, UC_ARM_REG_BASEPRI};
   uint32_t v[3] = {0, 0, 0};
   void* ptrs[3] = {&v[0], &v[1], &v[2]};
@@ -674,6 +703,13 @@ bool NativeCpu::maskWouldTake() {
 void NativeCpu::HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
   const uint32_t a = static_cast<uint32_t>(address);
+  if (c->itFixPending_) {
+    // This block was looked up with a possibly stale ITSTATE: stop before it runs (the block
+    // info still describes the block that did the fill; icount already includes it).
+    c->hookStop_ = HookStop::ItFix;
+    uc_emu_stop(uc);
+    return;
+  }
   const uint32_t n = c->blockCount(a, size);
   c->blockValid_ = true;
   c->blockStart_ = a;
@@ -936,13 +972,25 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   deadlineNs_ = deadline;
   deadlinePoll_ = kDeadlinePollBlocks;
   running_ = true;
-  const uint32_t pc0 = readPc();
-  uc_err err = uc_emu_start(uc_, pc0 | 1, 0, 0, 0);
+  itFixPending_ = false;
+  uc_err err;
+  uint32_t pc;
+  for (;;) {
+    const uint32_t pc0 = readPc();
+    err = uc_emu_start(uc_, pc0 | 1, 0, 0, 0);
+    pc = readPc();
+    if (hookStop_ != HookStop::ItFix) break;
+    // Stopped at the block after an in-IT-block TLB fill: repair ITSTATE and carry on.
+    repairItState(pc);
+    hookStop_ = HookStop::None;
+    intrStop_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
+  }
   running_ = false;
   if (watcher_) watcher_->setDeadline(0);
   deadlineNs_ = 0;
+  // Stopped at a block boundary for another reason before the repair: repair now.
+  if (itFixPending_) repairItState(pc);
 
-  uint32_t pc = readPc();
   fixIcount(pc);
   Stop reason = classify(err, pc);
   if (reason == Stop::DivByZero && pc != divAddr_) {
@@ -1071,12 +1119,54 @@ void NativeCpu::Close(const Napi::CallbackInfo& info) {
   shutdown();
 }
 
+// Recompute ITSTATE after the block that did an in-IT-block TLB fill, when execution stopped at
+// `pc`. If pc is still inside that block, a later precise stop restored the right state itself.
+bool NativeCpu::repairItState(uint32_t pc) {
+  itFixPending_ = false;
+  const uint32_t start = itFixBlockStart_, end = itFixBlockStart_ + itFixBlockSize_;
+  if (pc >= start && pc < end) return false;
+  if (itFixPc_ < start || itFixPc_ >= end) return false;
+  // One ITAdvance per instruction from the faulting one to the end of its block.
+  uint32_t n = countRange(itFixPc_, end - itFixPc_);
+  uint32_t it = itFixState_;
+  while (n-- && it != 0) it = (it & 0x7) == 0 ? 0 : ((it & 0xE0) | ((it << 1) & 0x1F));
+  uint32_t xpsr = 0;
+  uc_reg_read(uc_, UC_ARM_REG_XPSR, &xpsr);
+  xpsr = (xpsr & ~((0x3u << 25) | (0x3Fu << 10))) | ((it & 0x3) << 25) | (((it >> 2) & 0x3F) << 10);
+  uc_reg_write(uc_, UC_ARM_REG_XPSR, &xpsr);
+  refreshHflags();
+  // The block at pc was already looked up with the stale ITSTATE, and QEMU chained it to the
+  // previous block's exit before our hook stopped it: drop it (which also unlinks the chain),
+  // or later passes would jump straight into code translated for the wrong IT state.
+  uc_ctl_remove_cache(uc_, pc & ~1u, (pc & ~1u) + 2);
+  itFixes_++;
+  return true;
+}
+
+// sleepUntil(deadlineNs): block the calling (JS) thread until the CLOCK_MONOTONIC deadline or
+// until a watched fd fires, whichever is first. Returns true when woken by an fd. Used by the
+// machine for short idle waits, where event-loop timers are a millisecond too coarse.
+Napi::Value NativeCpu::SleepUntil(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double dl = info[0].As<Napi::Number>().DoubleValue();
+  const int64_t now = monotonicNowNs();
+  if (!std::isfinite(dl) || dl <= static_cast<double>(now)) {
+    return Napi::Boolean::New(env, watcher_ && watcher_->hasEvents());
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(dl) - now);
+  std::unique_lock<std::mutex> lock(sleepMu_);
+  const bool woke = sleepCv_.wait_until(lock, until, [this] { return sleepWake_ || (watcher_ && watcher_->hasEvents()); });
+  sleepWake_ = false;
+  return Napi::Boolean::New(env, woke);
+}
+
 Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("tlbFills", Napi::Number::New(env, static_cast<double>(tlbFills_)));
   o.Set("mmioCalls", Napi::Number::New(env, static_cast<double>(mmioCalls_)));
   o.Set("countMisses", Napi::Number::New(env, static_cast<double>(countMisses_)));
+  o.Set("itFixes", Napi::Number::New(env, static_cast<double>(itFixes_)));
   o.Set("hookStopNs", Napi::Number::New(env, static_cast<double>(hookStopNs_)));
   o.Set("watcherFireNs", Napi::Number::New(env, watcher_ ? static_cast<double>(watcher_->lastFireNs()) : 0));
   return o;

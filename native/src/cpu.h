@@ -7,6 +7,7 @@
 #include <unicorn/unicorn.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -76,7 +77,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
     uint32_t addr;
     uc_hook hook;
   };
-  enum class HookStop { None, Bits, Limit, Mask, Div };
+  enum class HookStop { None, Bits, Limit, Mask, Div, ItFix };
 
   // JS methods
   Napi::Value ReadRegs(const Napi::CallbackInfo& info);
@@ -104,6 +105,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void SetEventCallback(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value SleepUntil(const Napi::CallbackInfo& info);
 
   // Unicorn hooks (all on the emulation = JS thread)
   static bool HookTlbFill(uc_engine* uc, uint64_t vaddr, uc_mem_type type, uc_tlb_entry* e, void* ud);
@@ -189,6 +191,22 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // divide trap
   std::vector<DivSite> divSites_;
   bool divTrap_ = false;
+
+  // Unicorn 2.1.4 bug workaround (see docs/unicorn.md, "IT state and the TLB-fill hook"): a TLB
+  // fill restores the CPU state of the faulting access, including ITSTATE, and if the IT block
+  // ends later in the same translated block nothing writes ITSTATE back. A fill inside an IT
+  // block therefore stops the run at the next block; Run() recomputes ITSTATE and resumes.
+  bool itFixPending_ = false;
+  uint32_t itFixPc_ = 0;        // the access that caused the fill
+  uint32_t itFixState_ = 0;     // ITSTATE[7:0] for that instruction
+  uint32_t itFixBlockStart_ = 0, itFixBlockSize_ = 0;
+  uint64_t itFixes_ = 0;
+  bool repairItState(uint32_t pc);
+
+  // precise idle sleep (sleepUntil), woken by watched fds
+  std::mutex sleepMu_;
+  std::condition_variable sleepCv_;
+  bool sleepWake_ = false;
 
   // mask watch
   int maskPrio_ = -1;

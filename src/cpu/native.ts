@@ -133,6 +133,12 @@ export interface NativeCpu {
   /** Called on the JS thread (via the event loop) when a watched fd fires while JS is idle. */
   setEventCallback(cb: (() => void) | null): void;
 
+  /**
+   * Block the calling thread until the CLOCK_MONOTONIC time `deadlineNs`, or until a watched fd fires
+   * (returns true then). For short idle waits: event-loop timers are about a millisecond too coarse.
+   */
+  sleepUntil(deadlineNs: number): boolean;
+
   close(): void;
 }
 

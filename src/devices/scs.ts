@@ -478,6 +478,8 @@ export interface ScsBuildOptions {
   onMpuChange?: () => void;
   logger?: Logger;
   cpuid?: number;
+  /** SysTick on a real-time clock: see SysTickOptions.slipLateWraps. */
+  realTime?: boolean;
 }
 
 export interface ScsParts {
@@ -492,7 +494,14 @@ export interface ScsParts {
 export function buildScs(o: ScsBuildOptions): ScsParts {
   const logger = o.logger ?? SILENT;
   const nvic = new Nvic({ numIrqs: o.numIrqs, priorityBits: o.priorityBits, onChange: o.onChange, logger });
-  const systick = new SysTick({ clock: o.clock, cpuHz: o.cpuHz, refHz: o.refHz, pend: () => nvic.setPending(EXC_SYSTICK), logger });
+  const systick = new SysTick({
+    clock: o.clock,
+    cpuHz: o.cpuHz,
+    refHz: o.refHz,
+    pend: () => nvic.setPending(EXC_SYSTICK),
+    logger,
+    slipLateWraps: o.realTime ?? false,
+  });
   const mpu = new Mpu({ regions: o.mpuRegions ?? 8, onChange: o.onMpuChange, logger });
   const device = new SystemControlSpace({
     nvic,

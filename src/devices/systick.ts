@@ -47,6 +47,12 @@ export interface SysTickOptions {
   pend: () => void;
   logger?: Logger;
   name?: string;
+  /**
+   * Real-time clocks only: a wrap noticed more than half a period late counts once and the next
+   * period starts from it (as QEMU's ptimer effectively behaves when the host is slow), instead of
+   * delivering the missed wraps back to back. In icount mode wraps are never late, so this is off.
+   */
+  slipLateWraps?: boolean;
 }
 
 function gcd(a: bigint, b: bigint): bigint {
@@ -88,6 +94,7 @@ export class SysTick implements MmioDevice {
   private refPeriod: Period | null;
   private refHz: number;
 
+  private readonly slip: boolean;
   private control = 0;
   private reload = 0;
   /** Counter value while not counting. */
@@ -111,6 +118,7 @@ export class SysTick implements MmioDevice {
     this.refHz = opts.refHz ?? 0;
     this.refPeriod = this.refHz ? periodOf(this.refHz) : null;
     this.timer = this.clock.timer(this.name, () => this.onTimer());
+    this.slip = opts.slipLateWraps ?? false;
     this.reset();
   }
 
@@ -311,6 +319,17 @@ export class SysTick implements MmioDevice {
     if (this.nextWrap < 0n) return;
     const k = this.tickAt(now);
     if (this.nextWrap > k) return;
+    if (this.slip && this.reload !== 0 && (k - this.nextWrap) * 2n > BigInt(this.reload) + 1n) {
+      // Late by more than half a period: this wrap happens now (counter 0 at tick k), and the
+      // next one a full period later.
+      this.origin += k * this.period.num;
+      this.c0 = 0n;
+      this.firedUpTo = 0n;
+      this.control |= SYST_CSR_COUNTFLAG;
+      if (this.control & SYST_CSR_TICKINT) this.pend();
+      this.schedule();
+      return;
+    }
     this.firedUpTo = k;
     this.control |= SYST_CSR_COUNTFLAG;
     if (this.control & SYST_CSR_TICKINT) this.pend();

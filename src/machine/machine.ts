@@ -50,6 +50,10 @@ export interface SemihostingHandler {
 const SLICE_INSNS = 4_000_000;
 const SLICE_NS = 20_000_000;
 const YIELD_EVERY_NS = 10_000_000;
+/** Real-time mode: run-loop time between CPU runs beyond this is a host stall, hidden from the guest. */
+const STALL_SLACK_NS = 300_000;
+/** Idle waits shorter than this block in a native sleep instead of an event-loop timer. */
+const PRECISE_SLEEP_NS = 2_000_000;
 
 export class Machine {
   readonly board: BoardDef;
@@ -69,6 +73,11 @@ export class Machine {
   private readonly icount: IcountOptions | null;
   private warpNs = 0;
   private rtStartNs = 0;
+  /** Real-time mode: host time the run loop spent stalled between CPU runs, hidden from the guest. */
+  private stolenNs = 0;
+  private lastRtNs = 0;
+  /** Host time when the CPU last stopped running or the last idle wait ended. */
+  private progressNs = 0;
   private running = false;
   private sleeping: 'wfi' | 'wfe' | null = null;
   private outcome: Outcome | null = null;
@@ -90,7 +99,14 @@ export class Machine {
     this.cpu = new Cpu(this.native);
     const timeSource: TimeSource = this.icount
       ? { now: () => this.warpNs + this.native.icount() * 2 ** this.icount!.shift }
-      : { now: () => this.addon.monotonicNs() - this.rtStartNs };
+      : {
+          // Real time minus host stalls of the run loop (see compensateStall), never going back.
+          now: () => {
+            const v = this.addon.monotonicNs() - this.rtStartNs - this.stolenNs;
+            if (v > this.lastRtNs) this.lastRtNs = v;
+            return this.lastRtNs;
+          },
+        };
     // Real time starts when the machine is made (devices and semihosting may read the clock before run()).
     this.rtStartNs = this.addon.monotonicNs();
     this.sched = new Scheduler(timeSource);
@@ -108,6 +124,7 @@ export class Machine {
         this.kick();
       },
       onCcrChange: (ccr) => this.native.setDivideTrap((ccr & (1 << 4)) !== 0),
+      realTime: this.icount === null,
     });
     this.exceptions = new ExceptionModel(this.cpu, this.scs.nvic, this.log);
 
@@ -241,6 +258,21 @@ export class Machine {
     this.sleeping = null;
   }
 
+  /**
+   * Real-time mode: the host may stall the run loop (GC, preemption on a loaded machine) between
+   * two CPU runs. Without this, the guest would see that time pass between, say, a SysTick wrap
+   * and its handler, and get wraps back to back that silicon never shows. Time spent between runs
+   * beyond STALL_SLACK_NS is hidden from the guest (the clock stays monotonic: it never goes back
+   * below a value the guest or a device has already seen).
+   */
+  private compensateStall(): void {
+    const now = this.addon.monotonicNs();
+    const gap = now - this.progressNs;
+    if (this.progressNs === 0 || gap <= STALL_SLACK_NS) return;
+    const maxStolen = now - this.rtStartNs - this.lastRtNs;
+    this.stolenNs = Math.min(this.stolenNs + gap - STALL_SLACK_NS, Math.max(this.stolenNs, maxStolen));
+  }
+
   private icountLimitFor(deadlineNs: number): number {
     const shift = this.icount!.shift;
     return Math.ceil((deadlineNs - this.warpNs) / 2 ** shift);
@@ -283,6 +315,7 @@ export class Machine {
             this.sleeping = null;
           } else {
             if (await this.idle()) lastYield = this.addon.monotonicNs();
+            this.progressNs = this.addon.monotonicNs();
             continue;
           }
         }
@@ -309,14 +342,16 @@ export class Machine {
         } else {
           limit = Number.MAX_SAFE_INTEGER;
           hostDeadline = nowHost + SLICE_NS;
-          if (deadline !== Infinity) hostDeadline = Math.min(hostDeadline, this.rtStartNs + deadline);
+          if (deadline !== Infinity) hostDeadline = Math.min(hostDeadline, this.rtStartNs + this.stolenNs + deadline);
         }
+        if (!this.icount) this.compensateStall();
         this.running = true;
         let stop: Stop;
         try {
           stop = this.native.run(limit, hostDeadline);
         } finally {
           this.running = false;
+          this.progressNs = this.addon.monotonicNs();
         }
         this.handleStop(stop);
       }
@@ -488,11 +523,14 @@ export class Machine {
       this.wakeIdle = done;
       if (ns === Infinity) {
         keepalive = setInterval(() => {}, 1 << 30);
-      } else if (ns < 1_000_000) {
-        // Shorter than a timer tick: yield once and re-check.
-        setImmediate(done);
+      } else if (ns <= PRECISE_SLEEP_NS) {
+        // The last stretch: a precise native sleep (a watched fd still wakes it at once). The
+        // event loop waits at most this long; timers would be a millisecond late.
+        this.native.sleepUntil(this.addon.monotonicNs() + ns);
+        done(); // straight back to the CPU: the loop still yields to the event loop every 10 ms
       } else {
-        timer = setTimeout(done, Math.floor(ns / 1_000_000));
+        // Most of a long wait in the event loop; the loop comes back here for the last stretch.
+        timer = setTimeout(done, Math.floor((ns - PRECISE_SLEEP_NS) / 1_000_000));
       }
     });
   }

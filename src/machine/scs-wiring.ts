@@ -17,6 +17,7 @@ export function createScs(o: {
   onChange: () => void;
   onSystemReset: () => void;
   onCcrChange: (ccr: number) => void;
+  realTime: boolean;
 }): ScsParts {
   return buildScs({
     numIrqs: o.board.numIrqs,
@@ -30,5 +31,6 @@ export function createScs(o: {
     onCcrChange: o.onCcrChange,
     logger: o.log,
     cpuid: CORTEX_M3_R2P0_CPUID,
+    realTime: o.realTime,
   });
 }
