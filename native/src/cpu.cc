@@ -131,6 +131,7 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("setMaskWatch", &NativeCpu::SetMaskWatch),
                          InstanceMethod("setDivideSites", &NativeCpu::SetDivideSites),
                          InstanceMethod("setDivideTrap", &NativeCpu::SetDivideTrap),
+                         InstanceMethod("setUnalignedTrap", &NativeCpu::SetUnalignedTrap),
                          InstanceMethod("invalidateCode", &NativeCpu::InvalidateCode),
                          InstanceMethod("watchFd", &NativeCpu::WatchFd),
                          InstanceMethod("unwatchFd", &NativeCpu::UnwatchFd),
@@ -139,6 +140,7 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("close", &NativeCpu::Close),
                          InstanceMethod("stats", &NativeCpu::Stats),
                          InstanceMethod("sleepUntil", &NativeCpu::SleepUntil),
+                         InstanceMethod("stolenNs", &NativeCpu::StolenNs),
                      });
 }
 
@@ -567,8 +569,18 @@ void NativeCpu::MmioWriteCb(uc_engine*, uint64_t offset, unsigned size, uint64_t
 
 // JS handlers can be slow: after each one, check the host deadline (the stop itself happens at
 // the next block boundary).
+// A gap between two polls longer than this is a host stall, not guest execution: 1024 blocks
+// (the poll interval) take tens of microseconds.
+static constexpr int64_t kStallNs = 500000;
+
+bool NativeCpu::pollClock(int64_t now) {
+  if (lastPollNs_ != 0 && now - lastPollNs_ > kStallNs) runStolenNs_ += now - lastPollNs_ - kStallNs;
+  lastPollNs_ = now;
+  return deadlineNs_ != 0 && now - runStolenNs_ >= deadlineNs_;
+}
+
 void NativeCpu::pollDeadline() {
-  if (deadlineNs_ != 0 && monotonicNowNs() >= deadlineNs_) stopBits_.fetch_or(kStopDeadline);
+  if (deadlineNs_ != 0 && pollClock(monotonicNowNs())) stopBits_.fetch_or(kStopDeadline);
 }
 
 // If the JS handler threw, keep the exception for run() to rethrow and stop the engine. The
@@ -630,6 +642,21 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
   // a store to read-only RAM would otherwise go straight to host memory on the fast path, and a
   // store to unmapped memory is reported by Unicorn only at the end of an IT block. Refusing the
   // fill unwinds precisely in every case (classify() decodes the store for its address).
+  if (page >= 0xE0000000u && page < 0xE0100000u) {
+    // The Private Peripheral Bus is privileged-only: an unprivileged access is a precise BusFault
+    // (ARMv7-M B3.1). QEMU keeps one TLB per MMU index (privileged and unprivileged differ), so
+    // deciding here by the current privilege is sound: this entry serves only this privilege.
+    int ids[2] = {UC_ARM_REG_CONTROL, UC_ARM_REG_IPSR};
+    uint32_t v[2] = {0, 0};
+    void* ptrs[2] = {&v[0], &v[1]};
+    uc_reg_read_batch(c->uc_, ids, ptrs, 2);
+    if ((v[0] & 1) && (v[1] & 0x1FF) == 0) {
+      c->tlbRefused_ = true;
+      c->tlbRefusedType_ = type;
+      c->tlbRefusedPage_ = page;
+      return false;
+    }
+  }
   uint32_t perms = UC_PROT_READ;
   if (m != nullptr && (m->mmio || m->writable)) perms |= UC_PROT_WRITE;
   if (word & bit) perms |= UC_PROT_EXEC;
@@ -716,7 +743,7 @@ void NativeCpu::HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* 
   c->blockSize_ = size;
   c->blockCount_ = n;
   c->blockBefore_ = c->icount_;
-  if (c->divStop_) {
+  if (c->divStop_ || c->alignStop_) {
     // A divide-by-zero stop inside an IT block is undone by Unicorn (no stops in IT blocks);
     // stop now, late. Run() moves PC back to the divide.
     c->hookStop_ = HookStop::Div;
@@ -730,7 +757,7 @@ void NativeCpu::HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* 
   // blockCount); the watcher's timerfd is only a late backstop.
   if (c->deadlineNs_ != 0 && --c->deadlinePoll_ == 0) {
     c->deadlinePoll_ = kDeadlinePollBlocks;
-    if (monotonicNowNs() >= c->deadlineNs_) bits = c->stopBits_.fetch_or(kStopDeadline) | kStopDeadline;
+    if (c->pollClock(monotonicNowNs())) bits = c->stopBits_.fetch_or(kStopDeadline) | kStopDeadline;
   }
   if (bits != 0) {
     c->hookStopNs_ = monotonicNowNs();
@@ -804,6 +831,79 @@ bool NativeCpu::HookMemInvalid(uc_engine*, uc_mem_type type, uint64_t address, i
   return false;
 }
 
+// ARM condition check on NZCV (xPSR bits 31:28).
+static bool conditionPasses(uint32_t cond, uint32_t xpsr) {
+  const bool n = xpsr >> 31 & 1, z = xpsr >> 30 & 1, c = xpsr >> 29 & 1, v = xpsr >> 28 & 1;
+  bool r;
+  switch (cond >> 1) {
+    case 0: r = z; break;
+    case 1: r = c; break;
+    case 2: r = n; break;
+    case 3: r = v; break;
+    case 4: r = c && !z; break;
+    case 5: r = n == v; break;
+    case 6: r = !z && n == v; break;
+    default: return true;
+  }
+  return (cond & 1) && cond != 15 ? !r : r;
+}
+
+// CCR.UNALIGN_TRP: runs before every instruction while the trap is on (slow, test firmware only).
+// A halfword/word load or store at an unaligned address stops before it runs (Stop::Unaligned).
+// LDM/STM/LDRD/STRD/LDREX/STREX must always be word aligned on ARMv7-M; they are checked too.
+void NativeCpu::HookAlign(uc_engine* uc, uint64_t address, uint32_t, void* ud) {
+  auto* c = static_cast<NativeCpu*>(ud);
+  if (!c->alignTrap_ || c->alignStop_ || c->divStop_) return;
+  const uint32_t a = static_cast<uint32_t>(address);
+  uint16_t hw1 = 0, hw2 = 0;
+  if (!c->readHalf(a, &hw1)) return;
+  if (thumb::is32(hw1) && !c->readHalf(a + 2, &hw2)) return;
+  auto reg = [uc](uint32_t n) -> uint32_t {
+    uint32_t v = 0;
+    uc_reg_read(uc, regIdFor(n), &v);
+    return v;
+  };
+  thumb::StoreAccess acc = thumb::decodeLoad(hw1, hw2, a, reg);
+  if (!acc.ok) acc = thumb::decodeStore(hw1, hw2, reg);
+  if (!acc.ok || acc.size < 2 || (acc.low & (acc.size - 1)) == 0) return;
+  uint32_t xpsr = 0;
+  uc_reg_read(uc, UC_ARM_REG_XPSR, &xpsr);
+  const uint32_t it = ((xpsr >> 25) & 0x3) | (((xpsr >> 10) & 0x3F) << 2);
+  if ((it & 0xF) != 0 && !conditionPasses(it >> 4, xpsr)) return;  // skipped inside an IT block
+  c->alignStop_ = true;
+  c->alignAddr_ = a;
+  uc_emu_stop(uc);
+}
+
+void NativeCpu::SetUnalignedTrap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  const bool on = info[0].ToBoolean().Value();
+  if (on == alignTrap_) return;
+  if (running_) {
+    // From an MMIO handler (the guest wrote CCR): takes effect at the next run.
+    alignTrap_ = on;
+    requestAlignRebuild_ = true;
+    stopBits_.fetch_or(kStopRequested);
+    return;
+  }
+  alignTrap_ = on;
+  rebuildAlignHook();
+}
+
+void NativeCpu::rebuildAlignHook() {
+  requestAlignRebuild_ = false;
+  if (alignTrap_ && alignHook_ == 0) {
+    uc_hook h;
+    if (uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&NativeCpu::HookAlign), this, 1, 0) == UC_ERR_OK) alignHook_ = h;
+  } else if (!alignTrap_ && alignHook_ != 0) {
+    uc_hook_del(uc_, alignHook_);
+    alignHook_ = 0;
+    flushDeletedHooks();
+  }
+  uc_ctl_flush_tb(uc_);  // code translated before carries no (or a stale) call to the hook
+}
+
 void NativeCpu::HookDivide(uc_engine* uc, uint64_t address, uint32_t, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
   if (!c->divTrap_ || c->divStop_) return;
@@ -842,6 +942,7 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
   lastUcErrorText_ = err == UC_ERR_OK ? "" : uc_strerror(err);
   if (haveError_) return Stop::HandlerError;
   if (divStop_) return Stop::DivByZero;
+  if (alignStop_) return Stop::Unaligned;
   if (hookStop_ == HookStop::Bits) return reasonFromBits(hookStopBits_);
   if (hookStop_ == HookStop::Limit) return Stop::Limit;
   if (hookStop_ == HookStop::Mask) return Stop::Requested;
@@ -917,6 +1018,31 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
         }
         return Stop::MemFault;
       }
+      if (tlbRefused_ && tlbRefusedType_ == UC_MEM_READ) {
+        // A load the TLB hook refused (unprivileged access to the PPB); PC is at the load.
+        lastAccess_ = Access::Read;
+        lastAddress_ = tlbRefusedPage_;
+        lastSize_ = 4;
+        uint16_t hw1 = 0, hw2 = 0;
+        if (readHalf(pc, &hw1)) {
+          if (thumb::is32(hw1)) readHalf(pc + 2, &hw2);
+          auto reg = [this](uint32_t n) -> uint32_t {
+            uint32_t v = 0;
+            uc_reg_read(uc_, regIdFor(n), &v);
+            return v;
+          };
+          thumb::StoreAccess l = thumb::decodeLoad(hw1, hw2, pc, reg);
+          if (l.ok) {
+            uint32_t addr = l.low;
+            if ((addr & kPageMask) != tlbRefusedPage_ && static_cast<uint64_t>(l.low) < tlbRefusedPage_ &&
+                static_cast<uint64_t>(l.low) + l.total > tlbRefusedPage_)
+              addr = tlbRefusedPage_;
+            lastAddress_ = addr;
+            lastSize_ = l.size;
+          }
+        }
+        return Stop::MemFault;
+      }
       return Stop::EngineError;
     default:
       return Stop::EngineError;
@@ -941,7 +1067,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   lastAccess_ = Access::Read;
   lastUcError_ = 0;
   lastUcErrorText_.clear();
-  intrStop_ = divStop_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
+  intrStop_ = divStop_ = alignStop_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
   hookStop_ = HookStop::None;
   hookStopBits_ = 0;
   blockValid_ = false;
@@ -968,8 +1094,11 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
                           deadline + kTimerBackstopNs);
   }
 
+  if (requestAlignRebuild_) rebuildAlignHook();
   limit_ = limit;
   deadlineNs_ = deadline;
+  lastPollNs_ = deadline != 0 ? monotonicNowNs() : 0;
+  runStolenNs_ = 0;
   deadlinePoll_ = kDeadlinePollBlocks;
   running_ = true;
   itFixPending_ = false;
@@ -988,11 +1117,17 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   running_ = false;
   if (watcher_) watcher_->setDeadline(0);
   deadlineNs_ = 0;
+  stolenTotalNs_ += static_cast<double>(runStolenNs_);
+  runStolenNs_ = 0;
   // Stopped at a block boundary for another reason before the repair: repair now.
   if (itFixPending_) repairItState(pc);
 
   fixIcount(pc);
   Stop reason = classify(err, pc);
+  if (reason == Stop::Unaligned && pc != alignAddr_) {
+    uint32_t v = alignAddr_ | 1;  // late stop (IT block): report it at the access
+    uc_reg_write(uc_, UC_ARM_REG_PC, &v);
+  }
   if (reason == Stop::DivByZero && pc != divAddr_) {
     // Late stop (the divide was in an IT block and ran, giving 0): report it at the divide.
     uint32_t v = divAddr_ | 1;
@@ -1158,6 +1293,10 @@ Napi::Value NativeCpu::SleepUntil(const Napi::CallbackInfo& info) {
   const bool woke = sleepCv_.wait_until(lock, until, [this] { return sleepWake_ || (watcher_ && watcher_->hasEvents()); });
   sleepWake_ = false;
   return Napi::Boolean::New(env, woke);
+}
+
+Napi::Value NativeCpu::StolenNs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), stolenTotalNs_);
 }
 
 Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {

@@ -33,6 +33,7 @@ enum class Stop : int {
   DivByZero = 10,
   HandlerError = 11,
   EngineError = 12,
+  Unaligned = 13,
 };
 
 enum class Access : int { Read = 0, Write = 1, Fetch = 2 };
@@ -192,6 +193,16 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   std::vector<DivSite> divSites_;
   bool divTrap_ = false;
 
+  // CCR.UNALIGN_TRP: a code hook over all code, installed only while the trap is on
+  bool alignTrap_ = false;
+  uc_hook alignHook_ = 0;
+  bool alignStop_ = false;
+  uint32_t alignAddr_ = 0;
+  static void HookAlign(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
+  void SetUnalignedTrap(const Napi::CallbackInfo& info);
+  bool requestAlignRebuild_ = false;
+  void rebuildAlignHook();
+
   // Unicorn 2.1.4 bug workaround (see docs/unicorn.md, "IT state and the TLB-fill hook"): a TLB
   // fill restores the CPU state of the faulting access, including ITSTATE, and if the IT block
   // ends later in the same translated block nothing writes ITSTATE back. A fill inside an IT
@@ -202,6 +213,14 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   uint32_t itFixBlockStart_ = 0, itFixBlockSize_ = 0;
   uint64_t itFixes_ = 0;
   bool repairItState(uint32_t pc);
+
+  // Host stalls inside a run (preemption, a slow JS handler): a gap between two clock polls
+  // longer than kStallNs is not given to the guest (see stolenNs() in src/cpu/native.ts).
+  int64_t lastPollNs_ = 0;
+  int64_t runStolenNs_ = 0;
+  double stolenTotalNs_ = 0;
+  bool pollClock(int64_t now);  // true when the host deadline has passed
+  Napi::Value StolenNs(const Napi::CallbackInfo& info);
 
   // precise idle sleep (sleepUntil), woken by watched fds
   std::mutex sleepMu_;

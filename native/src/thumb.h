@@ -126,5 +126,75 @@ StoreAccess decodeStore(uint16_t hw1, uint16_t hw2, RegFn reg) {
   return a;
 }
 
+// Decode the data address of a Thumb load (ARMv7-M), as decodeStore does for stores. `pc` is the
+// instruction's address (literal loads are PC-relative). ok=false for anything that is not a load.
+template <typename RegFn>
+StoreAccess decodeLoad(uint16_t hw1, uint16_t hw2, uint32_t pc, RegFn reg) {
+  StoreAccess a;
+  const uint32_t lit = (pc + 4) & ~3u;
+  if (!is32(hw1)) {
+    const uint32_t rn = (hw1 >> 3) & 7, rm = (hw1 >> 6) & 7;
+    if ((hw1 & 0xFE00) == 0x5800) { a = {true, reg(rn) + reg(rm), 4, 4}; }          // LDR (reg)
+    else if ((hw1 & 0xFE00) == 0x5A00) { a = {true, reg(rn) + reg(rm), 2, 2}; }     // LDRH (reg)
+    else if ((hw1 & 0xFE00) == 0x5C00) { a = {true, reg(rn) + reg(rm), 1, 1}; }     // LDRB (reg)
+    else if ((hw1 & 0xFE00) == 0x5600) { a = {true, reg(rn) + reg(rm), 1, 1}; }     // LDRSB (reg)
+    else if ((hw1 & 0xFE00) == 0x5E00) { a = {true, reg(rn) + reg(rm), 2, 2}; }     // LDRSH (reg)
+    else if ((hw1 & 0xF800) == 0x6800) { a = {true, reg(rn) + (((hw1 >> 6) & 31) << 2), 4, 4}; }  // LDR imm5
+    else if ((hw1 & 0xF800) == 0x7800) { a = {true, reg(rn) + ((hw1 >> 6) & 31), 1, 1}; }         // LDRB imm5
+    else if ((hw1 & 0xF800) == 0x8800) { a = {true, reg(rn) + (((hw1 >> 6) & 31) << 1), 2, 2}; }  // LDRH imm5
+    else if ((hw1 & 0xF800) == 0x9800) { a = {true, reg(13) + ((hw1 & 0xFF) << 2), 4, 4}; }       // LDR SP,imm8
+    else if ((hw1 & 0xF800) == 0x4800) { a = {true, lit + ((hw1 & 0xFF) << 2), 4, 4}; }           // LDR literal
+    else if ((hw1 & 0xFE00) == 0xBC00) {                                                          // POP
+      const uint32_t n = popcount16(hw1 & 0xFF) + ((hw1 >> 8) & 1);
+      a = {true, reg(13), 4 * n, 4};
+    } else if ((hw1 & 0xF800) == 0xC800) {                                                        // LDMIA
+      const uint32_t n = popcount16(hw1 & 0xFF);
+      a = {true, reg((hw1 >> 8) & 7), 4 * n, 4};
+    }
+    return a;
+  }
+  const uint32_t rn = hw1 & 0xF;
+  if ((hw1 & 0xFFD0) == 0xE890) {                       // LDM.W / POP.W
+    a = {true, reg(rn), 4 * popcount16(hw2), 4};
+  } else if ((hw1 & 0xFFD0) == 0xE910) {                // LDMDB
+    const uint32_t n = popcount16(hw2);
+    a = {true, reg(rn) - 4 * n, 4 * n, 4};
+  } else if ((hw1 & 0xFFF0) == 0xE850) {                // LDREX
+    a = {true, reg(rn) + ((hw2 & 0xFF) << 2), 4, 4};
+  } else if ((hw1 & 0xFFF0) == 0xE8D0 && (hw2 & 0x00E0) == 0x0040) {  // LDREXB / LDREXH
+    const uint32_t sz = (hw2 & 0x10) ? 2 : 1;
+    a = {true, reg(rn), sz, sz};
+  } else if ((hw1 & 0xFE50) == 0xE850 && (hw1 & 0x0120) != 0) {  // LDRD (imm / literal)
+    const bool p = hw1 & 0x100, u = hw1 & 0x80;
+    const uint32_t off = (hw2 & 0xFF) << 2;
+    const uint32_t base = rn == 15 ? lit : reg(rn);
+    const uint32_t addr = p ? (u ? base + off : base - off) : base;
+    a = {true, addr, 8, 4};
+  } else if (((hw1 & 0xFF00) == 0xF800 || (hw1 & 0xFF00) == 0xF900) && (hw1 & 0x0010) != 0) {
+    // LDR/LDRB/LDRH (T2/T3/T4) and LDRSB/LDRSH; hints (PLD, PLI) have Rt = 15 and no access.
+    const uint32_t szc = (hw1 >> 5) & 3;   // 0 B, 1 H, 2 W
+    if (szc == 3) return a;
+    if (((hw2 >> 12) & 0xF) == 15 && szc != 2) return a;  // PLD/PLI/memory hints
+    const uint32_t sz = 1u << szc;
+    if (rn == 15) {                                     // literal: U bit in hw1
+      const uint32_t off = hw2 & 0xFFF;
+      a = {true, (hw1 & 0x80) ? lit + off : lit - off, sz, sz};
+      return a;
+    }
+    const uint32_t base = reg(rn);
+    if (hw1 & 0x80) {                                   // imm12
+      a = {true, base + (hw2 & 0xFFF), sz, sz};
+    } else if (hw2 & 0x800) {                           // imm8 with P/U/W (also LDRT)
+      const bool p = hw2 & 0x400, u = hw2 & 0x200;
+      const uint32_t off = hw2 & 0xFF;
+      const uint32_t addr = p ? (u ? base + off : base - off) : base;
+      a = {true, addr, sz, sz};
+    } else if ((hw2 & 0xFC0) == 0) {                    // register, LSL imm2
+      a = {true, base + (reg(hw2 & 0xF) << ((hw2 >> 4) & 3)), sz, sz};
+    }
+  }
+  return a;
+}
+
 }  // namespace thumb
 }  // namespace cmemu

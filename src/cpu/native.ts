@@ -42,6 +42,8 @@ export const enum Stop {
   HandlerError = 11,
   /** uc_emu_start returned an error not covered above: info.ucError holds it. */
   EngineError = 12,
+  /** CCR.UNALIGN_TRP is on and a halfword/word access (or any LDM/STM/LDRD/STRD) is unaligned: PC at the access, not executed. */
+  Unaligned = 13,
 }
 
 export const enum Access {
@@ -121,6 +123,8 @@ export interface NativeCpu {
   /** Addresses of UDIV/SDIV instructions to guard (found by scanning loaded code), and whether CCR.DIV_0_TRP is set. */
   setDivideSites(addresses: readonly number[]): void;
   setDivideTrap(enabled: boolean): void;
+  /** CCR.UNALIGN_TRP: while on, a native per-instruction hook checks alignment (slow; test firmware only). */
+  setUnalignedTrap(enabled: boolean): void;
 
   /** Forget translated code in [address, address+size) (code rewritten behind Unicorn's back). */
   invalidateCode(address: number, size: number): void;
@@ -138,6 +142,13 @@ export interface NativeCpu {
    * (returns true then). For short idle waits: event-loop timers are about a millisecond too coarse.
    */
   sleepUntil(deadlineNs: number): boolean;
+
+  /**
+   * Host time lost to stalls inside runs so far (ns): gaps of over 0.5 ms between two of the run's
+   * clock polls (every 1024 blocks and after every MMIO handler), which guest execution cannot take.
+   * Host deadlines given to run() are measured net of stalls during that run.
+   */
+  stolenNs(): number;
 
   close(): void;
 }

@@ -102,7 +102,7 @@ export class Machine {
       : {
           // Real time minus host stalls of the run loop (see compensateStall), never going back.
           now: () => {
-            const v = this.addon.monotonicNs() - this.rtStartNs - this.stolenNs;
+            const v = this.addon.monotonicNs() - this.rtStartNs - this.stolenNs - this.native.stolenNs();
             if (v > this.lastRtNs) this.lastRtNs = v;
             return this.lastRtNs;
           },
@@ -123,7 +123,10 @@ export class Machine {
         this.resetRequested = true;
         this.kick();
       },
-      onCcrChange: (ccr) => this.native.setDivideTrap((ccr & (1 << 4)) !== 0),
+      onCcrChange: (ccr) => {
+        this.native.setDivideTrap((ccr & (1 << 4)) !== 0);
+        this.native.setUnalignedTrap((ccr & (1 << 3)) !== 0);
+      },
       realTime: this.icount === null,
     });
     this.exceptions = new ExceptionModel(this.cpu, this.scs.nvic, this.log);
@@ -269,7 +272,7 @@ export class Machine {
     const now = this.addon.monotonicNs();
     const gap = now - this.progressNs;
     if (this.progressNs === 0 || gap <= STALL_SLACK_NS) return;
-    const maxStolen = now - this.rtStartNs - this.lastRtNs;
+    const maxStolen = now - this.rtStartNs - this.native.stolenNs() - this.lastRtNs;
     this.stolenNs = Math.min(this.stolenNs + gap - STALL_SLACK_NS, Math.max(this.stolenNs, maxStolen));
   }
 
@@ -342,7 +345,7 @@ export class Machine {
         } else {
           limit = Number.MAX_SAFE_INTEGER;
           hostDeadline = nowHost + SLICE_NS;
-          if (deadline !== Infinity) hostDeadline = Math.min(hostDeadline, this.rtStartNs + this.stolenNs + deadline);
+          if (deadline !== Infinity) hostDeadline = Math.min(hostDeadline, this.rtStartNs + this.stolenNs + this.native.stolenNs() + deadline);
         }
         if (!this.icount) this.compensateStall();
         this.running = true;
@@ -437,6 +440,9 @@ export class Machine {
       }
       case Stop.DivByZero:
         this.exceptions.raiseFault('usagefault', { cfsr: CFSR.DIVBYZERO, what: 'integer divide by zero' }, this.cpu.pc & ~1);
+        return;
+      case Stop.Unaligned:
+        this.exceptions.raiseFault('usagefault', { cfsr: CFSR.UNALIGNED, what: 'unaligned access with CCR.UNALIGN_TRP set' }, this.cpu.pc & ~1);
         return;
       case Stop.HandlerError:
         return; // the wrapper rethrows before we get here
