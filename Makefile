@@ -18,9 +18,12 @@ $(STAMP)/debs: scripts/ensure-debs.sh | $(STAMP)
 	touch $@
 
 node: node_modules/.package-lock.json
+# npm ci first; npm 11.19 records only this platform's optional packages (rollup's) in the lock and
+# then refuses its own lock in `npm ci`, so fall back to an install that follows the lock without
+# rewriting it.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
-	touch $@
+	npm ci --no-audit --no-fund || { echo "cmemu: npm ci refused the lock file; installing from it with npm install --no-save" >&2; npm install --no-save --no-audit --no-fund; }
+	test -d node_modules/vitest && touch $@
 
 native: native/build/Release/cmemu.node
 native/deps/unicorn/.complete: scripts/fetch-unicorn.sh | deps

@@ -132,6 +132,7 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("setDivideSites", &NativeCpu::SetDivideSites),
                          InstanceMethod("setDivideTrap", &NativeCpu::SetDivideTrap),
                          InstanceMethod("setUnalignedTrap", &NativeCpu::SetUnalignedTrap),
+                         InstanceMethod("setUserSetMPend", &NativeCpu::SetUserSetMPend),
                          InstanceMethod("invalidateCode", &NativeCpu::InvalidateCode),
                          InstanceMethod("watchFd", &NativeCpu::WatchFd),
                          InstanceMethod("unwatchFd", &NativeCpu::UnwatchFd),
@@ -650,7 +651,10 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
     uint32_t v[2] = {0, 0};
     void* ptrs[2] = {&v[0], &v[1]};
     uc_reg_read_batch(c->uc_, ids, ptrs, 2);
-    if ((v[0] & 1) && (v[1] & 0x1FF) == 0) {
+    // With CCR.USERSETMPEND, STIR is open to unprivileged code; its page goes with it (the SCB
+    // registers sharing that page are then not faulted: a documented gap).
+    const bool stirPage = page == 0xE000EC00u && c->userSetMPend_;
+    if ((v[0] & 1) && (v[1] & 0x1FF) == 0 && !stirPage) {
       c->tlbRefused_ = true;
       c->tlbRefusedType_ = type;
       c->tlbRefusedPage_ = page;
@@ -891,6 +895,21 @@ void NativeCpu::SetUnalignedTrap(const Napi::CallbackInfo& info) {
   rebuildAlignHook();
 }
 
+void NativeCpu::SetUserSetMPend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  const bool on = info[0].ToBoolean().Value();
+  if (on == userSetMPend_) return;
+  userSetMPend_ = on;
+  // Entries filled under the old rule must go (the unprivileged TLB keeps them otherwise).
+  if (running_) {
+    requestTlbFlush_ = true;
+    stopBits_.fetch_or(kStopRequested);
+  } else {
+    uc_ctl_flush_tlb(uc_);
+  }
+}
+
 void NativeCpu::rebuildAlignHook() {
   requestAlignRebuild_ = false;
   if (alignTrap_ && alignHook_ == 0) {
@@ -1095,6 +1114,10 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   }
 
   if (requestAlignRebuild_) rebuildAlignHook();
+  if (requestTlbFlush_) {
+    requestTlbFlush_ = false;
+    uc_ctl_flush_tlb(uc_);
+  }
   limit_ = limit;
   deadlineNs_ = deadline;
   lastPollNs_ = deadline != 0 ? monotonicNowNs() : 0;

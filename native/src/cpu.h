@@ -201,6 +201,10 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   static void HookAlign(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
   void SetUnalignedTrap(const Napi::CallbackInfo& info);
   bool requestAlignRebuild_ = false;
+  // CCR.USERSETMPEND: unprivileged code may write STIR (0xE000EF00), whose 1 KiB page it then gets.
+  bool userSetMPend_ = false;
+  bool requestTlbFlush_ = false;
+  void SetUserSetMPend(const Napi::CallbackInfo& info);
   void rebuildAlignHook();
 
   // Unicorn 2.1.4 bug workaround (see docs/unicorn.md, "IT state and the TLB-fill hook"): a TLB

@@ -125,6 +125,11 @@ export interface NativeCpu {
   setDivideTrap(enabled: boolean): void;
   /** CCR.UNALIGN_TRP: while on, a native per-instruction hook checks alignment (slow; test firmware only). */
   setUnalignedTrap(enabled: boolean): void;
+  /**
+   * CCR.USERSETMPEND: unprivileged code may write STIR. The check is per 1 KiB page, so while this is on the
+   * rest of STIR's page (0xE000EC00-0xE000EFFF: SCB, MPU) is not faulted for unprivileged code either.
+   */
+  setUserSetMPend(enabled: boolean): void;
 
   /** Forget translated code in [address, address+size) (code rewritten behind Unicorn's back). */
   invalidateCode(address: number, size: number): void;

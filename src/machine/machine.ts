@@ -126,6 +126,7 @@ export class Machine {
       onCcrChange: (ccr) => {
         this.native.setDivideTrap((ccr & (1 << 4)) !== 0);
         this.native.setUnalignedTrap((ccr & (1 << 3)) !== 0);
+        this.native.setUserSetMPend((ccr & (1 << 1)) !== 0);
       },
       realTime: this.icount === null,
     });
