@@ -65,6 +65,20 @@ struct StoreAccess {
 
 inline uint32_t popcount16(uint32_t v) { return static_cast<uint32_t>(__builtin_popcount(v & 0xFFFF)); }
 
+// The addressing modes of a single 32-bit LDR*/STR* (T2/T3/T4 encodings): imm12, imm8 with
+// P/U/W (also the unprivileged LDRT/STRT forms), or register shifted left by imm2.
+template <typename RegFn>
+StoreAccess singleT32(uint16_t hw1, uint16_t hw2, uint32_t base, uint32_t sz, RegFn reg) {
+  if (hw1 & 0x80) return {true, base + (hw2 & 0xFFF), sz, sz};      // imm12
+  if (hw2 & 0x800) {                                                // imm8 with P/U/W
+    const bool p = hw2 & 0x400, u = hw2 & 0x200;
+    const uint32_t off = hw2 & 0xFF;
+    return {true, p ? (u ? base + off : base - off) : base, sz, sz};
+  }
+  if ((hw2 & 0xFC0) == 0) return {true, base + (reg(hw2 & 0xF) << ((hw2 >> 4) & 3)), sz, sz};  // register
+  return {};
+}
+
 // Decode the data address of a Thumb store (ARMv7-M). `reg(n)` returns Rn (n = 0..15; 15 gives
 // the instruction's PC value, which stores do not use as a base). Returns ok=false for anything
 // that is not a store.
@@ -110,18 +124,7 @@ StoreAccess decodeStore(uint16_t hw1, uint16_t hw2, RegFn reg) {
   } else if ((hw1 & 0xFF00) == 0xF800 && (hw1 & 0x0010) == 0) {  // STRB/STRH/STR (T2/T3/T4)
     const uint32_t szc = (hw1 >> 5) & 3;   // 0 B, 1 H, 2 W
     if (szc == 3) return a;
-    const uint32_t sz = 1u << szc;
-    const uint32_t base = reg(rn);
-    if (hw1 & 0x80) {                                   // imm12
-      a = {true, base + (hw2 & 0xFFF), sz, sz};
-    } else if (hw2 & 0x800) {                           // imm8 with P/U/W (also STRT)
-      const bool p = hw2 & 0x400, u = hw2 & 0x200;
-      const uint32_t off = hw2 & 0xFF;
-      const uint32_t addr = p ? (u ? base + off : base - off) : base;
-      a = {true, addr, sz, sz};
-    } else if ((hw2 & 0xFC0) == 0) {                    // register, LSL imm2
-      a = {true, base + (reg(hw2 & 0xF) << ((hw2 >> 4) & 3)), sz, sz};
-    }
+    a = singleT32(hw1, hw2, reg(rn), 1u << szc, reg);
   }
   return a;
 }
@@ -181,17 +184,7 @@ StoreAccess decodeLoad(uint16_t hw1, uint16_t hw2, uint32_t pc, RegFn reg) {
       a = {true, (hw1 & 0x80) ? lit + off : lit - off, sz, sz};
       return a;
     }
-    const uint32_t base = reg(rn);
-    if (hw1 & 0x80) {                                   // imm12
-      a = {true, base + (hw2 & 0xFFF), sz, sz};
-    } else if (hw2 & 0x800) {                           // imm8 with P/U/W (also LDRT)
-      const bool p = hw2 & 0x400, u = hw2 & 0x200;
-      const uint32_t off = hw2 & 0xFF;
-      const uint32_t addr = p ? (u ? base + off : base - off) : base;
-      a = {true, addr, sz, sz};
-    } else if ((hw2 & 0xFC0) == 0) {                    // register, LSL imm2
-      a = {true, base + (reg(hw2 & 0xF) << ((hw2 >> 4) & 3)), sz, sz};
-    }
+    a = singleT32(hw1, hw2, reg(rn), sz, reg);
   }
   return a;
 }
