@@ -153,4 +153,13 @@ static inline uint32_t get_ipsr(void) { uint32_t v; __asm volatile("mrs %0, ipsr
 static inline uint32_t get_xpsr(void) { uint32_t v; __asm volatile("mrs %0, xpsr" : "=r"(v)); return v; }
 static inline uint32_t get_sp(void) { uint32_t v; __asm volatile("mov %0, sp" : "=r"(v)); return v; }
 
+/* In a naked exception handler: r0 = the stacked exception frame (on MSP or PSP, as EXC_RETURN
+   bit 2 says), r1 = EXC_RETURN. Then call a C function taking (uint32_t *frame, uint32_t exc_return). */
+#define FRAME_ARGS_ASM \
+    "tst   lr, #4\n"   \
+    "ite   eq\n"       \
+    "mrseq r0, msp\n"  \
+    "mrsne r0, psp\n"  \
+    "mov   r1, lr\n"
+
 #endif

@@ -107,10 +107,6 @@ void default_handler_report(uint32_t *frame, uint32_t exc_return)
 __attribute__((naked)) void Default_Handler(void)
 {
     __asm volatile(
-        "tst   lr, #4\n"
-        "ite   eq\n"
-        "mrseq r0, msp\n"
-        "mrsne r0, psp\n"
-        "mov   r1, lr\n"
+        FRAME_ARGS_ASM
         "b     default_handler_report\n");
 }

@@ -109,11 +109,7 @@ struct tcb *svc_dispatch(uint32_t *frame, uint32_t exc_return)
 __attribute__((naked)) void SVC_Handler(void)
 {
     __asm volatile(
-        "tst   lr, #4\n"
-        "ite   eq\n"
-        "mrseq r0, msp\n"
-        "mrsne r0, psp\n"
-        "mov   r1, lr\n"
+        FRAME_ARGS_ASM
         "push  {r4, lr}\n"
         "bl    svc_dispatch\n"
         "pop   {r4, lr}\n"

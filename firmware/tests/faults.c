@@ -50,11 +50,7 @@ void fault_record(uint32_t *frame, uint32_t exc_return)
 __attribute__((naked)) void fault_entry(void)
 {
     __asm volatile(
-        "tst   lr, #4\n"
-        "ite   eq\n"
-        "mrseq r0, msp\n"
-        "mrsne r0, psp\n"
-        "mov   r1, lr\n"
+        FRAME_ARGS_ASM
         "push  {r4, lr}\n"
         "bl    fault_record\n"
         "pop   {r4, pc}\n");
