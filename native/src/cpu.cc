@@ -572,7 +572,7 @@ void NativeCpu::MmioWriteCb(uc_engine*, uint64_t offset, unsigned size, uint64_t
 // the next block boundary).
 // A gap between two polls longer than this is a host stall, not guest execution: 1024 blocks
 // (the poll interval) take tens of microseconds.
-static constexpr int64_t kStallNs = 500000;
+static constexpr int64_t kStallNs = 200000;
 
 bool NativeCpu::pollClock(int64_t now) {
   if (lastPollNs_ != 0 && now - lastPollNs_ > kStallNs) runStolenNs_ += now - lastPollNs_ - kStallNs;

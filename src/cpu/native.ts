@@ -149,7 +149,7 @@ export interface NativeCpu {
   sleepUntil(deadlineNs: number): boolean;
 
   /**
-   * Host time lost to stalls inside runs so far (ns): gaps of over 0.5 ms between two of the run's
+   * Host time lost to stalls inside runs so far (ns): gaps of over 0.2 ms between two of the run's
    * clock polls (every 1024 blocks and after every MMIO handler), which guest execution cannot take.
    * Host deadlines given to run() are measured net of stalls during that run.
    */

@@ -51,7 +51,7 @@ const SLICE_INSNS = 4_000_000;
 const SLICE_NS = 20_000_000;
 const YIELD_EVERY_NS = 10_000_000;
 /** Real-time mode: run-loop time between CPU runs beyond this is a host stall, hidden from the guest. */
-const STALL_SLACK_NS = 300_000;
+const STALL_SLACK_NS = 100_000;
 /** Idle waits shorter than this block in a native sleep instead of an event-loop timer. */
 const PRECISE_SLEEP_NS = 2_000_000;
 
