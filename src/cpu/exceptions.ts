@@ -8,7 +8,8 @@
  */
 import type { Logger } from '../devices/device.js';
 import { Reg } from './native.js';
-import { type CoreState, Cpu, XPSR_T, CONTROL_SPSEL } from './cpu.js';
+import { type CoreState, Cpu, XPSR_T, CONTROL_SPSEL, CONTROL_NPRIV } from './cpu.js';
+import { type MpuView, mpuAllows } from './mpu-check.js';
 import {
   CFSR,
   EXC_BUSFAULT,
@@ -72,11 +73,19 @@ export class ExceptionModel {
   sleepOnExit = false;
   /** Entries and returns, for statistics. */
   entries = 0;
+  /**
+   * An exception return restored xPSR with T = 0: executing there is a UsageFault INVSTATE, but a
+   * pending exception is taken first (tail-chaining) and then stacks T = 0 for later. The run loop
+   * calls raiseDeferredInvState() once nothing else is taken.
+   */
+  private deferredInvState: number | null = null;
 
   constructor(
     private readonly cpu: Cpu,
     private readonly nvic: ExceptionController,
     private readonly log: Logger,
+    /** The MPU, for the accesses exception entry makes itself (stacking). */
+    private readonly mpu: MpuView | null = null,
   ) {}
 
   /** Reset the core: SP and PC from the vector table at VTOR, Thread mode, privileged, on MSP. */
@@ -168,19 +177,47 @@ export class ExceptionModel {
     const sp = usePsp ? s.psp : s.msp;
     const realign = forceAlign && (sp & 4) !== 0;
     const frame = ((sp - 0x20) & (forceAlign ? ~7 : ~3)) >>> 0;
-    const stackedXpsr = ((s.xpsr & ~XPSR_ALIGN) | (realign ? XPSR_ALIGN : 0)) >>> 0;
+    let stackedXpsr = ((s.xpsr & ~XPSR_ALIGN) | (realign ? XPSR_ALIGN : 0)) >>> 0;
+    if (this.deferredInvState !== null) {
+      // The interrupted context was about to execute with T = 0: keep that in its frame.
+      stackedXpsr = (stackedXpsr & ~XPSR_T) >>> 0;
+      this.deferredInvState = null;
+    }
     let stackFault = false;
-    try {
-      this.cpu.writeWords(frame, [s.r[0]!, s.r[1]!, s.r[2]!, s.r[3]!, s.r[12]!, s.lr, ret & ~1, stackedXpsr]);
-    } catch {
-      stackFault = true;
+    // Stacking is done with the privilege of the interrupted context, and checked by the MPU.
+    const privileged = !thread || !(s.control & CONTROL_NPRIV);
+    let mpuFault = false;
+    if (this.mpu && this.mpu.ctrl & 1) {
+      const negative = this.executionPriority() < 0;
+      for (let off = 0; off < 0x20 && !mpuFault; off += 4) {
+        mpuFault = !mpuAllows(this.mpu, frame + off, 'write', privileged, negative);
+      }
+    }
+    if (!mpuFault) {
+      try {
+        this.cpu.writeWords(frame, [s.r[0]!, s.r[1]!, s.r[2]!, s.r[3]!, s.r[12]!, s.lr, ret & ~1, stackedXpsr]);
+      } catch {
+        stackFault = true;
+      }
     }
     const lr = !thread ? 0xfffffff1 : usePsp ? 0xfffffffd : 0xfffffff9;
-    this.enter(exc, s, usePsp ? s.msp : frame, usePsp ? frame : s.psp, lr, ret);
-    if (stackFault) {
-      // A bus error while stacking: the exception is still taken, and BusFault STKERR is pended (derived).
-      this.pendFault('busfault', { cfsr: CFSR.STKERR, what: `stacking to ${hex(frame)} failed` });
+    const msp = usePsp ? s.msp : frame;
+    const psp = usePsp ? frame : s.psp;
+    if (mpuFault || stackFault) {
+      // A derived exception during stacking (the MPU refused the frame, a stack guard typically, or
+      // a bus error): the original exception stays pending and the derived fault is taken instead,
+      // with the stack pointer already lowered over the unwritten frame (as QEMU 7.2 does).
+      const d: FaultDetail = mpuFault
+        ? { cfsr: CFSR.MSTKERR, what: `stacking to ${hex(frame)} refused by the MPU` }
+        : { cfsr: CFSR.STKERR, what: `stacking to ${hex(frame)} failed` };
+      this.nvic.setPending(exc);
+      const derived = this.routeFault(mpuFault ? 'memmanage' : 'busfault', d);
+      if (this.log.enabled('int')) this.log.log('int', `${d.what}: taking ${exceptionName(derived)} instead of ${exceptionName(exc)}`);
+      if (derived === 0) this.lockup(d.what, ret);
+      this.enter(derived, s, msp, psp, lr, ret);
+      return;
     }
+    this.enter(exc, s, msp, psp, lr, ret);
   }
 
   /** Handler-mode entry without stacking (the frame is already there): vector fetch and mode switch. */
@@ -249,6 +286,14 @@ export class ExceptionModel {
     const exc = this.routeFault(kind, d);
     if (exc === 0) this.lockup(d.what, this.cpu.pc);
     this.nvic.setPending(exc);
+  }
+
+  /** After tail-chaining had its chance: a return to T = 0 faults before any instruction runs. */
+  raiseDeferredInvState(): void {
+    const pc = this.deferredInvState;
+    if (pc === null) return;
+    this.deferredInvState = null;
+    this.raiseFault('usagefault', { cfsr: CFSR.INVSTATE, what: 'return with the T bit clear in the stacked xPSR' }, pc);
   }
 
   /** SVC executed; `returnAddress` is the instruction after it. */
@@ -340,10 +385,7 @@ export class ExceptionModel {
       this.raiseFault('usagefault', { cfsr: CFSR.INVPC, what: 'return to Handler mode with IPSR=0 in the frame' }, frame[6]!);
       return;
     }
-    if (!(psr & XPSR_T)) {
-      this.raiseFault('usagefault', { cfsr: CFSR.INVSTATE, what: 'return with the T bit clear in the stacked xPSR' }, frame[6]!);
-      return;
-    }
+    if (!(psr & XPSR_T)) this.deferredInvState = frame[6]! & ~1;
     if (toThread && scb.scr & SCR_SLEEPONEXIT) this.sleepOnExit = true;
   }
 }

@@ -130,7 +130,7 @@ export class Machine {
       },
       realTime: this.icount === null,
     });
-    this.exceptions = new ExceptionModel(this.cpu, this.scs.nvic, this.log);
+    this.exceptions = new ExceptionModel(this.cpu, this.scs.nvic, this.log, this.scs.mpu);
 
     this.buildMemory();
     const bus = this.busAccess();
@@ -327,6 +327,7 @@ export class Machine {
         while (this.exceptions.takePending()) {
           if (++taken > 1000) throw new Error('exception storm: more than 1000 nested entries without running an instruction');
         }
+        this.exceptions.raiseDeferredInvState();
         if (this.exceptions.sleepOnExit) {
           this.exceptions.sleepOnExit = false;
           this.sleeping = 'wfi';
