@@ -247,6 +247,11 @@ void NativeCpu::shutdown() {
     if (del) delete tsfnCtx_;
     tsfnCtx_ = nullptr;
   }
+  if (alignCtx_ != nullptr) {
+    uc_context_free(alignCtx_);
+    alignCtx_ = nullptr;
+  }
+  alignHook_ = 0;
   if (uc_ != nullptr) {
     uc_close(uc_);  // before the host memory references go away
     uc_ = nullptr;
@@ -450,7 +455,7 @@ void NativeCpu::MapMmio(const Napi::CallbackInfo& info) {
   auto r = std::make_unique<MmioRegion>(MmioRegion{this, region});
   checkUc(env, uc_mmio_map(uc_, address, size, &NativeCpu::MmioReadCb, r.get(), &NativeCpu::MmioWriteCb, r.get()),
           "uc_mmio_map");
-  mappings_.push_back(Mapping{address, size, true, true, nullptr, region});
+  mappings_.push_back(Mapping{address, size, true, true, nullptr, region, address});
   mmioRegions_.push_back(std::move(r));
   clearExec(address, size);
 }
@@ -470,9 +475,11 @@ void NativeCpu::Unmap(const Napi::CallbackInfo& info) {
       next.push_back(m);
       continue;
     }
-    if (mlo < lo) next.push_back(Mapping{m.addr, static_cast<uint32_t>(lo - mlo), m.mmio, m.writable, m.buffer, m.region});
+    if (mlo < lo)
+      next.push_back(Mapping{m.addr, static_cast<uint32_t>(lo - mlo), m.mmio, m.writable, m.buffer, m.region, m.mmioBase});
     if (mhi > hi)
-      next.push_back(Mapping{static_cast<uint32_t>(hi), static_cast<uint32_t>(mhi - hi), m.mmio, m.writable, m.buffer, m.region});
+      next.push_back(Mapping{static_cast<uint32_t>(hi), static_cast<uint32_t>(mhi - hi), m.mmio, m.writable, m.buffer,
+                             m.region, m.mmioBase});
   }
   mappings_.swap(next);
   lastMapping_ = 0;
@@ -522,7 +529,7 @@ uint64_t NativeCpu::MmioReadCb(uc_engine*, uint64_t offset, unsigned size, void*
   auto* r = static_cast<MmioRegion*>(ud);
   NativeCpu* c = r->cpu;
   c->mmioCalls_++;
-  if (c->haveError_ || c->mmioRead_.IsEmpty()) return 0;
+  if (c->haveError_ || c->alignFired_ || c->mmioRead_.IsEmpty()) return 0;  // alignFired_: undone anyway
   napi_env env = c->env_;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
@@ -551,7 +558,7 @@ void NativeCpu::MmioWriteCb(uc_engine*, uint64_t offset, unsigned size, uint64_t
   auto* r = static_cast<MmioRegion*>(ud);
   NativeCpu* c = r->cpu;
   c->mmioCalls_++;
-  if (c->haveError_ || c->mmioWrite_.IsEmpty()) return;
+  if (c->haveError_ || c->alignFired_ || c->mmioWrite_.IsEmpty()) return;  // alignFired_: undone anyway
   napi_env env = c->env_;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -651,10 +658,10 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
     uint32_t v[2] = {0, 0};
     void* ptrs[2] = {&v[0], &v[1]};
     uc_reg_read_batch(c->uc_, ids, ptrs, 2);
-    // With CCR.USERSETMPEND, STIR is open to unprivileged code; its page goes with it (the SCB
-    // registers sharing that page are then not faulted: a documented gap).
-    const bool stirPage = page == 0xE000EC00u && c->userSetMPend_;
-    if ((v[0] & 1) && (v[1] & 0x1FF) == 0 && !stirPage) {
+    // An unprivileged store to STIR with CCR.USERSETMPEND is refused here too (a TLB entry covers
+    // the whole 1 KiB page, SCB and MPU registers included); Run() performs it (emulateStirStore).
+    // Refusals are never cached, so nothing depends on USERSETMPEND's value at fill time.
+    if ((v[0] & 1) && (v[1] & 0x1FF) == 0) {
       c->tlbRefused_ = true;
       c->tlbRefusedType_ = type;
       c->tlbRefusedPage_ = page;
@@ -671,21 +678,10 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
     return false;
   }
   e->perms = static_cast<uc_prot>(perms);
-  if (c->running_ && !c->itFixPending_) {
-    // Unicorn rolled the CPU state back to this access before calling us (ITSTATE included):
-    // if it is inside an IT block, the rest of the block may leave ITSTATE stale. Repair it at
-    // the next block boundary.
-    uint32_t xpsr = 0;
-    uc_reg_read(c->uc_, UC_ARM_REG_XPSR, &xpsr);
-    const uint32_t it = ((xpsr >> 25) & 0x3) | (((xpsr >> 10) & 0x3F) << 2);
-    if (it != 0 && c->blockValid_) {
-      c->itFixPending_ = true;
-      c->itFixPc_ = c->readPc();
-      c->itFixState_ = it;
-      c->itFixBlockStart_ = c->blockStart_;
-      c->itFixBlockSize_ = c->blockSize_;
-    }
-  }
+  // Unicorn rolled the CPU state back to this access before calling us (ITSTATE included): if it
+  // is inside an IT block, the rest of the block may leave ITSTATE stale. Repair it at the next
+  // block boundary.
+  c->noteStateRestored();
   return true;
 }
 
@@ -734,10 +730,12 @@ bool NativeCpu::maskWouldTake() {
 void NativeCpu::HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
   const uint32_t a = static_cast<uint32_t>(address);
-  if (c->itFixPending_) {
-    // This block was looked up with a possibly stale ITSTATE: stop before it runs (the block
-    // info still describes the block that did the fill; icount already includes it).
-    c->hookStop_ = HookStop::ItFix;
+  if (c->itFixPending_ | c->alignFired_ | c->alignRebuildPending_) {
+    // alignFired_: an unaligned access with the trap on was seen (late inside an IT block), and
+    // Run() undoes everything since. itFixPending_: this block was looked up with a possibly stale
+    // ITSTATE. alignRebuildPending_: the guest changed CCR.UNALIGN_TRP. In all cases stop before
+    // this block runs (the block info still describes the previous block; icount includes it).
+    c->hookStop_ = c->alignFired_ ? HookStop::Align : c->itFixPending_ ? HookStop::ItFix : HookStop::AlignRebuild;
     uc_emu_stop(uc);
     return;
   }
@@ -747,7 +745,7 @@ void NativeCpu::HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* 
   c->blockSize_ = size;
   c->blockCount_ = n;
   c->blockBefore_ = c->icount_;
-  if (c->divStop_ || c->alignStop_) {
+  if (c->divStop_) {
     // A divide-by-zero stop inside an IT block is undone by Unicorn (no stops in IT blocks);
     // stop now, late. Run() moves PC back to the divide.
     c->hookStop_ = HookStop::Div;
@@ -786,6 +784,10 @@ void NativeCpu::HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* 
 void NativeCpu::HookIntr(uc_engine* uc, uint32_t intno, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
   if (c->intrStop_) return;
+  if (c->alignFired_) {  // after an unaligned access (late, IT block): undone, just stop
+    uc_emu_stop(uc);
+    return;
+  }
   c->intrStop_ = true;
   c->intno_ = intno;
   uc_emu_stop(uc);
@@ -835,97 +837,182 @@ bool NativeCpu::HookMemInvalid(uc_engine*, uc_mem_type type, uint64_t address, i
   return false;
 }
 
-// ARM condition check on NZCV (xPSR bits 31:28).
-static bool conditionPasses(uint32_t cond, uint32_t xpsr) {
-  const bool n = xpsr >> 31 & 1, z = xpsr >> 30 & 1, c = xpsr >> 29 & 1, v = xpsr >> 28 & 1;
-  bool r;
-  switch (cond >> 1) {
-    case 0: r = z; break;
-    case 1: r = c; break;
-    case 2: r = n; break;
-    case 3: r = v; break;
-    case 4: r = c && !z; break;
-    case 5: r = n == v; break;
-    case 6: r = !z && n == v; break;
-    default: return true;
-  }
-  return (cond & 1) && cond != 15 ? !r : r;
+// Unicorn calls memory hooks (and the TLB-fill hook) after cpu_restore_state: PC and ITSTATE are
+// those of the accessing instruction. Inside an IT block that leaves a stale ITSTATE if the block
+// ends later in the same translated block (see repairItState): note it for repair.
+void NativeCpu::noteStateRestored() {
+  if (!running_ || itFixPending_ || !blockValid_) return;
+  uint32_t xpsr = 0;
+  uc_reg_read(uc_, UC_ARM_REG_XPSR, &xpsr);
+  const uint32_t it = ((xpsr >> 25) & 0x3) | (((xpsr >> 10) & 0x3F) << 2);
+  if (it == 0) return;
+  itFixPending_ = true;
+  itFixPc_ = readPc();
+  itFixState_ = it;
+  itFixBlockStart_ = blockStart_;
+  itFixBlockSize_ = blockSize_;
 }
 
-// CCR.UNALIGN_TRP: runs before every instruction while the trap is on (slow, test firmware only).
-// A halfword/word load or store at an unaligned address stops before it runs (Stop::Unaligned).
-// LDM/STM/LDRD/STRD/LDREX/STREX must always be word aligned on ARMv7-M; they are checked too.
-void NativeCpu::HookAlign(uc_engine* uc, uint64_t address, uint32_t, void* ud) {
+// CCR.UNALIGN_TRP: installed over all memory only while the trap is on (every data access then
+// takes Unicorn's slow path). Unicorn calls it before the access, only for accesses that really
+// happen (an instruction skipped by its IT condition makes none), once per guest access whatever
+// its alignment, with PC and ITSTATE synced to the instruction (measured; docs/unicorn.md).
+// A uc_emu_stop here takes effect at the exit check right after the access outside IT blocks, and
+// only at the next exit check or block inside one; in both cases the access itself happens. So
+// the first unaligned access snapshots the CPU, and everything from it to the real stop is undone
+// after the run (undoAlignStop): RAM writes from alignUndo_, MMIO callbacks are suppressed.
+void NativeCpu::HookAlignMem(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
-  if (!c->alignTrap_ || c->alignStop_ || c->divStop_) return;
+  c->alignHookCalls_++;
   const uint32_t a = static_cast<uint32_t>(address);
-  uint16_t hw1 = 0, hw2 = 0;
-  if (!c->readHalf(a, &hw1)) return;
-  if (thumb::is32(hw1) && !c->readHalf(a + 2, &hw2)) return;
-  auto reg = [uc](uint32_t n) -> uint32_t {
-    uint32_t v = 0;
-    uc_reg_read(uc, regIdFor(n), &v);
-    return v;
-  };
-  thumb::StoreAccess acc = thumb::decodeLoad(hw1, hw2, a, reg);
-  if (!acc.ok) acc = thumb::decodeStore(hw1, hw2, reg);
-  if (!acc.ok || acc.size < 2 || (acc.low & (acc.size - 1)) == 0) return;
-  uint32_t xpsr = 0;
-  uc_reg_read(uc, UC_ARM_REG_XPSR, &xpsr);
-  const uint32_t it = ((xpsr >> 25) & 0x3) | (((xpsr >> 10) & 0x3F) << 2);
-  if ((it & 0xF) != 0 && !conditionPasses(it >> 4, xpsr)) return;  // skipped inside an IT block
-  c->alignStop_ = true;
-  c->alignAddr_ = a;
-  uc_emu_stop(uc);
+  if (!c->alignFired_) {
+    c->noteStateRestored();
+    if (!c->alignTrap_ || c->haveError_ || c->divStop_ || c->intrStop_) return;
+    const bool unaligned = size >= 4 ? (a & 3) != 0 : size == 2 ? (a & 1) != 0 : false;
+    if (!unaligned) return;
+    if (c->alignCtx_ == nullptr || uc_context_save(uc, c->alignCtx_) != UC_ERR_OK) return;
+    c->alignFired_ = true;
+    c->alignPc_ = c->readPc();
+    c->alignAddr_ = a;
+    c->alignSize_ = static_cast<uint32_t>(size);
+    c->alignAccess_ = type == UC_MEM_WRITE ? Access::Write : Access::Read;
+    c->alignBlockStart_ = c->blockStart_;
+    c->alignBlockBefore_ = c->blockBefore_;
+    c->alignUndo_.clear();
+    uc_emu_stop(uc);
+  }
+  if (type != UC_MEM_WRITE) return;
+  // Keep what this write overwrites in RAM (MMIO writes are suppressed instead).
+  for (int i = 0; i < size; i++) {
+    const uint32_t b = a + static_cast<uint32_t>(i);
+    const Mapping* m = c->findMapping(b);
+    uint8_t old = 0;
+    if (m == nullptr || m->mmio || !m->writable || uc_mem_read(uc, b, &old, 1) != UC_ERR_OK) continue;
+    c->alignUndo_.emplace_back(b, old);
+  }
+}
+
+// Back to the state before the trapped access: registers (PC and ITSTATE included) from the
+// snapshot, RAM bytes from the undo log (newest first), icount up to the trapped instruction.
+void NativeCpu::undoAlignStop() {
+  uc_context_restore(uc_, alignCtx_);
+  for (auto it = alignUndo_.rbegin(); it != alignUndo_.rend(); ++it) uc_mem_write(uc_, it->first, &it->second, 1);
+  alignUndo_.clear();
+  refreshHflags();
+  icount_ = alignBlockBefore_ + countRange(alignBlockStart_, alignPc_ - alignBlockStart_);
+  itFixPending_ = false;  // the snapshot holds the right ITSTATE
 }
 
 void NativeCpu::SetUnalignedTrap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensureOpen(env);
   const bool on = info[0].ToBoolean().Value();
-  if (on == alignTrap_) return;
+  if (on == alignTrap_ && !alignRebuildPending_) return;
+  alignTrap_ = on;
   if (running_) {
-    // From an MMIO handler (the guest wrote CCR): takes effect at the next run.
-    alignTrap_ = on;
-    requestAlignRebuild_ = true;
-    stopBits_.fetch_or(kStopRequested);
+    // From an MMIO handler (the guest wrote CCR): the block hook stops at the next block boundary,
+    // Run() installs or removes the hook and carries on (an ISB after the CCR write ends the block).
+    // Turning it off takes effect at once (the hook ignores accesses).
+    alignRebuildPending_ = true;
     return;
   }
-  alignTrap_ = on;
   rebuildAlignHook();
 }
 
-void NativeCpu::SetUserSetMPend(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ensureOpen(env);
-  const bool on = info[0].ToBoolean().Value();
-  if (on == userSetMPend_) return;
-  userSetMPend_ = on;
-  // Entries filled under the old rule must go (the unprivileged TLB keeps them otherwise).
-  if (running_) {
-    requestTlbFlush_ = true;
-    stopBits_.fetch_or(kStopRequested);
-  } else {
-    uc_ctl_flush_tlb(uc_);
-  }
-}
-
 void NativeCpu::rebuildAlignHook() {
-  requestAlignRebuild_ = false;
+  alignRebuildPending_ = false;
   if (alignTrap_ && alignHook_ == 0) {
+    if (alignCtx_ == nullptr && uc_context_alloc(uc_, &alignCtx_) != UC_ERR_OK) alignCtx_ = nullptr;
     uc_hook h;
-    if (uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&NativeCpu::HookAlign), this, 1, 0) == UC_ERR_OK) alignHook_ = h;
+    if (uc_hook_add(uc_, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&NativeCpu::HookAlignMem),
+                    this, 1, 0) != UC_ERR_OK)
+      return;
+    alignHook_ = h;
   } else if (!alignTrap_ && alignHook_ != 0) {
     uc_hook_del(uc_, alignHook_);
     alignHook_ = 0;
     flushDeletedHooks();
+  } else {
+    return;
   }
-  uc_ctl_flush_tb(uc_);  // code translated before carries no (or a stale) call to the hook
+  // Whether a load/store goes through the helpers that call memory hooks is decided when it is
+  // translated (tcg_uc_has_hookmem): retranslate everything, both ways.
+  uc_ctl_flush_tb(uc_);
+}
+
+void NativeCpu::SetUserSetMPend(const Napi::CallbackInfo& info) { userSetMPend_ = info[0].ToBoolean().Value(); }
+
+// An unprivileged store that the TLB hook refused in the PPB: if CCR.USERSETMPEND is set and it
+// is a single-register word STR to STIR, do it here (MMIO write, base writeback, PC and ITSTATE
+// advance, one instruction counted). Returns false if it is anything else (a BusFault).
+bool NativeCpu::emulateStirStore(uint32_t pc) {
+  constexpr uint32_t kStir = 0xE000EF00u;
+  uint16_t hw1 = 0, hw2 = 0;
+  if (!readHalf(pc, &hw1)) return false;
+  const bool wide = thumb::is32(hw1);
+  if (wide && !readHalf(pc + 2, &hw2)) return false;
+  auto reg = [this](uint32_t n) -> uint32_t {
+    uint32_t v = 0;
+    uc_reg_read(uc_, regIdFor(n), &v);
+    return v;
+  };
+  uint32_t rt = 16, rn = 16, addr = 0, wbValue = 0;
+  bool wb = false;
+  if (!wide) {
+    if ((hw1 & 0xF800) == 0x6000) { rt = hw1 & 7; rn = (hw1 >> 3) & 7; addr = reg(rn) + (((hw1 >> 6) & 31) << 2); }
+    else if ((hw1 & 0xFE00) == 0x5000) { rt = hw1 & 7; rn = (hw1 >> 3) & 7; addr = reg(rn) + reg((hw1 >> 6) & 7); }
+    else if ((hw1 & 0xF800) == 0x9000) { rt = (hw1 >> 8) & 7; rn = 13; addr = reg(13) + ((hw1 & 0xFF) << 2); }
+    else return false;
+  } else {
+    rn = hw1 & 0xF;
+    rt = hw2 >> 12;
+    if (rn == 15 || rt == 15) return false;
+    if ((hw1 & 0xFFF0) == 0xF8C0) {                               // STR.W imm12
+      addr = reg(rn) + (hw2 & 0xFFF);
+    } else if ((hw1 & 0xFFF0) == 0xF840 && (hw2 & 0x800)) {       // STR imm8 (P/U/W), STRT
+      const bool p = hw2 & 0x400, u = hw2 & 0x200, w = hw2 & 0x100;
+      const uint32_t base = reg(rn), off = hw2 & 0xFF;
+      const uint32_t moved = u ? base + off : base - off;
+      addr = p ? moved : base;
+      wb = w;
+      wbValue = moved;
+    } else if ((hw1 & 0xFFF0) == 0xF840 && (hw2 & 0xFC0) == 0) {  // STR (register)
+      addr = reg(rn) + (reg(hw2 & 0xF) << ((hw2 >> 4) & 3));
+    } else {
+      return false;
+    }
+  }
+  if (addr != kStir) return false;
+  const Mapping* m = findMapping(addr);
+  if (m == nullptr || !m->mmio) return false;
+  MmioRegion* region = nullptr;
+  for (auto& r : mmioRegions_)
+    if (r->region == m->region) region = r.get();
+  if (region == nullptr) return false;
+  MmioWriteCb(uc_, addr - m->mmioBase, 4, reg(rt), region);
+  if (haveError_) return true;  // Run() reports HandlerError with PC at the store
+  if (wb) {
+    uint32_t v = wbValue;
+    uc_reg_write(uc_, regIdFor(rn), &v);
+  }
+  // Advance PC and ITSTATE past the store (it ran: a skipped store makes no access).
+  uint32_t xpsr = 0;
+  uc_reg_read(uc_, UC_ARM_REG_XPSR, &xpsr);
+  uint32_t it = ((xpsr >> 25) & 0x3) | (((xpsr >> 10) & 0x3F) << 2);
+  if (it != 0) {
+    it = (it & 0x7) == 0 ? 0 : ((it & 0xE0) | ((it << 1) & 0x1F));
+    xpsr = (xpsr & ~((0x3u << 25) | (0x3Fu << 10))) | ((it & 0x3) << 25) | (((it >> 2) & 0x3F) << 10);
+    uc_reg_write(uc_, UC_ARM_REG_XPSR, &xpsr);
+  }
+  uint32_t next = (pc + (wide ? 4 : 2)) | 1;
+  uc_reg_write(uc_, UC_ARM_REG_PC, &next);
+  refreshHflags();
+  return true;
 }
 
 void NativeCpu::HookDivide(uc_engine* uc, uint64_t address, uint32_t, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
-  if (!c->divTrap_ || c->divStop_) return;
+  if (!c->divTrap_ || c->divStop_ || c->alignFired_) return;
   uint16_t hw1 = 0, hw2 = 0;
   const uint32_t a = static_cast<uint32_t>(address);
   if (!c->readHalf(a, &hw1) || !c->readHalf(a + 2, &hw2) || !thumb::isDivide(hw1, hw2)) return;
@@ -956,16 +1043,60 @@ void NativeCpu::fixIcount(uint32_t pc) {
   }
 }
 
+// Decode the data access of the load (store = false) or store at `pc` (Thumb, ARMv7-M).
+bool NativeCpu::decodeAccessAt(uint32_t pc, bool store, thumb::StoreAccess* out) {
+  uint16_t hw1 = 0, hw2 = 0;
+  if (!readHalf(pc, &hw1)) return false;
+  if (thumb::is32(hw1) && !readHalf(pc + 2, &hw2)) return false;
+  auto reg = [this, pc](uint32_t n) -> uint32_t {
+    if (n == 15) return pc + 4;  // TBB/TBH [PC, Rm]; literal forms are handled by the decoder
+    uint32_t v = 0;
+    uc_reg_read(uc_, regIdFor(n), &v);
+    return v;
+  };
+  *out = store ? thumb::decodeStore(hw1, hw2, reg) : thumb::decodeLoad(hw1, hw2, pc, reg);
+  return out->ok;
+}
+
+// A halfword or word (LDM/STM/LDRD/STRD: each word) access that is not naturally aligned.
+bool NativeCpu::isMisaligned(uint32_t addr, uint32_t size) {
+  return size >= 4 ? (addr & 3) != 0 : size == 2 ? (addr & 1) != 0 : false;
+}
+
+// Is the instruction at pc a load or store whose (first) access is misaligned? Fills the stop info.
+bool NativeCpu::misalignedAccessAt(uint32_t pc) {
+  thumb::StoreAccess s;
+  bool store = false;
+  if (!decodeAccessAt(pc, false, &s)) {
+    if (!decodeAccessAt(pc, true, &s)) return false;
+    store = true;
+  }
+  if (!isMisaligned(s.low, s.size)) return false;
+  lastAddress_ = s.low;
+  lastSize_ = s.size;
+  lastAccess_ = store ? Access::Write : Access::Read;
+  return true;
+}
+
 Stop NativeCpu::classify(uc_err err, uint32_t pc) {
   lastUcError_ = err;
   lastUcErrorText_ = err == UC_ERR_OK ? "" : uc_strerror(err);
   if (haveError_) return Stop::HandlerError;
+  if (alignFired_) {
+    lastAddress_ = alignAddr_;
+    lastSize_ = alignSize_;
+    lastAccess_ = alignAccess_;
+    return Stop::Unaligned;
+  }
   if (divStop_) return Stop::DivByZero;
-  if (alignStop_) return Stop::Unaligned;
   if (hookStop_ == HookStop::Bits) return reasonFromBits(hookStopBits_);
   if (hookStop_ == HookStop::Limit) return Stop::Limit;
   if (hookStop_ == HookStop::Mask) return Stop::Requested;
   if (intrStop_) {
+    // Unicorn checks alignment only for the exclusives (LDREX*, STREX* with a matching monitor):
+    // a misaligned one raises EXCP_DATA_ABORT (intno 4) with PC at it, nothing done. ARMv7-M
+    // always faults them (UsageFault UNALIGNED, whatever CCR.UNALIGN_TRP says).
+    if (intno_ == 4 && misalignedAccessAt(pc)) return Stop::Unaligned;
     lastIntno_ = intno_;
     return Stop::Interrupt;
   }
@@ -992,6 +1123,7 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
         lastAddress_ = memFaultAddr_;
         lastAccess_ = memFaultAccess_;
         lastSize_ = memFaultSize_;
+        if (alignTrap_ && isMisaligned(lastAddress_, lastSize_)) return Stop::Unaligned;
       } else {
         lastAccess_ = (err == UC_ERR_WRITE_UNMAPPED || err == UC_ERR_WRITE_PROT) ? Access::Write : Access::Read;
       }
@@ -1007,57 +1139,26 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
         lastAddress_ = (pc & kPageMask) == tlbRefusedPage_ ? pc : tlbRefusedPage_;
         return Stop::FetchFault;
       }
-      if (tlbRefused_ && tlbRefusedType_ == UC_MEM_WRITE) {
-        // A store to unmapped or read-only memory; PC is at the store. Decode it for the exact
-        // address (the TLB hook only sees the page).
-        lastAccess_ = Access::Write;
+      if (tlbRefused_ && (tlbRefusedType_ == UC_MEM_WRITE || tlbRefusedType_ == UC_MEM_READ)) {
+        // A store to unmapped or read-only memory, or an unprivileged load or store on the PPB;
+        // PC is at the instruction. Decode it for the exact address (the TLB hook only sees the
+        // page): the first byte accessed inside the refused page.
+        const bool store = tlbRefusedType_ == UC_MEM_WRITE;
+        lastAccess_ = store ? Access::Write : Access::Read;
         lastAddress_ = tlbRefusedPage_;
         lastSize_ = 4;
-        uint16_t hw1 = 0, hw2 = 0;
-        if (readHalf(pc, &hw1)) {
-          if (thumb::is32(hw1)) readHalf(pc + 2, &hw2);
-          auto reg = [this, pc](uint32_t n) -> uint32_t {
-            if (n == 15) return (pc + 4) & ~3u;
-            uint32_t v = 0;
-            uc_reg_read(uc_, regIdFor(n), &v);
-            return v;
-          };
-          thumb::StoreAccess s = thumb::decodeStore(hw1, hw2, reg);
-          if (s.ok) {
-            // The first byte written inside the refused page.
-            uint32_t addr = s.low;
-            if (!((addr & kPageMask) == tlbRefusedPage_)) {
-              if (static_cast<uint64_t>(s.low) < tlbRefusedPage_ &&
-                  static_cast<uint64_t>(s.low) + s.total > tlbRefusedPage_)
-                addr = tlbRefusedPage_;
-            }
-            lastAddress_ = addr;
-            lastSize_ = s.size;
-          }
-        }
-        return Stop::MemFault;
-      }
-      if (tlbRefused_ && tlbRefusedType_ == UC_MEM_READ) {
-        // A load the TLB hook refused (unprivileged access to the PPB); PC is at the load.
-        lastAccess_ = Access::Read;
-        lastAddress_ = tlbRefusedPage_;
-        lastSize_ = 4;
-        uint16_t hw1 = 0, hw2 = 0;
-        if (readHalf(pc, &hw1)) {
-          if (thumb::is32(hw1)) readHalf(pc + 2, &hw2);
-          auto reg = [this](uint32_t n) -> uint32_t {
-            uint32_t v = 0;
-            uc_reg_read(uc_, regIdFor(n), &v);
-            return v;
-          };
-          thumb::StoreAccess l = thumb::decodeLoad(hw1, hw2, pc, reg);
-          if (l.ok) {
-            uint32_t addr = l.low;
-            if ((addr & kPageMask) != tlbRefusedPage_ && static_cast<uint64_t>(l.low) < tlbRefusedPage_ &&
-                static_cast<uint64_t>(l.low) + l.total > tlbRefusedPage_)
-              addr = tlbRefusedPage_;
-            lastAddress_ = addr;
-            lastSize_ = l.size;
+        thumb::StoreAccess s;
+        if (decodeAccessAt(pc, store, &s)) {
+          uint32_t addr = s.low;
+          if ((addr & kPageMask) != tlbRefusedPage_ && static_cast<uint64_t>(s.low) < tlbRefusedPage_ &&
+              static_cast<uint64_t>(s.low) + s.total > tlbRefusedPage_)
+            addr = tlbRefusedPage_;
+          lastAddress_ = addr;
+          lastSize_ = s.size;
+          // An unaligned access faults (UsageFault) before it reaches the bus.
+          if (alignTrap_ && isMisaligned(s.low, s.size)) {
+            lastAddress_ = s.low;
+            return Stop::Unaligned;
           }
         }
         return Stop::MemFault;
@@ -1086,7 +1187,8 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   lastAccess_ = Access::Read;
   lastUcError_ = 0;
   lastUcErrorText_.clear();
-  intrStop_ = divStop_ = alignStop_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
+  intrStop_ = divStop_ = alignFired_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
+  alignUndo_.clear();
   hookStop_ = HookStop::None;
   hookStopBits_ = 0;
   blockValid_ = false;
@@ -1113,11 +1215,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
                           deadline + kTimerBackstopNs);
   }
 
-  if (requestAlignRebuild_) rebuildAlignHook();
-  if (requestTlbFlush_) {
-    requestTlbFlush_ = false;
-    uc_ctl_flush_tlb(uc_);
-  }
+  if (alignRebuildPending_) rebuildAlignHook();
   limit_ = limit;
   deadlineNs_ = deadline;
   lastPollNs_ = deadline != 0 ? monotonicNowNs() : 0;
@@ -1131,9 +1229,24 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
     const uint32_t pc0 = readPc();
     err = uc_emu_start(uc_, pc0 | 1, 0, 0, 0);
     pc = readPc();
-    if (hookStop_ != HookStop::ItFix) break;
-    // Stopped at the block after an in-IT-block TLB fill: repair ITSTATE and carry on.
-    repairItState(pc);
+    if (alignFired_ || haveError_) break;
+    if (hookStop_ == HookStop::ItFix) {
+      // Stopped at the block after an in-IT-block TLB fill: repair ITSTATE and carry on.
+      repairItState(pc);
+    } else if (hookStop_ == HookStop::AlignRebuild) {
+      // The guest changed CCR.UNALIGN_TRP: (un)install the hook at this block boundary.
+      rebuildAlignHook();
+    } else if (err == UC_ERR_EXCEPTION && tlbRefused_ && tlbRefusedType_ == UC_MEM_WRITE && userSetMPend_ &&
+               tlbRefusedPage_ == 0xE000EC00u && !intrStop_ && !divStop_) {
+      // An unprivileged store on the SCB page: with CCR.USERSETMPEND a word STR to STIR is allowed.
+      fixIcount(pc);
+      if (!emulateStirStore(pc)) break;
+      if (haveError_) break;
+      icount_++;
+      blockValid_ = false;
+    } else {
+      break;
+    }
     hookStop_ = HookStop::None;
     intrStop_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
   }
@@ -1142,15 +1255,17 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   deadlineNs_ = 0;
   stolenTotalNs_ += static_cast<double>(runStolenNs_);
   runStolenNs_ = 0;
-  // Stopped at a block boundary for another reason before the repair: repair now.
-  if (itFixPending_) repairItState(pc);
-
-  fixIcount(pc);
-  Stop reason = classify(err, pc);
-  if (reason == Stop::Unaligned && pc != alignAddr_) {
-    uint32_t v = alignAddr_ | 1;  // late stop (IT block): report it at the access
-    uc_reg_write(uc_, UC_ARM_REG_PC, &v);
+  if (alignFired_ && !haveError_) {
+    // Unaligned access with the trap on: back to the state before it (see HookAlignMem).
+    undoAlignStop();
+    pc = alignPc_;
+  } else {
+    alignUndo_.clear();
+    // Stopped at a block boundary for another reason before the repair: repair now.
+    if (itFixPending_) repairItState(pc);
+    fixIcount(pc);
   }
+  Stop reason = classify(err, pc);
   if (reason == Stop::DivByZero && pc != divAddr_) {
     // Late stop (the divide was in an IT block and ran, giving 0): report it at the divide.
     uint32_t v = divAddr_ | 1;
@@ -1329,6 +1444,7 @@ Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
   o.Set("mmioCalls", Napi::Number::New(env, static_cast<double>(mmioCalls_)));
   o.Set("countMisses", Napi::Number::New(env, static_cast<double>(countMisses_)));
   o.Set("itFixes", Napi::Number::New(env, static_cast<double>(itFixes_)));
+  o.Set("alignHookCalls", Napi::Number::New(env, static_cast<double>(alignHookCalls_)));
   o.Set("hookStopNs", Napi::Number::New(env, static_cast<double>(hookStopNs_)));
   o.Set("watcherFireNs", Napi::Number::New(env, watcher_ ? static_cast<double>(watcher_->lastFireNs()) : 0));
   return o;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "thumb.h"
 #include "watcher.h"
 
 namespace cmemu {
@@ -64,6 +65,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
     bool writable;
     std::shared_ptr<Napi::ObjectReference> buffer;  // keeps host memory alive while mapped
     uint32_t region;
+    uint32_t mmioBase = 0;  // MMIO: the address uc_mmio_map was given (callback offsets count from it)
   };
   struct MmioRegion {
     NativeCpu* cpu;
@@ -78,7 +80,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
     uint32_t addr;
     uc_hook hook;
   };
-  enum class HookStop { None, Bits, Limit, Mask, Div, ItFix };
+  enum class HookStop { None, Bits, Limit, Mask, Div, ItFix, Align, AlignRebuild };
 
   // JS methods
   Napi::Value ReadRegs(const Napi::CallbackInfo& info);
@@ -193,19 +195,39 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   std::vector<DivSite> divSites_;
   bool divTrap_ = false;
 
-  // CCR.UNALIGN_TRP: a code hook over all code, installed only while the trap is on
-  bool alignTrap_ = false;
+  // CCR.UNALIGN_TRP (see docs/unicorn.md, "Unaligned accesses"): while the trap is on, one
+  // UC_HOOK_MEM_READ|WRITE hook over all memory sees every data access (all of them then take the
+  // slow path; nothing is installed while it is off). The first unaligned halfword/word access
+  // snapshots the CPU (the hook runs with PC and ITSTATE synced to the accessing instruction) and
+  // stops; everything after it until the run really stops (the instruction itself, and inside an
+  // IT block the rest of the translated block) is undone: RAM writes from an undo log, MMIO
+  // suppressed, registers from the snapshot.
+  bool alignTrap_ = false;          // what the guest asked for (CCR.UNALIGN_TRP)
+  bool alignRebuildPending_ = false;  // asked for during a run: installed at the next block
   uc_hook alignHook_ = 0;
-  bool alignStop_ = false;
-  uint32_t alignAddr_ = 0;
-  static void HookAlign(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
+  uc_context* alignCtx_ = nullptr;
+  bool alignFired_ = false;
+  uint32_t alignPc_ = 0, alignAddr_ = 0, alignSize_ = 0;
+  Access alignAccess_ = Access::Read;
+  uint32_t alignBlockStart_ = 0;
+  uint64_t alignBlockBefore_ = 0;
+  std::vector<std::pair<uint32_t, uint8_t>> alignUndo_;  // RAM bytes overwritten since the snapshot
+  uint64_t alignHookCalls_ = 0;
+  static void HookAlignMem(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* ud);
   void SetUnalignedTrap(const Napi::CallbackInfo& info);
-  bool requestAlignRebuild_ = false;
-  // CCR.USERSETMPEND: unprivileged code may write STIR (0xE000EF00), whose 1 KiB page it then gets.
-  bool userSetMPend_ = false;
-  bool requestTlbFlush_ = false;
-  void SetUserSetMPend(const Napi::CallbackInfo& info);
   void rebuildAlignHook();
+  void undoAlignStop();
+
+  // CCR.USERSETMPEND: unprivileged word stores to STIR (0xE000EF00) are allowed. The TLB keeps
+  // refusing unprivileged stores to the PPB page (it cannot tell STIR from the SCB/MPU registers
+  // beside it), and Run() performs such a refused STR itself when it targets STIR.
+  bool userSetMPend_ = false;
+  void SetUserSetMPend(const Napi::CallbackInfo& info);
+  bool emulateStirStore(uint32_t pc);
+  bool decodeAccessAt(uint32_t pc, bool store, thumb::StoreAccess* out);
+  static bool isMisaligned(uint32_t addr, uint32_t size);
+  bool misalignedAccessAt(uint32_t pc);
+  void noteStateRestored();
 
   // Unicorn 2.1.4 bug workaround (see docs/unicorn.md, "IT state and the TLB-fill hook"): a TLB
   // fill restores the CPU state of the faulting access, including ITSTATE, and if the IT block

@@ -167,6 +167,9 @@ StoreAccess decodeLoad(uint16_t hw1, uint16_t hw2, uint32_t pc, RegFn reg) {
   } else if ((hw1 & 0xFFF0) == 0xE8D0 && (hw2 & 0x00E0) == 0x0040) {  // LDREXB / LDREXH
     const uint32_t sz = (hw2 & 0x10) ? 2 : 1;
     a = {true, reg(rn), sz, sz};
+  } else if ((hw1 & 0xFFF0) == 0xE8D0 && (hw2 & 0xFFE0) == 0xF000) {  // TBB / TBH (reg(15) = PC+4)
+    const uint32_t sz = (hw2 & 0x10) ? 2 : 1;
+    a = {true, reg(rn) + (reg(hw2 & 0xF) << (sz - 1)), sz, sz};
   } else if ((hw1 & 0xFE50) == 0xE850 && (hw1 & 0x0120) != 0) {  // LDRD (imm / literal)
     const bool p = hw1 & 0x100, u = hw1 & 0x80;
     const uint32_t off = (hw2 & 0xFF) << 2;

@@ -32,7 +32,13 @@ export const enum Stop {
   Wfe = 6,
   /** Undefined / invalid instruction at PC (UDF, BX to an even address, ...). */
   InvalidInsn = 7,
-  /** A data access to unmapped memory or one the TLB hook refused: info.address/access/size. PC at the faulting instruction. */
+  /**
+   * A data access to unmapped memory or one the TLB hook refused: a store to read-only memory, or
+   * an unprivileged (Thread mode, CONTROL.nPRIV = 1) load or store on the Private Peripheral Bus
+   * 0xE0000000-0xE00FFFFF (a precise BusFault on ARMv7-M; see `setUserSetMPend` for STIR).
+   * info.address = the exact address (the first byte accessed on the refused page), access, size
+   * (of each access). PC at the faulting instruction, which has not completed; icount exact.
+   */
   MemFault = 8,
   /** An instruction fetch that failed: from unmapped memory or an execute-never region. info.address = the fetch address. */
   FetchFault = 9,
@@ -42,7 +48,13 @@ export const enum Stop {
   HandlerError = 11,
   /** uc_emu_start returned an error not covered above: info.ucError holds it. */
   EngineError = 12,
-  /** CCR.UNALIGN_TRP is on and a halfword/word access (or any LDM/STM/LDRD/STRD) is unaligned: PC at the access, not executed. */
+  /**
+   * An unaligned access that ARMv7-M faults (UsageFault UNALIGNED): with CCR.UNALIGN_TRP on
+   * (`setUnalignedTrap`), any halfword/word load or store, including each word of LDRD/STRD/LDM/STM/
+   * PUSH/POP; whatever the trap says, LDREX/LDREXH (and STREX* with an armed monitor).
+   * PC at the instruction, which has not run (nothing written, no writeback, ITSTATE its own);
+   * icount exact. info.address/access/size: the first unaligned access.
+   */
   Unaligned = 13,
 }
 
@@ -56,11 +68,11 @@ export interface StopInfo {
   reason: Stop;
   /** For Interrupt. */
   intno: number;
-  /** For MemFault / FetchFault: the faulting address. */
+  /** For MemFault / FetchFault / Unaligned: the faulting address. */
   address: number;
-  /** For MemFault: read or write. */
+  /** For MemFault / Unaligned: read or write. */
   access: Access;
-  /** For MemFault: access size in bytes. */
+  /** For MemFault / Unaligned: access size in bytes. */
   size: number;
   /** For EngineError: the uc_err code and its text. */
   ucError: number;
@@ -78,7 +90,10 @@ export const enum Reg {
 export interface NativeCpu {
   /** Read several registers at once (Unicorn ids), as unsigned 32-bit values. */
   readRegs(ids: readonly number[]): number[];
-  /** Write several registers at once. After IPSR/XPSR/CONTROL writes the addon refreshes Unicorn's cached hflags itself. */
+  /**
+   * Write several registers at once. After IPSR/XPSR/CONTROL writes the addon refreshes Unicorn's cached hflags itself.
+   * CONTROL is written as by MSR: in unprivileged Thread mode nPRIV cannot be cleared (write XPSR with IPSR != 0 first).
+   */
   writeRegs(ids: readonly number[], values: readonly number[]): void;
   readReg(id: number): number;
   writeReg(id: number, value: number): void;
@@ -123,11 +138,18 @@ export interface NativeCpu {
   /** Addresses of UDIV/SDIV instructions to guard (found by scanning loaded code), and whether CCR.DIV_0_TRP is set. */
   setDivideSites(addresses: readonly number[]): void;
   setDivideTrap(enabled: boolean): void;
-  /** CCR.UNALIGN_TRP: while on, a native per-instruction hook checks alignment (slow; test firmware only). */
+  /**
+   * CCR.UNALIGN_TRP. Off (the default) costs nothing and unaligned halfword/word accesses work.
+   * On, every data access goes through a native memory hook (slow: ~15x on load/store-heavy code)
+   * and an unaligned one stops the run with `Stop.Unaligned`. Callable from inside an MMIO handler
+   * (the guest writing CCR): it then takes effect at the next translated block (an ISB after the
+   * CCR write ends the block) without ending the run; turning it off takes effect at once.
+   */
   setUnalignedTrap(enabled: boolean): void;
   /**
-   * CCR.USERSETMPEND: unprivileged code may write STIR. The check is per 1 KiB page, so while this is on the
-   * rest of STIR's page (0xE000EC00-0xE000EFFF: SCB, MPU) is not faulted for unprivileged code either.
+   * CCR.USERSETMPEND: when set, unprivileged word stores (single-register STR forms) to STIR
+   * 0xE000EF00 are performed (through the MMIO write handler) instead of faulting; every other
+   * unprivileged PPB access still faults. Safe to call from an MMIO handler.
    */
   setUserSetMPend(enabled: boolean): void;
 
