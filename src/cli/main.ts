@@ -47,15 +47,20 @@ async function runFriendly(argv: string[]): Promise<number> {
           .option('machine', { alias: 'M', type: 'string', default: 'mps2-an385', describe: 'board (see `cmemu boards`)' })
           .option('timeout', { type: 'number', describe: 'give up after this many seconds (exit code 3)' })
           .option('until', { type: 'string', describe: 'exit 0 as soon as this text appears on UART0' })
-          .option('icount', { type: 'number', describe: 'deterministic virtual time: ns per instruction = 2^N (as -icount shift=N,align=off,sleep=off)' })
+          .option('icount', { type: 'number', describe: "deterministic virtual time, ns per instruction = 2^N (as -icount shift=N,align=off,sleep=off); default: the board's (7 on mps2-an385, as Zephyr's board files)" })
+          .option('realtime', { type: 'boolean', default: false, describe: 'follow the host clock instead (as qemu-system-arm without -icount): timing-sensitive tests may then be flaky' })
           .option('semihosting', { type: 'boolean', default: true, describe: 'enable ARM semihosting (the guest can exit with a code)' })
           .option('serial', { type: 'array', string: true, describe: 'extra -serial backends for UART1.. (e.g. null, file:out.txt)' })
           .option('d', { type: 'string', describe: 'log items, as qemu -d (unimp,guest_errors,int,...)' })
           .option('ivshmem', { type: 'string', describe: 'ivshmem server socket (ivshmem-flat at the board defaults)' })
           .strict(),
       async (a) => {
+        const board = findBoard(a.machine);
+        if (!board) throw new UsageError(`unknown board '${a.machine}' (known: ${BOARDS.map((x) => x.name).join(', ')})`);
+        if (a.realtime && a.icount !== undefined) throw new UsageError('--realtime and --icount exclude each other');
         const qargs = ['-M', a.machine, '-nographic', '-kernel', a.firmware as string];
-        if (a.icount !== undefined) qargs.push('-icount', `shift=${a.icount},align=off,sleep=off`);
+        // Deterministic by default: scripts and CI want the same verdict on every run.
+        if (!a.realtime) qargs.push('-icount', `shift=${a.icount ?? board.icountShift},align=off,sleep=off`);
         if (a.semihosting) qargs.push('-semihosting-config', 'enable=on,target=native');
         for (const s of a.serial ?? []) qargs.push('-serial', String(s));
         if (a.d) qargs.push('-d', a.d);

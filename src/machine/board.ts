@@ -61,6 +61,8 @@ export interface BoardDef {
   bitband: boolean;
   unimplemented: RegionDef[];
   devices: DeviceDef[];
+  /** `cmemu run`'s default -icount shift (Zephyr's CONFIG_QEMU_ICOUNT_SHIFT for the board). */
+  icountShift: number;
   /** Where `-device ivshmem-flat` goes by default (registers, shared memory). */
   ivshmemDefaults?: { iomem: number; shmem: number; irq: number; qompath: string };
 }

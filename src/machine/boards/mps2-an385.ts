@@ -34,6 +34,7 @@ export const mps2an385: BoardDef = {
   refclkHz: 1_000_000,
   numIrqs: 32,
   priorityBits: 3,
+  icountShift: 7,
   memory: [
     { name: 'mps.ssram1', base: 0x00000000, size: 0x400000, aliases: [0x00400000] },
     { name: 'mps.blockram', base: 0x01000000, size: 0x4000, aliases: [0x01004000, 0x01008000, 0x0100c000] },
