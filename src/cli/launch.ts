@@ -14,6 +14,7 @@ import { ElfError, type ElfImage, findDivideSites, isElf, parseElf } from '../ma
 import { type CharBackend, openCharBackend } from '../machine/chardev.js';
 import { Semihosting } from '../devices/semihosting.js';
 import { Reg } from '../cpu/native.js';
+import { coreReg } from '../cpu/cpu.js';
 
 export interface LaunchExtras {
   /** Exit 0 as soon as this text appears on serial port 0. */
@@ -162,8 +163,8 @@ export async function launch(config: QemuConfig, extras: LaunchExtras = {}): Pro
     const out = serialBackends[0];
     machine.semihosting = new Semihosting({
       cpu: {
-        readReg: (n) => machine.cpu.reg(n <= 12 ? Reg.R0 + n : n === 13 ? Reg.SP : n === 14 ? Reg.LR : Reg.PC),
-        writeReg: (n, v) => machine.cpu.setReg(n <= 12 ? Reg.R0 + n : n === 13 ? Reg.SP : n === 14 ? Reg.LR : Reg.PC, v),
+        readReg: (n) => machine.cpu.reg(coreReg(n)),
+        writeReg: (n, v) => machine.cpu.setReg(coreReg(n), v),
         readMem: (a, len) => machine.native.memRead(a, len),
         writeMem: (a, d) => machine.native.memWrite(a, d),
       },

@@ -8,6 +8,11 @@
 import { type NativeCpu, Reg } from './native.js';
 
 export const XPSR_T = 1 << 24;
+
+/** Unicorn's id for core register rN (0..15). */
+export function coreReg(n: number): Reg {
+  return n <= 12 ? Reg.R0 + n : n === 13 ? Reg.SP : n === 14 ? Reg.LR : Reg.PC;
+}
 export const CONTROL_NPRIV = 1;
 export const CONTROL_SPSEL = 2;
 

@@ -281,13 +281,6 @@ export class ExceptionModel {
     this.take(exc, returnAddress);
   }
 
-  /** A derived fault (e.g. during stacking): pended, taken by the run loop. */
-  private pendFault(kind: FaultKind, d: FaultDetail): void {
-    const exc = this.routeFault(kind, d);
-    if (exc === 0) this.lockup(d.what, this.cpu.pc);
-    this.nvic.setPending(exc);
-  }
-
   /** After tail-chaining had its chance: a return to T = 0 faults before any instruction runs. */
   raiseDeferredInvState(): void {
     const pc = this.deferredInvState;

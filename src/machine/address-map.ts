@@ -178,10 +178,48 @@ export class AddressMap {
   read(window: number, offset: number, size: number): number {
     const w = this.windows[window]!;
     const addr = w.base + offset;
-    const r = w.single ?? this.findPiece(addr)?.region;
-    if (!r) return this.unassigned(addr, size, 'read');
-    if (r.kind === 'device') return r.device.read(r.offset + (addr - r.base), size as AccessSize) >>> 0;
-    if (r.kind === 'unimp') {
+    return this.regionRead(w.single ?? this.findPiece(addr)?.region, addr, size);
+  }
+
+  write(window: number, offset: number, size: number, value: number): void {
+    const w = this.windows[window]!;
+    const addr = w.base + offset;
+    this.regionWrite(w.single ?? this.findPiece(addr)?.region, addr, size, value);
+  }
+
+  /**
+   * Guest-physical access by absolute address (after commit), for bit-band and tools: RAM straight
+   * from its host memory (read-only RAM ignores writes), devices and unimplemented regions as the
+   * guest sees them, nothing mapped reads 0.
+   */
+  busRead(addr: number, size: AccessSize): number {
+    addr >>>= 0;
+    const r = this.findPiece(addr)?.region;
+    if (r?.kind === 'ram') return this.ramView(r, addr, size).read();
+    return this.regionRead(r, addr, size);
+  }
+
+  busWrite(addr: number, size: AccessSize, value: number): void {
+    addr >>>= 0;
+    const r = this.findPiece(addr)?.region;
+    if (r?.kind === 'ram') {
+      if (r.writable) this.ramView(r, addr, size).write(value);
+      return;
+    }
+    this.regionWrite(r, addr, size, value);
+  }
+
+  private ramView(r: RamRegion, addr: number, size: AccessSize) {
+    const dv = new DataView(r.buffer, r.offset + (addr - r.base), size);
+    return {
+      read: () => (size === 1 ? dv.getUint8(0) : size === 2 ? dv.getUint16(0, true) : dv.getUint32(0, true)),
+      write: (v: number) => (size === 1 ? dv.setUint8(0, v) : size === 2 ? dv.setUint16(0, v, true) : dv.setUint32(0, v >>> 0, true)),
+    };
+  }
+
+  private regionRead(r: Region | undefined, addr: number, size: number): number {
+    if (r?.kind === 'device') return r.device.read(r.offset + (addr - r.base), size as AccessSize) >>> 0;
+    if (r?.kind === 'unimp') {
       if (this.log.enabled('unimp')) {
         this.log.log('unimp', `${r.name}: unimplemented device read  (size ${size}, offset 0x${(addr - r.base).toString(16)})`);
       }
@@ -190,24 +228,21 @@ export class AddressMap {
     return this.unassigned(addr, size, 'read');
   }
 
-  write(window: number, offset: number, size: number, value: number): void {
-    const w = this.windows[window]!;
-    const addr = w.base + offset;
-    const r = w.single ?? this.findPiece(addr)?.region;
-    if (!r) {
-      this.unassigned(addr, size, 'write');
-      return;
-    }
-    if (r.kind === 'device') {
+  private regionWrite(r: Region | undefined, addr: number, size: number, value: number): void {
+    if (r?.kind === 'device') {
       r.device.write(r.offset + (addr - r.base), size as AccessSize, value >>> 0);
       return;
     }
-    if (r.kind === 'unimp' && this.log.enabled('unimp')) {
-      this.log.log(
-        'unimp',
-        `${r.name}: unimplemented device write (size ${size}, offset 0x${(addr - r.base).toString(16)}, value 0x${(value >>> 0).toString(16)})`,
-      );
+    if (r?.kind === 'unimp') {
+      if (this.log.enabled('unimp')) {
+        this.log.log(
+          'unimp',
+          `${r.name}: unimplemented device write (size ${size}, offset 0x${(addr - r.base).toString(16)}, value 0x${(value >>> 0).toString(16)})`,
+        );
+      }
+      return;
     }
+    this.unassigned(addr, size, 'write');
   }
 
   /**

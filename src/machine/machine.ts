@@ -10,7 +10,7 @@ import { type NativeAddon, type NativeCpu, Access, loadNative, Reg, Stop } from 
 import { Cpu, XPSR_T } from '../cpu/cpu.js';
 import { ExceptionModel, Lockup } from '../cpu/exceptions.js';
 import { CFSR, EXC_NMI } from '../cpu/exception-controller.js';
-import type { AccessSize, IrqLine, Logger } from '../devices/device.js';
+import type { IrqLine, Logger } from '../devices/device.js';
 import { SILENT } from '../devices/device.js';
 import { AddressMap } from './address-map.js';
 import { Scheduler, type TimeSource } from './clock.js';
@@ -133,7 +133,8 @@ export class Machine {
     this.exceptions = new ExceptionModel(this.cpu, this.scs.nvic, this.log, this.scs.mpu);
 
     this.buildMemory();
-    const bus = this.busAccess();
+    // Bit-band and tools reach the bus through the address map (valid once committed, before any access).
+    const bus: BusAccess = { read: (a, size) => this.map.busRead(a, size), write: (a, size, v) => this.map.busWrite(a, size, v) };
     const serials = opts.serials ?? [];
     const ctx: BoardContext = {
       irq: (n) => this.scs.nvic.line(n),
@@ -176,32 +177,6 @@ export class Machine {
       for (const a of m.aliases ?? []) this.map.addRam(`${m.name} (mirror)`, a, buf, { size: m.size, writable: !m.readOnly });
     }
     for (const u of this.board.unimplemented) this.map.addUnimplemented(u.name, u.base, u.size);
-  }
-
-  /** Guest-physical access through the bus, for bit-band and tools: RAM through Unicorn, devices directly. */
-  busAccess(): BusAccess {
-    return {
-      read: (addr: number, size: AccessSize) => {
-        const r = this.map.regionAt(addr);
-        if (!r) return 0;
-        if (r.kind === 'device') return r.device.read(r.offset + addr - r.base, size);
-        if (r.kind === 'unimp') return 0;
-        const b = this.native.memRead(addr, size);
-        return size === 1 ? b[0]! : size === 2 ? b[0]! | (b[1]! << 8) : (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
-      },
-      write: (addr: number, size: AccessSize, value: number) => {
-        const r = this.map.regionAt(addr);
-        if (!r || r.kind === 'unimp') return;
-        if (r.kind === 'device') {
-          r.device.write(r.offset + addr - r.base, size, value);
-          return;
-        }
-        if (!r.writable) return;
-        const b = new Uint8Array(size);
-        for (let i = 0; i < size; i++) b[i] = (value >>> (8 * i)) & 0xff;
-        this.native.memWrite(addr, b);
-      },
-    };
   }
 
   /** Map memory and devices into the CPU. Call once, after loading nothing yet. */
@@ -303,7 +278,6 @@ export class Machine {
           if (this.outcome) break;
         }
         this.sched.runDue();
-        for (const token of this.native.takeEvents()) this.onExternalEvent(token);
         if (this.resetRequested) {
           this.resetRequested = false;
           if (this.noReboot) {
@@ -376,12 +350,6 @@ export class Machine {
   exit(code: number, reason: string): never {
     throw new GuestExit(code, reason);
   }
-
-  private onExternalEvent(_token: number): void {
-    // Watched fds (ivshmem doorbells) are dispatched by the devices that registered them.
-    this.externalHandler?.(_token);
-  }
-  externalHandler: ((token: number) => void) | null = null;
 
   private handleStop(stop: Stop): void {
     switch (stop) {

@@ -78,3 +78,37 @@ describe('AddressMap', () => {
     expect(() => map.commit(fakeCpu().cpu)).toThrow(/not 1 KiB aligned/);
   });
 });
+
+describe('bus access by address, and bit-band on top of it', () => {
+  it('reads and writes RAM, respects read-only RAM, and reaches devices', async () => {
+    const { BitBand } = await import('../../src/devices/bitband.js');
+    const map = new AddressMap({ enabled: () => false, log() {} });
+    const ram = new ArrayBuffer(0x1000);
+    const rom = new ArrayBuffer(0x400);
+    new Uint8Array(rom)[0] = 0x5a;
+    const dev = new Reg32(0x1000);
+    map.addRam('sram', 0x20000000, ram);
+    map.addRam('flash', 0x00000000, rom, { writable: false });
+    map.addDevice('uart', 0x40004000, dev);
+    const bus = { read: map.busRead.bind(map), write: map.busWrite.bind(map) } as const;
+    map.addDevice('bitband', 0x22000000, new BitBand('bb', 0x20000000, bus));
+    map.commit(fakeCpu().cpu);
+
+    map.busWrite(0x20000010, 4, 0x12345678);
+    expect(new DataView(ram).getUint32(0x10, true)).toBe(0x12345678);
+    expect(map.busRead(0x20000012, 2)).toBe(0x1234);
+    map.busWrite(0x00000000, 1, 0xff);
+    expect(map.busRead(0x00000000, 1)).toBe(0x5a);
+    expect(map.busRead(0x40004008, 4)).toBe(8);
+    expect(map.busRead(0x30000000, 4)).toBe(0);
+
+    // Bit 3 of the byte at 0x20000010 lives at 0x22000000 + 0x10*32 + 3*4.
+    const bit3 = 0x22000000 + 0x10 * 32 + 3 * 4;
+    expect(map.busRead(bit3, 4)).toBe(1); // 0x78 has bit 3 set
+    map.busWrite(bit3, 4, 0);
+    expect(new Uint8Array(ram)[0x10]).toBe(0x70);
+    map.busWrite(0x22000000 + 0x11 * 32 + 7 * 4, 4, 1); // bit 7 of 0x20000011 (0x56)
+    expect(new Uint8Array(ram)[0x11]).toBe(0xd6);
+    expect(map.busRead(0x22000000 + 0x11 * 32 + 0 * 4, 4)).toBe(0);
+  });
+});
