@@ -2,7 +2,7 @@
 # Verify every program under qemu-system-arm, the way the cmemu tests run cmemu:
 #   - real-time mode: exits with its expected code and prints "PASS: <prog>"
 #   - icount mode (-icount shift=7,align=off,sleep=off), twice: same exit code, identical
-#     stdout both times, equal byte for byte to expected/<prog>.txt
+#     stdout both times, equal byte for byte to expected/<board>/<prog>.txt
 #   - stdout identical with plain -nographic and with -monitor none -serial stdio
 #   - stderr never matches /error|lockup/i
 # ./qemu-check.sh [--update] [prog...]   (--update rewrites expected/ from the icount run)
@@ -49,13 +49,13 @@ for p in "${progs[@]}"; do
   cmp -s "$tmp/ic1.out" "$tmp/ic2.out" || fail "icount: stdout differs between two runs"
   cmp -s "$tmp/ic1.out" "$tmp/ic3.out" || fail "icount: stdout differs with -monitor none -serial stdio"
   if [ $update = 1 ]; then
-    mkdir -p expected
-    cp "$tmp/ic1.out" "expected/$p.txt"
-    echo "  wrote expected/$p.txt"
-  elif [ -f "expected/$p.txt" ]; then
-    cmp -s "$tmp/ic1.out" "expected/$p.txt" || fail "icount: stdout differs from expected/$p.txt"
+    mkdir -p "expected/$board"
+    cp "$tmp/ic1.out" "expected/$board/$p.txt"
+    echo "  wrote expected/$board/$p.txt"
+  elif [ -f "expected/$board/$p.txt" ]; then
+    cmp -s "$tmp/ic1.out" "expected/$board/$p.txt" || fail "icount: stdout differs from expected/$board/$p.txt"
   else
-    fail "no expected/$p.txt"
+    fail "no expected/$board/$p.txt"
   fi
 done
 if [ $failures -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi

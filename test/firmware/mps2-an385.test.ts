@@ -1,7 +1,7 @@
 /**
  * Our firmware on mps2-an385, run the way a user runs it: bin/cmemu with qemu-system-arm's arguments,
  * in real-time and in icount mode. Each program checks itself and reports by exit code; in icount
- * mode the UART output must equal what qemu-system-arm 7.2 printed (firmware/expected/) and be the
+ * mode the UART output must equal what qemu-system-arm 7.2 printed (firmware/expected/<board>/) and be the
  * same on every run.
  */
 import { readFileSync, existsSync } from 'node:fs';
@@ -51,7 +51,7 @@ describe.concurrent(`firmware on ${BOARD}, icount`, () => {
       const [a, b] = [await runCmemu(args, { input }), await runCmemu(args, { input })];
       expect(a.code, a.stdout + a.stderr).toBe(p.exit);
       expect(b.stdout).toBe(a.stdout);
-      const expected = join(ROOT, 'firmware', 'expected', `${p.name}.txt`);
+      const expected = join(ROOT, 'firmware', 'expected', BOARD, `${p.name}.txt`);
       expect(existsSync(expected), `${expected} holds qemu-system-arm's output`).toBe(true);
       expect(a.stdout).toBe(readFileSync(expected, 'latin1'));
     });
