@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Verify every program under qemu-system-arm, the way the cmemu tests run cmemu:
+# Verify every program of a board under qemu-system-arm, the way the cmemu tests run cmemu:
 #   - real-time mode: exits with its expected code and prints "PASS: <prog>"
-#   - icount mode (-icount shift=7,align=off,sleep=off), twice: same exit code, identical
-#     stdout both times, equal byte for byte to expected/<board>/<prog>.txt
+#   - icount mode (-icount shift=N,align=off,sleep=off with the board's N: 7 on mps2-an385,
+#     6 on lm3s6965evb), twice: same exit code, identical stdout both times, equal byte for
+#     byte to expected/<board>/<prog>.txt
 #   - stdout identical with plain -nographic and with -monitor none -serial stdio
 #   - stderr never matches /error|lockup/i
-# ./qemu-check.sh [--update] [prog...]   (--update rewrites expected/ from the icount run)
+# BOARD=<board> ./qemu-check.sh [--update] [prog...]   (BOARD defaults to mps2-an385; --update
+# rewrites expected/<board>/ from the icount run). Without programs: the board's whole list,
+# from the Makefile (make BOARD=<board> list). Builds nothing: run make first.
 set -uo pipefail
 cd "$(dirname "$0")"
 board=${BOARD:-mps2-an385}
 update=0
 if [ "${1:-}" = --update ]; then update=1; shift; fi
 progs=("$@")
-[ ${#progs[@]} -eq 0 ] && progs=(hello context_switch systick irq_nesting masking faults semihosting uart_echo bench_loop)
+if [ ${#progs[@]} -eq 0 ]; then
+  read -r -a progs <<< "$(make --no-print-directory -s BOARD="$board" list)"
+  [ ${#progs[@]} -gt 0 ] || { echo "qemu-check.sh: no programs for board $board" >&2; exit 1; }
+fi
+for p in "${progs[@]}"; do
+  [ -f "build/$board/$p.elf" ] || { echo "qemu-check.sh: build/$board/$p.elf not built (make -C firmware BOARD=$board one)" >&2; exit 1; }
+done
 declare -A exit_code=([semihosting]=3)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -31,6 +40,7 @@ for p in "${progs[@]}"; do
   want=${exit_code[$p]:-0}
   input=/dev/null
   [ -f "tests/$p.input" ] && input=tests/$p.input
+  [ -f "tests/$board/$p.input" ] && input=tests/$board/$p.input
   echo "$p (expected exit $want)"
   # Programs reading stdin only work reliably without QEMU's stdio multiplexer.
   mux=--mux
@@ -59,4 +69,4 @@ for p in "${progs[@]}"; do
   fi
 done
 if [ $failures -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
-echo "all ${#progs[@]} programs OK"
+echo "$board: all ${#progs[@]} programs OK"

@@ -1,8 +1,8 @@
 /*
- * Startup for mps2-an385 (Cortex-M3): vector table with the 16 system vectors and the
- * board's 32 external interrupts, a Reset_Handler that copies .data from its load image in
- * SSRAM1 to SSRAM2/3 and zeroes .bss, and weak default handlers a program overrides by
- * defining a function of the same name.
+ * Startup for every board (Cortex-M3): vector table with the 16 system vectors and the
+ * board's BOARD_NUM_IRQS external interrupts (names from BOARD_IRQ_HANDLERS in board.h), a
+ * Reset_Handler that copies .data from its load image (in ROM/flash) to RAM and zeroes .bss,
+ * and weak default handlers a program overrides by defining a function of the same name.
  */
 #include <stdint.h>
 #include <string.h>
@@ -24,44 +24,18 @@ void SVC_Handler(void) WEAK_ALIAS;
 void DebugMon_Handler(void) WEAK_ALIAS;
 void PendSV_Handler(void) WEAK_ALIAS;
 void SysTick_Handler(void) WEAK_ALIAS;
-/* mps2-an385 external interrupts (AN385 / QEMU hw/arm/mps2.c) */
-void UART0RX_IRQHandler(void) WEAK_ALIAS;   /* 0 */
-void UART0TX_IRQHandler(void) WEAK_ALIAS;   /* 1 */
-void UART1RX_IRQHandler(void) WEAK_ALIAS;   /* 2 */
-void UART1TX_IRQHandler(void) WEAK_ALIAS;   /* 3 */
-void UART2RX_IRQHandler(void) WEAK_ALIAS;   /* 4 */
-void UART2TX_IRQHandler(void) WEAK_ALIAS;   /* 5 */
-void GPIO0_IRQHandler(void) WEAK_ALIAS;     /* 6 */
-void GPIO1_IRQHandler(void) WEAK_ALIAS;     /* 7 */
-void TIMER0_IRQHandler(void) WEAK_ALIAS;    /* 8 */
-void TIMER1_IRQHandler(void) WEAK_ALIAS;    /* 9 */
-void DUALTIMER_IRQHandler(void) WEAK_ALIAS; /* 10 */
-void SPI_IRQHandler(void) WEAK_ALIAS;       /* 11 */
-void UARTOVF_IRQHandler(void) WEAK_ALIAS;   /* 12 */
-void ETHERNET_IRQHandler(void) WEAK_ALIAS;  /* 13 */
-void I2S_IRQHandler(void) WEAK_ALIAS;       /* 14 */
-void TSC_IRQHandler(void) WEAK_ALIAS;       /* 15 */
-void GPIO2_IRQHandler(void) WEAK_ALIAS;     /* 16 */
-void GPIO3_IRQHandler(void) WEAK_ALIAS;     /* 17 */
-void UART3RX_IRQHandler(void) WEAK_ALIAS;   /* 18 */
-void UART3TX_IRQHandler(void) WEAK_ALIAS;   /* 19 */
-void UART4RX_IRQHandler(void) WEAK_ALIAS;   /* 20 */
-void UART4TX_IRQHandler(void) WEAK_ALIAS;   /* 21 */
-void SPI2_IRQHandler(void) WEAK_ALIAS;      /* 22 */
-void SPI3_4_IRQHandler(void) WEAK_ALIAS;    /* 23 */
-void GPIO0_0_IRQHandler(void) WEAK_ALIAS;   /* 24 */
-void GPIO0_1_IRQHandler(void) WEAK_ALIAS;   /* 25 */
-void GPIO0_2_IRQHandler(void) WEAK_ALIAS;   /* 26 */
-void GPIO0_3_IRQHandler(void) WEAK_ALIAS;   /* 27 */
-void GPIO0_4_IRQHandler(void) WEAK_ALIAS;   /* 28 */
-void GPIO0_5_IRQHandler(void) WEAK_ALIAS;   /* 29 */
-void GPIO0_6_IRQHandler(void) WEAK_ALIAS;   /* 30 */
-void GPIO0_7_IRQHandler(void) WEAK_ALIAS;   /* 31 */
+/* The board's external interrupts: BOARD_IRQ_HANDLERS in common/<board>/board.h */
+#define DECLARE_IRQ_HANDLER(name) void name(void) WEAK_ALIAS;
+BOARD_IRQ_HANDLERS(DECLARE_IRQ_HANDLER)
+#define COUNT_IRQ(name) + 1
 
 typedef void (*vector_t)(void);
 
+_Static_assert(0 BOARD_IRQ_HANDLERS(COUNT_IRQ) == BOARD_NUM_IRQS,
+               "BOARD_IRQ_HANDLERS must name BOARD_NUM_IRQS handlers");
+
 __attribute__((section(".vectors"), used))
-const vector_t vector_table[16 + 32] = {
+const vector_t vector_table[16 + BOARD_NUM_IRQS] = {
     (vector_t)&_estack,   /* 0: initial MSP */
     Reset_Handler,        /* 1 */
     NMI_Handler,          /* 2 */
@@ -75,14 +49,8 @@ const vector_t vector_table[16 + 32] = {
     0,                    /* 13 reserved */
     PendSV_Handler,       /* 14 */
     SysTick_Handler,      /* 15 */
-    UART0RX_IRQHandler, UART0TX_IRQHandler, UART1RX_IRQHandler, UART1TX_IRQHandler,
-    UART2RX_IRQHandler, UART2TX_IRQHandler, GPIO0_IRQHandler, GPIO1_IRQHandler,
-    TIMER0_IRQHandler, TIMER1_IRQHandler, DUALTIMER_IRQHandler, SPI_IRQHandler,
-    UARTOVF_IRQHandler, ETHERNET_IRQHandler, I2S_IRQHandler, TSC_IRQHandler,
-    GPIO2_IRQHandler, GPIO3_IRQHandler, UART3RX_IRQHandler, UART3TX_IRQHandler,
-    UART4RX_IRQHandler, UART4TX_IRQHandler, SPI2_IRQHandler, SPI3_4_IRQHandler,
-    GPIO0_0_IRQHandler, GPIO0_1_IRQHandler, GPIO0_2_IRQHandler, GPIO0_3_IRQHandler,
-    GPIO0_4_IRQHandler, GPIO0_5_IRQHandler, GPIO0_6_IRQHandler, GPIO0_7_IRQHandler,
+#define IRQ_VECTOR(name) name,
+    BOARD_IRQ_HANDLERS(IRQ_VECTOR)
 };
 
 void Reset_Handler(void)

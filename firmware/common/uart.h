@@ -1,32 +1,22 @@
-/* CMSDK APB UART0 of mps2-an385 (QEMU hw/char/cmsdk-apb-uart.c). RX IRQ 0, TX IRQ 1. */
+/* UART0 driver, the same API on every board; the registers are the board's business
+ * (common/<board>/uart.c, with their definitions in common/<board>/). Polled transmit of raw
+ * bytes (no '\r' added); interrupt-driven receive for the programs that read input. */
 #ifndef UART_H
 #define UART_H
 #include <stdint.h>
+#include "board.h"
 
-#define UART0_BASE      0x40004000u
-#define UART_DATA       (*(volatile uint32_t *)(UART0_BASE + 0x00))
-#define UART_STATE      (*(volatile uint32_t *)(UART0_BASE + 0x04))
-#define UART_CTRL       (*(volatile uint32_t *)(UART0_BASE + 0x08))
-#define UART_INTSTATUS  (*(volatile uint32_t *)(UART0_BASE + 0x0C))  /* read: status, write 1: clear */
-#define UART_INTCLEAR   UART_INTSTATUS
-#define UART_BAUDDIV    (*(volatile uint32_t *)(UART0_BASE + 0x10))
-
-#define UART_STATE_TXFULL  (1u << 0)
-#define UART_STATE_RXFULL  (1u << 1)
-#define UART_STATE_TXOVR   (1u << 2)
-#define UART_STATE_RXOVR   (1u << 3)
-#define UART_CTRL_TXEN     (1u << 0)
-#define UART_CTRL_RXEN     (1u << 1)
-#define UART_CTRL_TXINTEN  (1u << 2)
-#define UART_CTRL_RXINTEN  (1u << 3)
-#define UART_INT_TX        (1u << 0)
-#define UART_INT_RX        (1u << 1)
-
-#define UART0_RX_IRQ 0
-#define UART0_TX_IRQ 1
-
-void uart_init(void);          /* 115200 baud at 25 MHz, TX enabled (RX left as is) */
+void uart_init(void);          /* 115200 8N1, transmitter on; safe to call again at any time */
 void uart_putc(char c);
 void uart_puts(const char *s);
+
+/* Receive through the RX interrupt (NVIC line BOARD_UART0_RX_IRQ, handler BOARD_UART0_RX_HANDLER;
+ * the NVIC is left to the caller). */
+void uart_rx_int_enable(void);    /* receiver and its interrupt on, stale RX/TX status cleared */
+void uart_rx_int_disable(void);   /* receiver and its interrupt off */
+int uart_rx_int_status(void);     /* the RX interrupt status is set */
+void uart_rx_int_clear(void);     /* clear it (a byte arriving afterwards sets it again) */
+int uart_rx_ready(void);          /* a received byte is waiting */
+char uart_rx_read(void);          /* take it (only when uart_rx_ready()) */
 
 #endif

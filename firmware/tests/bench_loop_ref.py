@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # Reference model of tests/bench_loop.c: prints the values the firmware checks.
-#   python3 tests/bench_loop_ref.py CRC_PASSES SORT_N COPIES   (currently 512 2048 64)
+#   python3 tests/bench_loop_ref.py CRC_PASSES SORT_N COPIES [CRC_BYTES COPY_LEN]
+# mps2-an385: 512 2048 64 (65536 1048576, the defaults); lm3s6965evb: 4096 2048 4096 8192 16384
 import zlib, struct
 M=0xffffffff
 x=0x12345678
@@ -8,7 +9,8 @@ def lcg():
     global x
     x=(x*1664525+1013904223)&M
     return x
-CRC_BYTES=64*1024; CRC_PASSES=int(__import__('sys').argv[1]); SORT_N=int(__import__('sys').argv[2]); COPY_LEN=1024*1024; COPIES=int(__import__('sys').argv[3])
+argv=__import__('sys').argv
+CRC_BYTES=int(argv[4]) if len(argv)>4 else 64*1024; CRC_PASSES=int(argv[1]); SORT_N=int(argv[2]); COPY_LEN=int(argv[5]) if len(argv)>5 else 1024*1024; COPIES=int(argv[3])
 buf=b''.join(struct.pack('<I',lcg()) for _ in range(CRC_BYTES//4))
 crc=0
 for p in range(CRC_PASSES): crc=zlib.crc32(buf,crc)

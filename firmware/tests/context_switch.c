@@ -279,8 +279,8 @@ static void thread0(uint32_t arg)   /* privileged: drives the test and reports *
     CHECK_EQ(get_control() & 3u, 2u, "T0 CONTROL (SPSEL, privileged)");
     check_on_own_stack(0);
 
-    /* Time slicing: SysTick at 1 kHz (25 MHz core clock) pends PendSV. */
-    SYST_RVR = 25000u - 1u;
+    /* Time slicing: SysTick at 1 kHz (from the core clock) pends PendSV. */
+    SYST_RVR = BOARD_SYSCLK_HZ / 1000u - 1u;
     SYST_CVR = 0;
     SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT | SYST_CSR_CLKSOURCE;
 

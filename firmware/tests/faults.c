@@ -3,7 +3,11 @@
  * the stacked PC/xPSR, clears the status bits, and resumes: it skips the faulting
  * instruction (stacked PC += its length) or, for faults on an instruction fetch, returns to
  * `resume_pc` with the Thumb bit set again. The exact answers asserted are QEMU 7.2's on
- * mps2-an385 (see README.md):
+ * mps2-an385 (see README.md). On lm3s6965evb (BOARD_BUS_ERRORS 0) QEMU 7.2's machine ignores
+ * failed memory transactions (an unmapped load reads 0, a store vanishes, even an unprivileged
+ * SCS access goes through), where cmemu raises the architectural BusFault on every board: the
+ * parts that depend on it, (a), the BusFault half of (d), the unmapped fetch of (e) and (g), are
+ * skipped there (cmemu's behaviour is checked by test/machine/lm3s6965evb.test.ts).
  *   (a) ldr/str at 0x50000000 (nothing mapped there) -> precise BusFault, BFAR = address
  *       (a real Cortex-M3 would report the store as an imprecise BusFault; QEMU is precise)
  *   (b) udf #0 -> UsageFault UNDEFINSTR
@@ -108,7 +112,8 @@ static void expect_fault(const char *what, uint32_t exc, uint32_t cfsr, uint32_t
     last.count = 0;
 }
 
-#define UNMAPPED 0x50000000u   /* nothing in QEMU's mps2-an385 map between 0x44000000 and 0xE0000000 */
+#define UNMAPPED BOARD_UNMAPPED   /* 0x50000000: nothing mapped there on either board */
+
 
 int main(void)
 {
@@ -117,6 +122,7 @@ int main(void)
     CHECK_EQ(SCB_SHCSR & 0x70000u, 0x70000u, "SHCSR enables");
     CHECK_EQ(SCB_CFSR, 0, "CFSR at reset");
 
+#if BOARD_BUS_ERRORS
     /* (a) precise BusFaults on data accesses to an unmapped address */
     uint32_t v = probe_load(UNMAPPED, 0);
     CHECK_EQ(v, UNMAPPED, "r0 after the skipped ldr");
@@ -128,6 +134,10 @@ int main(void)
     expect_fault("(a) str to 0x50000004", EXC_BUSFAULT, BFSR_PRECISERR | BFSR_BFARVALID, 0,
                  INSN(probe_store_insn), "the str");
     CHECK_EQ(last.bfar, UNMAPPED + 4, "BFAR");
+#else
+    uint32_t v;
+    test_ok("(a) skipped: QEMU's lm3s6965evb ignores bus errors, cmemu faults");
+#endif
 
     /* (b) undefined instruction */
     probe_udf(0, 0);
@@ -147,12 +157,14 @@ int main(void)
                  INSN(probe_udiv_insn), "the udiv");
 
     /* (d) escalation to HardFault when the fault's handler is disabled */
+#if BOARD_BUS_ERRORS
     SCB_SHCSR &= ~SHCSR_BUSFAULTENA;
     probe_load(UNMAPPED + 8, 0);
     expect_fault("(d) ldr from 0x50000008, BusFault disabled", EXC_HARDFAULT,
                  BFSR_PRECISERR | BFSR_BFARVALID, HFSR_FORCED, INSN(probe_load_insn), "the ldr");
     CHECK_EQ(last.bfar, UNMAPPED + 8, "BFAR");
     SCB_SHCSR |= SHCSR_BUSFAULTENA;
+#endif
     SCB_SHCSR &= ~SHCSR_USGFAULTENA;
     probe_udf(0, 0);
     expect_fault("(d) udf #0, UsageFault disabled", EXC_HARDFAULT, UFSR_UNDEFINSTR, HFSR_FORCED,
@@ -171,10 +183,12 @@ int main(void)
     expect_fault("(e) bx to 0x40000001 (execute-never)", EXC_MEMMANAGE, MMFSR_IACCVIOL, 0,
                  0x40000000u, "0x40000000");
     CHECK(last.shcsr & SHCSR_MEMFAULTACT, "SHCSR.MEMFAULTACT in the handler");
+#if BOARD_BUS_ERRORS
     resume_pc = (uint32_t)probe_bx_resume;
     probe_bx(0x60000001u, 0);
     expect_fault("(e) bx to 0x60000001 (unmapped)", EXC_BUSFAULT, BFSR_IBUSERR, 0, 0x60000000u,
                  "0x60000000");
+#endif
 
     /* (f) unaligned word load */
     static volatile uint32_t words[2] = { 0x33221100u, 0x77665544u };
@@ -190,14 +204,18 @@ int main(void)
                  INSN(probe_load_insn), "the ldr");
 
     /* (g) the System Control Space is privileged-only */
+#if BOARD_BUS_ERRORS
     set_control(1);   /* nPRIV */
     isb();
-    probe_load(0xE000E010u, 0);
+    v = probe_load(0xE000E010u, 0);
     __asm volatile("svc #0" ::: "memory");   /* back to privileged */
     CHECK_EQ(get_control(), 0, "CONTROL after the SVC");
     expect_fault("(g) unprivileged ldr from SYST_CSR", EXC_BUSFAULT, BFSR_PRECISERR | BFSR_BFARVALID,
                  0, INSN(probe_load_insn), "the ldr");
     CHECK_EQ(last.bfar, 0xE000E010u, "BFAR");
+#else
+    test_ok("(g) skipped: QEMU's lm3s6965evb ignores bus errors, cmemu faults");
+#endif
 
     test_pass();
 }

@@ -1,60 +1,68 @@
 /*
- * masking: BASEPRI, BASEPRI_MAX, PRIMASK and FAULTMASK against software-pended IRQs
- * (6 = GPIO0 at priority 0x40, 7 = GPIO1 at 0xA0, 31 = GPIO0 pin 7 at 0x00), and the
+ * masking: BASEPRI, BASEPRI_MAX, PRIMASK and FAULTMASK against software-pended IRQs on idle
+ * lines from board.h (SWIRQ_B at priority 0x40, SWIRQ_C at 0xA0, SWIRQ_D at 0x00; on
+ * mps2-an385 6 = GPIO0, 7 = GPIO1, 31 = GPIO0 pin 7), and the
  * Zephyr idle sequence `cpsid i; BASEPRI=0; wfi; cpsie i`: WFI wakes for a pending SysTick
  * even with PRIMASK set, and the interrupt is taken right after cpsie i.
  * "Taken at once" is checked by reading a flag immediately after the unmasking `isb`.
  */
 #include "test.h"
 
-static volatile uint32_t count6, count7, count31, systicks;
+static volatile uint32_t count_mid, count_low, count_top, systicks;
 static volatile uint32_t set_faultmask_in_isr;
 
-void GPIO0_IRQHandler(void) { count6++; }
-void GPIO1_IRQHandler(void)
+/* By priority: IRQ_TOP 0x00, IRQ_MID 0x40, IRQ_LOW 0xA0 (31, 6, 7 on mps2-an385). */
+#define IRQ_MID  SWIRQ_B
+#define IRQ_LOW  SWIRQ_C
+#define IRQ_TOP SWIRQ_D
+_Static_assert(IRQ_MID < 32 && IRQ_LOW < 32 && IRQ_TOP < 32, "all in the first NVIC bank");
+
+void SWIRQ_B_HANDLER(void) { count_mid++; }
+void SWIRQ_C_HANDLER(void)
 {
-    count7++;
+    count_low++;
     if (set_faultmask_in_isr)
         fault_disable();   /* cleared again by the exception return */
 }
-void GPIO0_7_IRQHandler(void) { count31++; }
+void SWIRQ_D_HANDLER(void) { count_top++; }
 void SysTick_Handler(void) { systicks++; }
 
 static void reset_counts(void)
 {
-    count6 = count7 = count31 = systicks = 0;
+    count_mid = count_low = count_top = systicks = 0;
 }
 
 static void test_basepri(void)
 {
-    /* BASEPRI=0x80 masks priorities 0x80..0xFF: IRQ7 (0xA0) waits, IRQ6 (0x40) does not. */
+    /* BASEPRI=0x80 masks priorities 0x80..0xFF: IRQ_LOW (0xA0) waits, IRQ_MID (0x40) does not. */
     reset_counts();
     set_basepri(0x80);
     CHECK_EQ(get_basepri(), 0x80, "BASEPRI read back");
-    nvic_pend(7);
-    nvic_pend(6);
+    nvic_pend(IRQ_LOW);
+    nvic_pend(IRQ_MID);
     isb();
-    uint32_t c6 = count6, c7 = count7;
-    CHECK_EQ(c6, 1, "IRQ6 (0x40) with BASEPRI=0x80");
-    CHECK_EQ(c7, 0, "IRQ7 (0xA0) with BASEPRI=0x80");
-    CHECK_EQ(NVIC_ISPR(0), 1u << 7, "ISPR with IRQ7 masked by BASEPRI");
+    uint32_t c_mid = count_mid, c_low = count_low;
+    CHECK_EQ(c_mid, 1, "SWIRQ_B (0x40) with BASEPRI=0x80");
+    CHECK_EQ(c_low, 0, "SWIRQ_C (0xA0) with BASEPRI=0x80");
+    CHECK_EQ(NVIC_ISPR(0), 1u << IRQ_LOW, "ISPR with SWIRQ_C masked by BASEPRI");
     set_basepri(0);
     isb();
-    c7 = count7;
-    CHECK_EQ(c7, 1, "IRQ7 right after BASEPRI=0; isb");
-    test_ok("BASEPRI=0x80 masks IRQ7 (0xA0) but not IRQ6 (0x40); IRQ7 taken right after BASEPRI=0");
+    c_low = count_low;
+    CHECK_EQ(c_low, 1, "SWIRQ_C right after BASEPRI=0; isb");
+    test_ok("BASEPRI=0x80 masks IRQ%u (0xA0) but not IRQ%u (0x40); IRQ%u taken right after BASEPRI=0",
+            IRQ_LOW, IRQ_MID, IRQ_LOW);
 
     /* A priority equal to BASEPRI is masked too. */
     reset_counts();
     set_basepri(0x40);
-    nvic_pend(6);
+    nvic_pend(IRQ_MID);
     isb();
-    c6 = count6;
+    c_mid = count_mid;
     set_basepri(0);
     isb();
-    CHECK_EQ(c6, 0, "IRQ6 (0x40) with BASEPRI=0x40");
-    CHECK_EQ(count6, 1, "IRQ6 after BASEPRI=0");
-    test_ok("BASEPRI=0x40 masks IRQ6 of equal priority 0x40");
+    CHECK_EQ(c_mid, 0, "SWIRQ_B (0x40) with BASEPRI=0x40");
+    CHECK_EQ(count_mid, 1, "SWIRQ_B after BASEPRI=0");
+    test_ok("BASEPRI=0x40 masks IRQ%u of equal priority 0x40", IRQ_MID);
 
     /* BASEPRI_MAX only ever raises the masking level (lowers the value), and ignores 0. */
     set_basepri(0x80);
@@ -74,18 +82,19 @@ static void test_primask(void)
     reset_counts();
     irq_disable();
     CHECK_EQ(get_primask(), 1, "PRIMASK after cpsid i");
-    nvic_pend(31);   /* priority 0x00, the highest configurable */
-    nvic_pend(6);
+    nvic_pend(IRQ_TOP);   /* priority 0x00, the highest configurable */
+    nvic_pend(IRQ_MID);
     SCB_ICSR = ICSR_PENDSTSET;
     isb();
-    uint32_t c = count31 + count6 + systicks;
+    uint32_t c = count_top + count_mid + systicks;
     irq_enable();
     isb();
-    uint32_t c31 = count31, c6 = count6, st = systicks;   /* read right after unmasking */
+    uint32_t c_top = count_top, c_mid = count_mid, st = systicks;   /* read right after unmasking */
     CHECK_EQ(c, 0, "handlers run while PRIMASK=1");
-    CHECK(c31 == 1 && c6 == 1 && st == 1,
-          "after cpsie i; isb: IRQ31 %u, IRQ6 %u, SysTick %u (expected 1 each)", c31, c6, st);
-    test_ok("PRIMASK masks IRQ31 (0x00), IRQ6 and SysTick; all taken right after cpsie i; isb");
+    CHECK(c_top == 1 && c_mid == 1 && st == 1,
+          "after cpsie i; isb: IRQ%u %u, IRQ%u %u, SysTick %u (expected 1 each)", IRQ_TOP, c_top, IRQ_MID, c_mid, st);
+    test_ok("PRIMASK masks IRQ%u (0x00), IRQ%u and SysTick; all taken right after cpsie i; isb",
+            IRQ_TOP, IRQ_MID);
 }
 
 static void test_faultmask(void)
@@ -93,22 +102,22 @@ static void test_faultmask(void)
     reset_counts();
     fault_disable();
     CHECK_EQ(get_faultmask(), 1, "FAULTMASK after cpsid f");
-    nvic_pend(31);
+    nvic_pend(IRQ_TOP);
     isb();
-    uint32_t c = count31;
+    uint32_t c = count_top;
     fault_enable();
     isb();
-    uint32_t c31 = count31;
-    CHECK_EQ(c, 0, "IRQ31 (0x00) with FAULTMASK=1");
-    CHECK_EQ(c31, 1, "IRQ31 right after cpsie f; isb");
-    test_ok("FAULTMASK masks IRQ31 (0x00); taken right after cpsie f; isb");
+    uint32_t c_top = count_top;
+    CHECK_EQ(c, 0, "SWIRQ_D (0x00) with FAULTMASK=1");
+    CHECK_EQ(c_top, 1, "SWIRQ_D right after cpsie f; isb");
+    test_ok("FAULTMASK masks IRQ%u (0x00); taken right after cpsie f; isb", IRQ_TOP);
 
     /* An exception return (other than from NMI) clears FAULTMASK. */
     set_faultmask_in_isr = 1;
-    nvic_pend(7);
+    nvic_pend(IRQ_LOW);
     isb();
     set_faultmask_in_isr = 0;
-    CHECK_EQ(count7, 1, "IRQ7");
+    CHECK_EQ(count_low, 1, "SWIRQ_C");
     CHECK_EQ(get_faultmask(), 0, "FAULTMASK after returning from an ISR that set it");
     test_ok("FAULTMASK set in an ISR is cleared by the exception return");
 }
@@ -120,7 +129,7 @@ static void test_zephyr_idle(void)
     SCB_SHP8(EXC_SYSTICK) = 0xC0;
     irq_disable();
     set_basepri(0);
-    SYST_RVR = 25000u - 1u;
+    SYST_RVR = BOARD_SYSCLK_HZ / 1000u - 1u;
     SYST_CVR = 0;
     SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT | SYST_CSR_CLKSOURCE;
     /* WFI may in principle return early: loop until SysTick is pending, as an idle loop does. */
@@ -144,13 +153,13 @@ static void test_zephyr_idle(void)
 int main(void)
 {
     test_start("masking");
-    nvic_set_prio(6, 0x40);
-    nvic_set_prio(7, 0xA0);
-    nvic_set_prio(31, 0x00);
+    nvic_set_prio(IRQ_MID, 0x40);
+    nvic_set_prio(IRQ_LOW, 0xA0);
+    nvic_set_prio(IRQ_TOP, 0x00);
     SCB_SHP8(EXC_SYSTICK) = 0x80;
-    nvic_enable(6);
-    nvic_enable(7);
-    nvic_enable(31);
+    nvic_enable(IRQ_MID);
+    nvic_enable(IRQ_LOW);
+    nvic_enable(IRQ_TOP);
     CHECK_EQ(get_primask(), 0, "PRIMASK at reset");
     CHECK_EQ(get_faultmask(), 0, "FAULTMASK at reset");
     CHECK_EQ(get_basepri(), 0, "BASEPRI at reset");

@@ -1,6 +1,7 @@
 /*
- * systick: SysTick at 1 kHz from the 25 MHz core clock (CSR = ENABLE|TICKINT|CLKSOURCE = 7,
- * RVR = 24999). Checks the register semantics (24-bit RVR, a CVR write clears the counter
+ * systick: SysTick at 1 kHz from the core clock (CSR = ENABLE|TICKINT|CLKSOURCE = 7,
+ * RVR = BOARD_SYSCLK_HZ / 1000 - 1: 24999 at 25 MHz on mps2-an385, 12499 at 12.5 MHz on
+ * lm3s6965evb). Checks the register semantics (24-bit RVR, a CVR write clears the counter
  * and COUNTFLAG, CVR counts down, COUNTFLAG is set by a wrap and cleared by reading CSR),
  * then counts 100 SysTick interrupts with the CPU idle in WFI between them.
  * Nothing printed depends on timing, so the output is the same in real-time and icount mode.
@@ -8,7 +9,8 @@
 #include "test.h"
 
 #define TICKS      100
-#define RVR_1KHZ   (25000000u / 1000u - 1u)
+#define RVR_1KHZ   (BOARD_SYSCLK_HZ / 1000u - 1u)
+#define RVR_10KHZ  (BOARD_SYSCLK_HZ / 10000u - 1u)
 
 static volatile uint32_t ticks, countflag_missing, wrong_context;
 
@@ -53,7 +55,7 @@ int main(void)
     CHECK_EQ(SYST_CSR & SYST_CSR_COUNTFLAG, 0, "COUNTFLAG after a CVR write");
     test_ok("writing CVR clears it to 0 and clears COUNTFLAG");
 
-    /* CVR counts down from RVR (0xFFFFFF: the first wrap is 671 ms away). */
+    /* CVR counts down from RVR (0xFFFFFF: the first wrap is 671 ms away at 25 MHz). */
     SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_CLKSOURCE;
     wait_for_reload();
     uint32_t v1 = SYST_CVR;
@@ -68,7 +70,7 @@ int main(void)
      * reading CSR; stop the counter; the first CSR read shows COUNTFLAG=1, the
      * second 0 (the read cleared it, and a stopped counter cannot wrap again). */
     SYST_CSR = SYST_CSR_CLKSOURCE;
-    SYST_RVR = 2500u - 1u;
+    SYST_RVR = RVR_10KHZ;
     SYST_CVR = 0;
     SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_CLKSOURCE;
     wait_for_reload();
@@ -78,7 +80,7 @@ int main(void)
         wrapped = now > prev;
         prev = now;
     }
-    CHECK(wrapped, "CVR never reloaded with RVR = 2499");
+    CHECK(wrapped, "CVR never reloaded with RVR = %u", RVR_10KHZ);
     SYST_CSR = SYST_CSR_CLKSOURCE;
     uint32_t csr1 = SYST_CSR, csr2 = SYST_CSR;
     CHECK(csr1 & SYST_CSR_COUNTFLAG, "COUNTFLAG not set after a wrap (CSR 0x%08x)", csr1);

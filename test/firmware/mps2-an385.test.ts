@@ -19,6 +19,12 @@ const PROGRAMS: { name: string; exit: number; input?: string }[] = [
   { name: 'faults', exit: 0 },
   { name: 'semihosting', exit: 3 },
   { name: 'uart_echo', exit: 0, input: 'abc\n' },
+  { name: 'cmsdk_timer', exit: 0 },
+  { name: 'watchdog', exit: 0 },
+  { name: 'uart1', exit: 0 },
+  { name: 'mpu_region', exit: 0 },
+  { name: 'mpu_stackguard', exit: 0 },
+  { name: 'mpu_userscs', exit: 0 },
 ];
 
 const BASE = ['-M', BOARD, '-cpu', 'cortex-m3', '-nographic', '-semihosting-config', 'enable=on,target=native'];

@@ -21,3 +21,34 @@ void uart_puts(const char *s)
     while (*s)
         uart_putc(*s++);
 }
+
+void uart_rx_int_enable(void)
+{
+    UART_INTCLEAR = UART_INT_RX | UART_INT_TX;
+    UART_CTRL |= UART_CTRL_RXEN | UART_CTRL_RXINTEN;
+}
+
+void uart_rx_int_disable(void)
+{
+    UART_CTRL &= ~(UART_CTRL_RXEN | UART_CTRL_RXINTEN);
+}
+
+int uart_rx_int_status(void)
+{
+    return (UART_INTSTATUS & UART_INT_RX) != 0;
+}
+
+void uart_rx_int_clear(void)
+{
+    UART_INTCLEAR = UART_INT_RX;
+}
+
+int uart_rx_ready(void)
+{
+    return (UART_STATE & UART_STATE_RXFULL) != 0;
+}
+
+char uart_rx_read(void)
+{
+    return (char)UART_DATA;
+}
