@@ -519,7 +519,7 @@ describe('-device ivshmem-flat', () => {
   });
   it('defaults', () => {
     const c = p(...SOCK, '-device', 'ivshmem-flat,chardev=ivshm,x-irq-qompath=/machine/soc/v7m/nvic/unnamed-gpio-in[17]');
-    expect(c.ivshmem[0]).toEqual({ chardev: 'ivshm', irqPath: '/machine/soc/v7m/nvic/unnamed-gpio-in[17]', irq: 17, iomemAddr: 0x400ff000, shmemAddr: 0x40100000, shmemSize: 4 << 20 });
+    expect(c.ivshmem[0]).toEqual({ chardev: 'ivshm', irqPath: '/machine/soc/v7m/nvic/unnamed-gpio-in[17]', irq: 17, iomemAddr: 0x400ff000, shmemAddr: 0x40100000, shmemSize: null });
     expect(p(...SOCK, '-device', 'ivshmem-flat,chardev=ivshm,shmem-size=1M').ivshmem[0]).toMatchObject({ irq: null, irqPath: null, shmemSize: 1 << 20 });
   });
   it('errors', () => {

@@ -18,8 +18,9 @@ export function describeBoard(b: BoardDef): string {
     lines.push(`  ${hex(0x22000000)}-${hex(0x23ffffff)}  bit-band alias of ${hex(0x20000000)}`);
     lines.push(`  ${hex(0x42000000)}-${hex(0x43ffffff)}  bit-band alias of ${hex(0x40000000)}`);
   }
-  for (const d of b.devices) lines.push(`  ${hex(d.base)}  ${d.name}${d.irqs?.length ? `  irq ${d.irqs.join(',')}` : ''}`);
+  const byBase = <T extends { base: number }>(xs: readonly T[]) => [...xs].sort((x, y) => x.base - y.base);
+  for (const d of byBase(b.devices)) lines.push(`  ${hex(d.base)}  ${d.name}${d.irqs?.length ? `  irq ${d.irqs.join(',')}` : ''}`);
   lines.push('unimplemented (read as zero, logged with -d unimp):');
-  for (const u of b.unimplemented) lines.push(`  ${hex(u.base)}-${hex(u.base + u.size - 1)}  ${u.name}`);
+  for (const u of byBase(b.unimplemented)) lines.push(`  ${hex(u.base)}-${hex(u.base + u.size - 1)}  ${u.name}`);
   return lines.join('\n') + '\n';
 }

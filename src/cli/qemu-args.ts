@@ -13,6 +13,7 @@
  * that cannot be honoured (disks, other CPUs) are errors.
  */
 import type { LogCategory } from '../devices/device.js';
+import { BOARDS } from '../machine/boards/index.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -118,8 +119,8 @@ export interface IvshmemFlatSpec {
   iomemAddr: number;
   /** Shared memory window (x-bus-address-shmem, default 0x40100000). */
   shmemAddr: number;
-  /** shmem-size in bytes (default 4 MiB, as QEMU). */
-  shmemSize: number;
+  /** shmem-size in bytes, or null when not given: then the server's region size is used (QEMU would default to 4 MiB and demand an exact match). */
+  shmemSize: number | null;
 }
 
 export type InfoRequest =
@@ -169,10 +170,8 @@ export interface QemuConfig {
 export const QEMU_COMPAT_VERSION = '9.2.0';
 export const CMEMU_VERSION = '0.1.0';
 
-export const MACHINES: readonly { name: string; description: string }[] = [
-  { name: 'lm3s6965evb', description: 'Stellaris LM3S6965EVB (Cortex-M3)' },
-  { name: 'mps2-an385', description: 'ARM MPS2 with AN385 FPGA image for Cortex-M3' },
-];
+/** The boards (src/machine/boards), as -machine knows them. */
+export const MACHINES: readonly { name: string; description: string }[] = BOARDS.map((b) => ({ name: b.name, description: b.description }));
 
 export const CPUS: readonly string[] = ['cortex-m3'];
 
@@ -201,7 +200,6 @@ const DEVICES: readonly { name: string; help: string }[] = [
 
 const IVSHMEM_IOMEM_DEFAULT = 0x400ff000;
 const IVSHMEM_SHMEM_DEFAULT = 0x40100000;
-const IVSHMEM_SIZE_DEFAULT = 4 * 1024 * 1024;
 const MAX_ICOUNT_SHIFT = 10;
 
 // ---------------------------------------------------------------------------------------------
@@ -969,9 +967,9 @@ function parseIvshmem(opt: string, kv: Map<string, string>): IvshmemFlatSpec {
   }
   const iomemAddr = kv.has('x-bus-address-iomem') ? parseUint(opt, 'x-bus-address-iomem', kv.get('x-bus-address-iomem')!) : IVSHMEM_IOMEM_DEFAULT;
   const shmemAddr = kv.has('x-bus-address-shmem') ? parseUint(opt, 'x-bus-address-shmem', kv.get('x-bus-address-shmem')!) : IVSHMEM_SHMEM_DEFAULT;
-  const shmemSize = kv.has('shmem-size') ? parseSize(opt, kv.get('shmem-size')!) : IVSHMEM_SIZE_DEFAULT;
-  if (shmemSize === 0 || shmemSize > 0x4000_0000) throw new UsageError(`${opt}: shmem-size ${kv.get('shmem-size')} is out of range`);
-  if (shmemAddr + shmemSize > 0x1_0000_0000) throw new UsageError(`${opt}: shared memory at 0x${shmemAddr.toString(16)} (+${shmemSize}) runs past 4 GiB`);
+  const shmemSize = kv.has('shmem-size') ? parseSize(opt, kv.get('shmem-size')!) : null;
+  if (shmemSize !== null && (shmemSize === 0 || shmemSize > 0x4000_0000)) throw new UsageError(`${opt}: shmem-size ${kv.get('shmem-size')} is out of range`);
+  if (shmemSize !== null && shmemAddr + shmemSize > 0x1_0000_0000) throw new UsageError(`${opt}: shared memory at 0x${shmemAddr.toString(16)} (+${shmemSize}) runs past 4 GiB`);
   return { chardev, irqPath, irq, iomemAddr, shmemAddr, shmemSize };
 }
 

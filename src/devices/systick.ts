@@ -142,6 +142,20 @@ export class SysTick implements MmioDevice {
     if (was) this.start(now, this.count);
   }
 
+  /**
+   * Set the processor clock by its period in whole ns (lm3s6965evb: QEMU's Stellaris system control
+   * gives SYSCLK a period of 5 * (SYSDIV + 1) ns, not always a whole number of Hz); a running count
+   * continues at the new rate, as QEMU's ptimer on a clock change.
+   */
+  setCpuPeriodNs(ns: number): void {
+    if (!(ns > 0) || !Number.isInteger(ns)) throw new Error(`systick: clock period must be a positive integer of ns (got ${ns})`);
+    const now = this.clock.now();
+    const was = this.counting;
+    if (was) this.freeze(now);
+    this.cpuPeriod = { num: BigInt(ns), den: 1n };
+    if (was) this.start(now, this.count);
+  }
+
   /** Whether the counter is counting (ENABLE set and not stopped by RVR = 0). */
   get running(): boolean {
     return this.counting;

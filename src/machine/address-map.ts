@@ -82,6 +82,13 @@ export class AddressMap {
     this.regions.push({ kind: 'unimp', name, base, size });
   }
 
+  /** The RAM and device regions (unimplemented ones do not count) that [base, base+size) overlaps. */
+  occupants(base: number, size: number): { name: string; kind: 'ram' | 'device' }[] {
+    const out: { name: string; kind: 'ram' | 'device' }[] = [];
+    for (const r of this.regions) if (r.kind !== 'unimp' && r.base < base + size && base < r.base + r.size) out.push({ name: r.name, kind: r.kind });
+    return out;
+  }
+
   private check(name: string, base: number, size: number): void {
     if (!Number.isInteger(base) || !Number.isInteger(size) || base < 0 || size <= 0 || base + size > 2 ** 32) {
       throw new Error(`address map: region ${name} at ${hex(base)} size ${size} is outside the 32-bit space`);

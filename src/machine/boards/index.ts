@@ -1,7 +1,9 @@
 import type { BoardDef } from '../board.js';
+import { lm3s6965evb } from './lm3s6965evb.js';
 import { mps2an385 } from './mps2-an385.js';
 
-export const BOARDS: BoardDef[] = [mps2an385];
+/** Every board, by name (the order `-M help` and `cmemu boards` list them in). */
+export const BOARDS: BoardDef[] = [lm3s6965evb, mps2an385].sort((a, b) => a.name.localeCompare(b.name));
 
 export function findBoard(name: string): BoardDef | undefined {
   return BOARDS.find((b) => b.name === name);

@@ -1,0 +1,118 @@
+/**
+ * Stellaris LM3S6965 evaluation board (Zephyr's qemu_cortex_m3), as QEMU 7.2's hw/arm/stellaris.c
+ * builds it: 256 KiB flash at 0 (ROM: the loader writes it, a guest store is a BusFault), 64 KiB
+ * SRAM at 0x20000000, bit-band, an NVIC with 64 lines and 3 priority bits, no SysTick reference
+ * clock (CSR.CLKSOURCE reads 1, CALIB = NOREF), and SysTick on the system clock that the system
+ * control block derives from RCC/RCC2 (80 ns, 12.5 MHz, at reset).
+ *
+ * Modelled: system control (ssys), UART0-2, the four general-purpose timers. QEMU also models the
+ * watchdog, GPIO A-G, SSI (with an OLED and SD card), I2C0 (with nothing on it), the ADC and the
+ * Ethernet controller: those regions read as zero here and are logged under -d unimp. QEMU's own
+ * unimplemented regions are the same (i2c-0, i2c-2, PWM, QEI-0/1, analogue comparator,
+ * hibernation, flash control).
+ */
+import type { BoardContext, BoardDef } from '../board.js';
+import { StellarisSysctl } from '../../devices/stellaris-sysctl.js';
+import { StellarisUart } from '../../devices/stellaris-uart.js';
+import { StellarisGptm } from '../../devices/stellaris-gptm.js';
+
+/** System clock at reset: QEMU divides 200 MHz by RCC.SYSDIV + 1 = 16. */
+const SYSCLK_RESET = 12_500_000;
+
+const UARTS = [
+  { base: 0x4000c000, irq: 5 },
+  { base: 0x4000d000, irq: 6 },
+  { base: 0x4000e000, irq: 33 },
+];
+
+/** QEMU wires one interrupt per timer module, to the timer's "A" line. */
+const TIMERS = [
+  { base: 0x40030000, irq: 19 },
+  { base: 0x40031000, irq: 21 },
+  { base: 0x40032000, irq: 23 },
+  { base: 0x40033000, irq: 35 },
+];
+
+const SYSCTL_IRQ = 28;
+
+/** One system control block per machine: the timers and SysTick follow its clock. */
+const sysctls = new WeakMap<BoardContext, StellarisSysctl>();
+function sysctl(ctx: BoardContext): StellarisSysctl {
+  let s = sysctls.get(ctx);
+  if (!s) {
+    s = new StellarisSysctl({ irq: ctx.irq(SYSCTL_IRQ), logger: ctx.log });
+    const setCpu = ctx.setCpuClockPeriodNs;
+    if (setCpu) s.onClockChange((ns) => setCpu(ns));
+    sysctls.set(ctx, s);
+  }
+  return s;
+}
+
+/** A QEMU device this board does not model: its window reads as zero. */
+const notModelled = (name: string, base: number) => ({ name: `${name} (not modelled)`, base, size: 0x1000 });
+
+export const lm3s6965evb: BoardDef = {
+  name: 'lm3s6965evb',
+  description: 'Stellaris LM3S6965EVB (Cortex-M3)',
+  cpu: 'cortex-m3',
+  sysclkHz: SYSCLK_RESET,
+  refclkHz: 0,
+  numIrqs: 64,
+  priorityBits: 3,
+  icountShift: 6,
+  memory: [
+    { name: 'stellaris.flash', base: 0x00000000, size: 0x40000, readOnly: true },
+    { name: 'stellaris.sram', base: 0x20000000, size: 0x10000 },
+  ],
+  bitband: true,
+  unimplemented: [
+    // QEMU's create_unimplemented_device() regions.
+    { name: 'i2c-0', base: 0x40002000, size: 0x1000 },
+    { name: 'i2c-2', base: 0x40021000, size: 0x1000 },
+    { name: 'PWM', base: 0x40028000, size: 0x1000 },
+    { name: 'QEI-0', base: 0x4002c000, size: 0x1000 },
+    { name: 'QEI-1', base: 0x4002d000, size: 0x1000 },
+    { name: 'analogue-comparator', base: 0x4003c000, size: 0x1000 },
+    { name: 'hibernation', base: 0x400fc000, size: 0x1000 },
+    { name: 'flash-control', base: 0x400fd000, size: 0x1000 },
+    // Devices QEMU models and cmemu does not (yet).
+    notModelled('cmsdk-apb-watchdog', 0x40000000),
+    notModelled('pl061 GPIO A', 0x40004000),
+    notModelled('pl061 GPIO B', 0x40005000),
+    notModelled('pl061 GPIO C', 0x40006000),
+    notModelled('pl061 GPIO D', 0x40007000),
+    notModelled('pl022 SSI', 0x40008000),
+    notModelled('i2c', 0x40020000),
+    notModelled('pl061 GPIO E', 0x40024000),
+    notModelled('pl061 GPIO F', 0x40025000),
+    notModelled('pl061 GPIO G', 0x40026000),
+    notModelled('adc', 0x40038000),
+    notModelled('stellaris_enet', 0x40048000),
+  ],
+  devices: [
+    { name: 'ssys', base: 0x400fe000, irqs: [SYSCTL_IRQ], create: (ctx) => sysctl(ctx) },
+    ...UARTS.map((u, i) => ({
+      name: `uart${i}`,
+      base: u.base,
+      irqs: [u.irq],
+      create: (ctx: BoardContext) => {
+        const uart = new StellarisUart(`uart${i}`, ctx.serial(i), ctx.irq(u.irq), ctx.log);
+        ctx.onSerialInput(i, (data) => uart.receive(data));
+        return uart;
+      },
+    })),
+    ...TIMERS.map((t, i) => ({
+      name: `gptm${i}`,
+      base: t.base,
+      irqs: [t.irq],
+      create: (ctx: BoardContext) => {
+        const s = sysctl(ctx);
+        return new StellarisGptm(`gptm${i}`, { clock: ctx.clock, sysclkPeriodNs: () => s.clockPeriodNs, irq: ctx.irq(t.irq), logger: ctx.log });
+      },
+    })),
+  ],
+  // The ivshmem-flat series' examples put the device at 0x400FF000 (free on this part: system
+  // control ends at 0x400FEFFF) with its shared memory at 0x40100000 (reserved space up to the
+  // bit-band alias at 0x42000000).
+  ivshmemDefaults: { iomem: 0x400ff000, shmem: 0x40100000, irq: 0, qompath: '/machine/soc/v7m/nvic/unnamed-gpio-in[0]' },
+};
