@@ -3,6 +3,11 @@
  */
 import type { BoardContext, BoardDef } from '../board.js';
 import { CmsdkUart } from '../../devices/cmsdk-uart.js';
+import { CmsdkTimer } from '../../devices/cmsdk-timer.js';
+import { CmsdkDualTimer } from '../../devices/cmsdk-dualtimer.js';
+import { CmsdkWatchdog } from '../../devices/cmsdk-watchdog.js';
+import { Mps2Scc } from '../../devices/mps2-scc.js';
+import { Mps2Fpgaio } from '../../devices/mps2-fpgaio.js';
 import { OrGate } from '../../devices/irq.js';
 
 const SYSCLK = 25_000_000;
@@ -59,30 +64,74 @@ export const mps2an385: BoardDef = {
     { name: 'cmsdk-ahb-gpio', base: 0x40012000, size: 0x1000 },
     { name: 'cmsdk-ahb-gpio', base: 0x40013000, size: 0x1000 },
     { name: 'i2s', base: 0x40024000, size: 0x400 },
-    // Not modelled yet (the boards issue adds them): timers, dual timer, watchdog, SCC, FPGA IO,
-    // SPI/I2C, LAN9118. Until then they read as zero like QEMU's unimplemented devices.
-    { name: 'lan9118 (not modelled)', base: 0x40200000, size: 0x100 },
+    // Real devices in QEMU 7.2 that cmemu does not model (yet): they read as zero and log under
+    // -d unimp, and never interrupt. QEMU wires the PL022s to IRQ 11 (0x40020000|0x40021000, ORed),
+    // 22 (0x40025000) and 24 (0x40026000|0x40027000), and the LAN9118 to IRQ 13.
+    { name: 'pl022 SPI (APB, not modelled)', base: 0x40020000, size: 0x1000 },
+    { name: 'pl022 SPI (LCD, not modelled)', base: 0x40021000, size: 0x1000 },
+    { name: 'arm_sbcon_i2c (touch, not modelled)', base: 0x40022000, size: 0x1000 },
+    { name: 'arm_sbcon_i2c (audio, not modelled)', base: 0x40023000, size: 0x1000 },
+    { name: 'pl022 SPI (ADC, not modelled)', base: 0x40025000, size: 0x1000 },
+    { name: 'pl022 SPI (shield 0, not modelled)', base: 0x40026000, size: 0x1000 },
+    { name: 'pl022 SPI (shield 1, not modelled)', base: 0x40027000, size: 0x1000 },
+    { name: 'arm_sbcon_i2c (shield 0, not modelled)', base: 0x40029000, size: 0x1000 },
+    { name: 'arm_sbcon_i2c (shield 1, not modelled)', base: 0x4002a000, size: 0x1000 },
+    { name: 'lan9118 ethernet (not modelled)', base: 0x40200000, size: 0x100 },
   ],
-  devices: UARTS.map((u, i) => ({
-    name: `uart${i}`,
-    base: u.base,
-    irqs: i < 3 ? [u.rx, u.rx + 1, 12] : [u.rx, u.rx + 1],
-    create: (ctx: BoardContext) => {
-      const gate = i < 3 ? overflowGate(ctx) : null;
-      const uart = new CmsdkUart(
-        `uart${i}`,
-        ctx.serial(i),
-        {
-          rx: ctx.irq(u.rx),
-          tx: ctx.irq(u.rx + 1),
-          txOverrun: gate?.input(i * 2),
-          rxOverrun: gate?.input(i * 2 + 1),
-        },
-        ctx.log,
-      );
-      ctx.onSerialInput(i, (data) => uart.receive(data));
-      return uart;
+  devices: [
+    ...UARTS.map((u, i) => ({
+      name: `uart${i}`,
+      base: u.base,
+      irqs: i < 3 ? [u.rx, u.rx + 1, 12] : [u.rx, u.rx + 1],
+      create: (ctx: BoardContext) => {
+        const gate = i < 3 ? overflowGate(ctx) : null;
+        const uart = new CmsdkUart(
+          `uart${i}`,
+          ctx.serial(i),
+          {
+            rx: ctx.irq(u.rx),
+            tx: ctx.irq(u.rx + 1),
+            txOverrun: gate?.input(i * 2),
+            rxOverrun: gate?.input(i * 2 + 1),
+          },
+          ctx.log,
+        );
+        ctx.onSerialInput(i, (data) => uart.receive(data));
+        return uart;
+      },
+    })),
+    // CMSDK APB subsystem: timers 0 and 1 (IRQ 8, 9), the dual timer (both ORed on IRQ 10, QEMU's
+    // TIMINTC), the watchdog (interrupt to the NMI, reset output to a system reset); all on SYSCLK.
+    ...[0, 1].map((i) => ({
+      name: `timer${i}`,
+      base: 0x40000000 + i * 0x1000,
+      irqs: [8 + i],
+      create: (ctx: BoardContext) => new CmsdkTimer(`timer${i}`, { clock: ctx.clock, pclkHz: SYSCLK, irq: ctx.irq(8 + i), log: ctx.log }),
+    })),
+    {
+      name: 'dualtimer',
+      base: 0x40002000,
+      irqs: [10],
+      create: (ctx: BoardContext) => new CmsdkDualTimer('dualtimer', { clock: ctx.clock, timclkHz: SYSCLK, combined: ctx.irq(10), log: ctx.log }),
     },
-  })),
+    {
+      name: 'watchdog',
+      base: 0x40008000,
+      create: (ctx: BoardContext) =>
+        new CmsdkWatchdog('watchdog', { clock: ctx.clock, wdogclkHz: SYSCLK, irq: ctx.nmi, systemReset: () => ctx.systemReset?.(), log: ctx.log }),
+    },
+    // FPGA APB subsystem.
+    {
+      name: 'scc',
+      base: 0x4002f000,
+      create: (ctx: BoardContext) =>
+        new Mps2Scc('scc', { id: 0x41043850, aid: 0x00200008, cfg4: 0x2, oscclk: [50_000_000, 24_576_000, 25_000_000], log: ctx.log }),
+    },
+    {
+      name: 'fpgaio',
+      base: 0x40028000,
+      create: (ctx: BoardContext) => new Mps2Fpgaio('fpgaio', { clock: ctx.clock, prescaleClkHz: 25_000_000, numLeds: 2, log: ctx.log }),
+    },
+  ],
   ivshmemDefaults: { iomem: 0x400ff000, shmem: 0x40100000, irq: 0, qompath: '/machine/armv7m/nvic/unnamed-gpio-in[0]' },
 };
