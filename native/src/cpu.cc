@@ -21,6 +21,13 @@ constexpr uint32_t kDeadlinePollBlocks = 1024;
 constexpr int64_t kTimerBackstopNs = 10000000;
 constexpr int64_t kTimerBackstopLoNs = 2000000;
 constexpr int64_t kTimerBackstopHiNs = 20000000;
+// Shadow MMIO windows for pages the MPU splits (see HookTlbFill): guest address + base, one window
+// per privilege, above the 32-bit address space (Unicorn's ARM has 40-bit physical addresses).
+constexpr uint64_t kShadowBase[2] = {0x200000000ull /* unprivileged */, 0x100000000ull /* privileged */};
+constexpr uint64_t kShadowSize = 0x100000000ull;
+constexpr uint32_t kProtR = 1, kProtW = 2, kProtX = 4;
+
+inline bool isPpb(uint32_t a) { return a >= 0xE0000000u && a < 0xE0100000u; }
 
 // v7-M default memory map: instruction fetches from these regions are execute-never.
 inline bool isExecuteNever(uint32_t a) {
@@ -142,6 +149,8 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("stats", &NativeCpu::Stats),
                          InstanceMethod("sleepUntil", &NativeCpu::SleepUntil),
                          InstanceMethod("stolenNs", &NativeCpu::StolenNs),
+                         InstanceMethod("setMpu", &NativeCpu::SetMpu),
+                         InstanceMethod("setHfNmiActive", &NativeCpu::SetHfNmiActive),
                      });
 }
 
@@ -179,6 +188,13 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
        "uc_hook_add(INTR)");
   must(uc_hook_add(uc_, &h, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(&NativeCpu::HookInsnInvalid), this, 1, 0),
        "uc_hook_add(INSN_INVALID)");
+  // The MPU's shadow windows (nothing points into them until the MPU splits a page).
+  for (int priv = 0; priv < 2; priv++) {
+    shadow_[priv] = std::make_unique<ShadowRegion>(ShadowRegion{this, priv != 0});
+    must(uc_mmio_map(uc_, kShadowBase[priv], kShadowSize, &NativeCpu::ShadowReadCb, shadow_[priv].get(),
+                     &NativeCpu::ShadowWriteCb, shadow_[priv].get()),
+         "uc_mmio_map(MPU shadow)");
+  }
   // Loads from unmapped memory: hooks bounded to the gaps between RAM mappings (see
   // rebuildUnmappedHooks: a hook covering a RAM page keeps every store to it on the slow path).
   rebuildUnmappedHooks();
@@ -221,7 +237,7 @@ void NativeCpu::flushDeletedHooks() {
   uc_emu_start(uc_, 0xFFFFFFFFu, 0, 0, 0);
   pc |= 1;
   uc_reg_write(uc_, UC_ARM_REG_PC, &pc);
-  tlbRefused_ = false;
+  tlbRefused_ = tlbRefusedMpu_ = false;
 }
 
 NativeCpu::~NativeCpu() { shutdown(); }
@@ -437,7 +453,7 @@ void NativeCpu::MapHostMemory(const Napi::CallbackInfo& info) {
   const uint32_t perms = UC_PROT_READ | UC_PROT_EXEC | (writable ? UC_PROT_WRITE : 0);
   checkUc(env, uc_mem_map_ptr(uc_, address, size, perms, ptr), "uc_mem_map_ptr");
   auto ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(buf.As<Napi::Object>()));
-  mappings_.push_back(Mapping{address, static_cast<uint32_t>(size), false, writable, ref, 0});
+  mappings_.push_back(Mapping{address, static_cast<uint32_t>(size), false, writable, ref, 0, 0, ptr});
   clearExec(address, static_cast<uint32_t>(size));
   clearCountCache();
   rebuildUnmappedHooks();
@@ -476,10 +492,11 @@ void NativeCpu::Unmap(const Napi::CallbackInfo& info) {
       continue;
     }
     if (mlo < lo)
-      next.push_back(Mapping{m.addr, static_cast<uint32_t>(lo - mlo), m.mmio, m.writable, m.buffer, m.region, m.mmioBase});
+      next.push_back(Mapping{m.addr, static_cast<uint32_t>(lo - mlo), m.mmio, m.writable, m.buffer, m.region, m.mmioBase,
+                             m.host});
     if (mhi > hi)
       next.push_back(Mapping{static_cast<uint32_t>(hi), static_cast<uint32_t>(mhi - hi), m.mmio, m.writable, m.buffer,
-                             m.region, m.mmioBase});
+                             m.region, m.mmioBase, m.host != nullptr ? m.host + (hi - mlo) : nullptr});
   }
   mappings_.swap(next);
   lastMapping_ = 0;
@@ -634,15 +651,53 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
   const uint64_t bit = 1ull << (pn & 63);
   const Mapping* m = c->findMapping(page);
   e->paddr = page;  // identity
-  if (type == UC_MEM_FETCH) {
-    if (isExecuteNever(page) || m == nullptr || m->mmio) {
-      c->tlbRefused_ = true;
-      c->tlbRefusedType_ = type;
-      c->tlbRefusedPage_ = page;
-      return false;  // Unicorn raises UC_ERR_EXCEPTION at once (precise)
+  auto refuse = [c, type, page](bool mpu) {
+    c->tlbRefused_ = true;
+    c->tlbRefusedType_ = type;
+    c->tlbRefusedPage_ = page;
+    c->tlbRefusedMpu_ = mpu;
+    return false;  // Unicorn raises UC_ERR_EXCEPTION at once (precise)
+  };
+  // The MPU (PMSAv7, ARMv7-M B3.5). QEMU keeps one TLB per MMU index, and the index encodes the
+  // privilege, so an entry filled here serves only the privilege read here. The PPB is never
+  // subject to the MPU. `mpuProt` stays RWX when the MPU does not apply.
+  bool priv = true, mixed = false;
+  uint32_t mpuProt = kProtR | kProtW | kProtX;
+  const bool ppb = isPpb(page);
+  if (c->mpuOn() && !ppb) {
+    bool negPri = false;
+    c->readPrivilege(&priv, &negPri);
+    if (c->mpuApplies(negPri)) {
+      if (c->mpuUniform(page)) {
+        mpuProt = c->mpuProt(page, priv);
+      } else {
+        mixed = true;
+        mpuProt = 0;
+      }
     }
+  }
+  if (type == UC_MEM_FETCH) {
+    if (mixed) {
+      // A page that a region cuts: check the fetch address itself (PC is the fetch target when it
+      // lies in this page) and grant EXEC alone, so that data accesses to the page refill through
+      // the shadow window. Later fetches from other parts of the page are not rechecked (a gap:
+      // a translated block that runs on into a refused part of the page).
+      const uint32_t pc = c->readPc() & ~1u;
+      const uint32_t at = (pc & kPageMask) == page ? pc : page;
+      if (!(c->mpuProt(at, priv) & kProtX)) return refuse(true);
+    } else if (!(mpuProt & kProtX)) {
+      return refuse(true);
+    }
+    if (isExecuteNever(page) || m == nullptr || m->mmio) return refuse(false);
     word |= bit;
-    e->perms = static_cast<uc_prot>(UC_PROT_READ | UC_PROT_EXEC | (m->writable ? UC_PROT_WRITE : 0));
+    if (mixed) {
+      e->perms = UC_PROT_EXEC;
+      return true;
+    }
+    uint32_t perms = UC_PROT_EXEC;
+    if (mpuProt & kProtR) perms |= UC_PROT_READ;
+    if ((mpuProt & kProtW) && m->writable) perms |= UC_PROT_WRITE;
+    e->perms = static_cast<uc_prot>(perms);
     return true;
   }
   // Data. Loads are allowed everywhere: on unmapped pages the READ_UNMAPPED hook reports the
@@ -650,7 +705,7 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
   // a store to read-only RAM would otherwise go straight to host memory on the fast path, and a
   // store to unmapped memory is reported by Unicorn only at the end of an IT block. Refusing the
   // fill unwinds precisely in every case (classify() decodes the store for its address).
-  if (page >= 0xE0000000u && page < 0xE0100000u) {
+  if (ppb) {
     // The Private Peripheral Bus is privileged-only: an unprivileged access is a precise BusFault
     // (ARMv7-M B3.1). QEMU keeps one TLB per MMU index (privileged and unprivileged differ), so
     // deciding here by the current privilege is sound: this entry serves only this privilege.
@@ -661,28 +716,221 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
     // An unprivileged store to STIR with CCR.USERSETMPEND is refused here too (a TLB entry covers
     // the whole 1 KiB page, SCB and MPU registers included); Run() performs it (emulateStirStore).
     // Refusals are never cached, so nothing depends on USERSETMPEND's value at fill time.
-    if ((v[0] & 1) && (v[1] & 0x1FF) == 0) {
-      c->tlbRefused_ = true;
-      c->tlbRefusedType_ = type;
-      c->tlbRefusedPage_ = page;
-      return false;
-    }
+    if ((v[0] & 1) && (v[1] & 0x1FF) == 0) return refuse(false);
   }
-  uint32_t perms = UC_PROT_READ;
-  if (m != nullptr && (m->mmio || m->writable)) perms |= UC_PROT_WRITE;
-  if (word & bit) perms |= UC_PROT_EXEC;
-  if (type == UC_MEM_WRITE && !(perms & UC_PROT_WRITE)) {
-    c->tlbRefused_ = true;
-    c->tlbRefusedType_ = type;
-    c->tlbRefusedPage_ = page;
-    return false;
+  if (mixed) {
+    // Every data access to this page goes through the shadow window of this privilege, where
+    // ShadowReadCb/ShadowWriteCb check the exact bytes against the MPU (and the bus).
+    e->paddr = kShadowBase[priv ? 1 : 0] + page;
+    e->perms = static_cast<uc_prot>(UC_PROT_READ | UC_PROT_WRITE);
+    c->noteStateRestored();
+    return true;
   }
+  if (type == UC_MEM_READ && !(mpuProt & kProtR)) return refuse(true);
+  if (type == UC_MEM_WRITE && !(mpuProt & kProtW)) return refuse(true);
+  uint32_t perms = 0;
+  if (mpuProt & kProtR) perms |= UC_PROT_READ;
+  if ((mpuProt & kProtW) && m != nullptr && (m->mmio || m->writable)) perms |= UC_PROT_WRITE;
+  if ((word & bit) && (mpuProt & kProtX)) perms |= UC_PROT_EXEC;
+  if (type == UC_MEM_WRITE && !(perms & UC_PROT_WRITE)) return refuse(false);
   e->perms = static_cast<uc_prot>(perms);
   // Unicorn rolled the CPU state back to this access before calling us (ITSTATE included): if it
   // is inside an IT block, the rest of the block may leave ITSTATE stale. Repair it at the next
   // block boundary.
   c->noteStateRestored();
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The MPU
+
+void NativeCpu::readPrivilege(bool* priv, bool* negPri) {
+  int ids[3] = {UC_ARM_REG_CONTROL, UC_ARM_REG_IPSR, UC_ARM_REG_FAULTMASK};
+  uint32_t v[3] = {0, 0, 0};
+  void* ptrs[3] = {&v[0], &v[1], &v[2]};
+  uc_reg_read_batch(uc_, ids, ptrs, 3);
+  *priv = !((v[0] & 1) && (v[1] & 0x1FF) == 0);
+  // ARMv7-M IsReqExcPriNeg(): HardFault or NMI active, or FAULTMASK set.
+  *negPri = mpuHfNmi_ || (v[2] & 1) != 0;
+}
+
+// The MPU's answer for one address (1 read, 2 write, 4 exec), as QEMU 7.2's
+// get_phys_addr_pmsav7: the highest-numbered enabled region that contains the address and whose
+// subregion is not disabled; else the default map for privileged code with PRIVDEFENA; else
+// nothing. The system region (0xE0000000 up) is never executable.
+uint32_t NativeCpu::mpuProt(uint32_t addr, bool priv) const {
+  static constexpr uint8_t kPriv[8] = {0, 7, 7, 7, 0, 5, 5, 5};
+  static constexpr uint8_t kUser[8] = {0, 0, 5, 7, 0, 0, 5, 5};
+  for (size_t i = mpuRegions_.size(); i-- > 0;) {
+    const MpuRegionN& r = mpuRegions_[i];
+    if (addr < r.start || addr >= r.end) continue;
+    if (r.useSrd && ((r.rasr >> (8 + ((addr - r.start) >> r.subShift))) & 1)) continue;
+    const uint32_t ap = (r.rasr >> 24) & 7;
+    uint32_t p = priv ? kPriv[ap] : kUser[ap];
+    if ((r.rasr & (1u << 28)) || addr >= 0xE0000000u) p &= ~kProtX;
+    return p;
+  }
+  return (priv && (mpuCtrl_ & 4)) ? (kProtR | kProtW | kProtX) : 0;
+}
+
+// Whether every byte of the 1 KiB page gets the same answer: no region edge and no subregion
+// edge with differing SRD bits inside it.
+bool NativeCpu::mpuUniform(uint32_t page) const {
+  const uint64_t lo = page, hi = static_cast<uint64_t>(page) + kPageSize;
+  for (const MpuRegionN& r : mpuRegions_) {
+    if (r.start >= hi || r.end <= lo) continue;
+    if (r.start > lo || r.end < hi) return false;
+    if (r.useSrd && r.subShift < kPageBits) {
+      const uint32_t first = static_cast<uint32_t>((lo - r.start) >> r.subShift);
+      const uint32_t n = kPageSize >> r.subShift;
+      const uint32_t mask = (1u << n) - 1;
+      const uint32_t bits = (r.rasr >> (8 + first)) & mask;
+      if (bits != 0 && bits != mask) return false;
+    }
+  }
+  return true;
+}
+
+bool NativeCpu::mpuAllowsBytes(uint32_t addr, uint32_t size, Access a, bool priv) const {
+  const uint32_t need = a == Access::Write ? kProtW : a == Access::Fetch ? kProtX : kProtR;
+  for (uint32_t i = 0; i < size; i++) {
+    if (!(mpuProt(addr + i, priv) & need)) return false;
+  }
+  return true;
+}
+
+// Exception entry and return (JS) change whether HardFault/NMI is active; FAULTMASK changes with
+// them. QEMU 7.2 keys its TLB on that too (ARM_MMU_IDX_M_NEGPRI); Unicorn's index does not see our
+// NVIC, so the TLB is flushed when the state changes while it matters (MPU on, HFNMIENA clear).
+void NativeCpu::mpuSyncNegPri() {
+  if (!mpuOn() || (mpuCtrl_ & 2)) return;
+  uint32_t fm = 0;
+  uc_reg_read(uc_, UC_ARM_REG_FAULTMASK, &fm);
+  const bool neg = mpuHfNmi_ || (fm & 1) != 0;
+  if (neg == mpuTlbNegPri_) return;
+  mpuTlbNegPri_ = neg;
+  uc_ctl_flush_tlb(uc_);
+  mpuFlushes_++;
+}
+
+// setMpu(ctrl, rbar[], rasr[]): the MPU registers as programmed (region n = index n). Safe from an
+// MMIO handler (the guest writing MPU_CTRL/RBAR/RASR): the TLB is flushed at once, as QEMU does.
+void NativeCpu::SetMpu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  const uint32_t ctrl = toU32(info[0]) & 7;
+  // Uint32Arrays (the device's own registers, no copy: this runs on every MPU register write) or
+  // plain arrays.
+  uint32_t rbarV[16] = {0}, rasrV[16] = {0};
+  uint32_t n = 16;
+  for (int k = 0; k < 2; k++) {
+    uint32_t* dst = k == 0 ? rbarV : rasrV;
+    Napi::Value v = info[1 + k];
+    uint32_t len = 0;
+    if (v.IsTypedArray()) {
+      Napi::Uint32Array ta = v.As<Napi::Uint32Array>();
+      len = std::min<uint32_t>(static_cast<uint32_t>(ta.ElementLength()), 16);
+      for (uint32_t i = 0; i < len; i++) dst[i] = ta[i];
+    } else {
+      Napi::Array arr = v.As<Napi::Array>();
+      len = std::min<uint32_t>(arr.Length(), 16);
+      for (uint32_t i = 0; i < len; i++) dst[i] = toU32(arr.Get(i));
+    }
+    n = std::min(n, len);
+  }
+  std::vector<MpuRegionN> regions;
+  regions.reserve(n);
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t v = rasrV[i];
+    const uint32_t base = rbarV[i] & ~0x1Fu;
+    if (!(v & 1)) continue;
+    const uint32_t field = (v >> 1) & 0x1F;
+    if (field == 0) continue;  // SIZE 0 is reserved (QEMU logs and ignores the region)
+    const uint32_t bits = field + 1;
+    const uint64_t size = 1ull << bits;
+    if (base & (size - 1)) continue;  // base not aligned to the size: ignored, as QEMU does
+    regions.push_back(MpuRegionN{base, static_cast<uint64_t>(base) + size, v, bits >= 8 ? bits - 3 : 0, bits >= 8});
+  }
+  const bool was = mpuOn();
+  bool same = ctrl == mpuCtrl_ && regions.size() == mpuRegions_.size();
+  for (size_t i = 0; same && i < regions.size(); i++)
+    same = regions[i].start == mpuRegions_[i].start && regions[i].end == mpuRegions_[i].end &&
+           regions[i].rasr == mpuRegions_[i].rasr;
+  mpuCtrl_ = ctrl;
+  mpuRegions_.swap(regions);
+  if (same || (!was && !mpuOn())) return;  // no entry can have changed
+  uint32_t fm = 0;
+  uc_reg_read(uc_, UC_ARM_REG_FAULTMASK, &fm);
+  mpuTlbNegPri_ = mpuHfNmi_ || (fm & 1) != 0;
+  uc_ctl_flush_tlb(uc_);
+  mpuFlushes_++;
+}
+
+void NativeCpu::SetHfNmiActive(const Napi::CallbackInfo& info) {
+  mpuHfNmi_ = info[0].ToBoolean().Value();
+  if (!running_) mpuSyncNegPri();
+}
+
+// The checks of one access through a shadow window. Returns false (and stops the run) when the
+// MPU refuses it or nothing can take it (unmapped, or a store to read-only memory).
+bool NativeCpu::shadowCheck(uint32_t addr, unsigned size, Access a, bool priv, const Mapping** m) {
+  shadowCalls_++;
+  if (mpuFaultValid_ || shadowBusFault_ || haveError_ || alignFired_) return false;  // undone / stopping
+  if (!mpuAllowsBytes(addr, size, a, priv)) {
+    mpuFaultValid_ = true;
+    mpuFaultAddr_ = addr;
+    for (uint32_t i = 0; i < size; i++) {  // the first refused byte
+      if (!mpuAllowsBytes(addr + i, 1, a, priv)) {
+        mpuFaultAddr_ = addr + i;
+        break;
+      }
+    }
+    mpuFaultSize_ = size;
+    mpuFaultAccess_ = a;
+    uc_emu_stop(uc_);  // the exit check after this access unwinds to the instruction
+    return false;
+  }
+  *m = findMapping(addr);
+  if (*m == nullptr || (a == Access::Write && !(*m)->mmio && !(*m)->writable)) {
+    shadowBusFault_ = true;
+    memFaultValid_ = true;
+    memFaultAddr_ = addr;
+    memFaultSize_ = size;
+    memFaultAccess_ = a;
+    uc_emu_stop(uc_);
+    return false;
+  }
+  return true;
+}
+
+uint64_t NativeCpu::ShadowReadCb(uc_engine*, uint64_t offset, unsigned size, void* ud) {
+  auto* r = static_cast<ShadowRegion*>(ud);
+  NativeCpu* c = r->cpu;
+  const uint32_t addr = static_cast<uint32_t>(offset);
+  const Mapping* m = nullptr;
+  if (!c->shadowCheck(addr, size, Access::Read, r->priv, &m)) return 0;
+  if (m->mmio) {
+    for (auto& mr : c->mmioRegions_)
+      if (mr->region == m->region) return MmioReadCb(c->uc_, addr - m->mmioBase, size, mr.get());
+    return 0;
+  }
+  uint64_t v = 0;
+  std::memcpy(&v, m->host + (addr - m->addr), std::min<unsigned>(size, 8));  // little-endian host
+  return v;
+}
+
+void NativeCpu::ShadowWriteCb(uc_engine*, uint64_t offset, unsigned size, uint64_t value, void* ud) {
+  auto* r = static_cast<ShadowRegion*>(ud);
+  NativeCpu* c = r->cpu;
+  const uint32_t addr = static_cast<uint32_t>(offset);
+  const Mapping* m = nullptr;
+  if (!c->shadowCheck(addr, size, Access::Write, r->priv, &m)) return;
+  if (m->mmio) {
+    for (auto& mr : c->mmioRegions_)
+      if (mr->region == m->region) MmioWriteCb(c->uc_, addr - m->mmioBase, size, value, mr.get());
+    return;
+  }
+  std::memcpy(m->host + (addr - m->addr), &value, std::min<unsigned>(size, 8));
 }
 
 void NativeCpu::clearCountCache() {
@@ -1088,6 +1336,20 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
     lastAccess_ = alignAccess_;
     return Stop::Unaligned;
   }
+  if (mpuFaultValid_) {  // refused in a shadow callback (a page the MPU splits)
+    lastAddress_ = mpuFaultAddr_;
+    lastSize_ = mpuFaultSize_;
+    lastAccess_ = mpuFaultAccess_;
+    if (alignTrap_ && isMisaligned(lastAddress_, lastSize_)) return Stop::Unaligned;
+    return Stop::MpuFault;
+  }
+  if (shadowBusFault_) {
+    lastAddress_ = memFaultAddr_;
+    lastSize_ = memFaultSize_;
+    lastAccess_ = memFaultAccess_;
+    if (alignTrap_ && isMisaligned(lastAddress_, lastSize_)) return Stop::Unaligned;
+    return Stop::MemFault;
+  }
   if (divStop_) return Stop::DivByZero;
   if (hookStop_ == HookStop::Bits) return reasonFromBits(hookStopBits_);
   if (hookStop_ == HookStop::Limit) return Stop::Limit;
@@ -1132,11 +1394,14 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
     case UC_ERR_FETCH_PROT:
       lastAccess_ = Access::Fetch;
       lastAddress_ = memFaultValid_ ? memFaultAddr_ : pc;
+      lastXn_ = isExecuteNever(lastAddress_);
       return Stop::FetchFault;
     case UC_ERR_EXCEPTION:
       if (tlbRefused_ && tlbRefusedType_ == UC_MEM_FETCH) {
         lastAccess_ = Access::Fetch;
         lastAddress_ = (pc & kPageMask) == tlbRefusedPage_ ? pc : tlbRefusedPage_;
+        if (tlbRefusedMpu_) return Stop::MpuFault;
+        lastXn_ = isExecuteNever(lastAddress_);
         return Stop::FetchFault;
       }
       if (tlbRefused_ && (tlbRefusedType_ == UC_MEM_WRITE || tlbRefusedType_ == UC_MEM_READ)) {
@@ -1161,7 +1426,7 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
             return Stop::Unaligned;
           }
         }
-        return Stop::MemFault;
+        return tlbRefusedMpu_ ? Stop::MpuFault : Stop::MemFault;
       }
       return Stop::EngineError;
     default:
@@ -1185,9 +1450,11 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   // Fresh stop details.
   lastIntno_ = lastAddress_ = lastSize_ = 0;
   lastAccess_ = Access::Read;
+  lastXn_ = false;
   lastUcError_ = 0;
   lastUcErrorText_.clear();
   intrStop_ = divStop_ = alignFired_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
+  mpuFaultValid_ = shadowBusFault_ = tlbRefusedMpu_ = lastXn_ = false;
   alignUndo_.clear();
   hookStop_ = HookStop::None;
   hookStopBits_ = 0;
@@ -1216,6 +1483,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   }
 
   if (alignRebuildPending_) rebuildAlignHook();
+  mpuSyncNegPri();
   limit_ = limit;
   deadlineNs_ = deadline;
   lastPollNs_ = deadline != 0 ? monotonicNowNs() : 0;
@@ -1229,7 +1497,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
     const uint32_t pc0 = readPc();
     err = uc_emu_start(uc_, pc0 | 1, 0, 0, 0);
     pc = readPc();
-    if (alignFired_ || haveError_) break;
+    if (alignFired_ || haveError_ || mpuFaultValid_ || shadowBusFault_) break;
     if (hookStop_ == HookStop::ItFix) {
       // Stopped at the block after an in-IT-block TLB fill: repair ITSTATE and carry on.
       repairItState(pc);
@@ -1248,7 +1516,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
       break;
     }
     hookStop_ = HookStop::None;
-    intrStop_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
+    intrStop_ = wfeStop_ = memFaultValid_ = tlbRefused_ = tlbRefusedMpu_ = false;
   }
   running_ = false;
   if (watcher_) watcher_->setDeadline(0);
@@ -1294,6 +1562,7 @@ Napi::Value NativeCpu::StopInfo(const Napi::CallbackInfo& info) {
   o.Set("address", Napi::Number::New(env, lastAddress_));
   o.Set("access", Napi::Number::New(env, static_cast<int>(lastAccess_)));
   o.Set("size", Napi::Number::New(env, lastSize_));
+  o.Set("xn", Napi::Boolean::New(env, lastXn_));
   o.Set("ucError", Napi::Number::New(env, lastUcError_));
   o.Set("ucErrorText", Napi::String::New(env, lastUcErrorText_));
   return o;
@@ -1445,6 +1714,8 @@ Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
   o.Set("countMisses", Napi::Number::New(env, static_cast<double>(countMisses_)));
   o.Set("itFixes", Napi::Number::New(env, static_cast<double>(itFixes_)));
   o.Set("alignHookCalls", Napi::Number::New(env, static_cast<double>(alignHookCalls_)));
+  o.Set("shadowCalls", Napi::Number::New(env, static_cast<double>(shadowCalls_)));
+  o.Set("mpuFlushes", Napi::Number::New(env, static_cast<double>(mpuFlushes_)));
   o.Set("hookStopNs", Napi::Number::New(env, static_cast<double>(hookStopNs_)));
   o.Set("watcherFireNs", Napi::Number::New(env, watcher_ ? static_cast<double>(watcher_->lastFireNs()) : 0));
   return o;

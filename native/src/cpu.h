@@ -35,6 +35,7 @@ enum class Stop : int {
   HandlerError = 11,
   EngineError = 12,
   Unaligned = 13,
+  MpuFault = 14,
 };
 
 enum class Access : int { Read = 0, Write = 1, Fetch = 2 };
@@ -66,6 +67,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
     std::shared_ptr<Napi::ObjectReference> buffer;  // keeps host memory alive while mapped
     uint32_t region;
     uint32_t mmioBase = 0;  // MMIO: the address uc_mmio_map was given (callback offsets count from it)
+    uint8_t* host = nullptr;  // RAM: host memory of `addr`
   };
   struct MmioRegion {
     NativeCpu* cpu;
@@ -109,6 +111,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void Close(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value SleepUntil(const Napi::CallbackInfo& info);
+  void SetMpu(const Napi::CallbackInfo& info);
+  void SetHfNmiActive(const Napi::CallbackInfo& info);
 
   // Unicorn hooks (all on the emulation = JS thread)
   static bool HookTlbFill(uc_engine* uc, uint64_t vaddr, uc_mem_type type, uc_tlb_entry* e, void* ud);
@@ -181,6 +185,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   Stop lastReason_ = Stop::Limit;
   uint32_t lastIntno_ = 0, lastAddress_ = 0, lastSize_ = 0;
   Access lastAccess_ = Access::Read;
+  bool lastXn_ = false;  // FetchFault: the default memory map's execute-never applied
   int lastUcError_ = 0;
   std::string lastUcErrorText_;
 
@@ -217,6 +222,44 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void SetUnalignedTrap(const Napi::CallbackInfo& info);
   void rebuildAlignHook();
   void undoAlignStop();
+
+  // PMSAv7 MPU (see docs/unicorn.md, "The MPU"). Regions are kept in region-number order (the
+  // highest-numbered match wins), only the enabled and valid ones. Pages that a region or a
+  // subregion boundary cuts ("mixed" pages) get a TLB entry that points into a shadow MMIO window
+  // (guest address + kShadowBase[priv]): every data access to them goes through ShadowReadCb /
+  // ShadowWriteCb, which check the exact bytes and then access RAM or the device.
+  struct MpuRegionN {
+    uint32_t start;
+    uint64_t end;  // exclusive
+    uint32_t rasr;
+    uint32_t subShift;
+    bool useSrd;
+  };
+  struct ShadowRegion {
+    NativeCpu* cpu;
+    bool priv;
+  };
+  uint32_t mpuCtrl_ = 0;
+  std::vector<MpuRegionN> mpuRegions_;
+  bool mpuHfNmi_ = false;        // HardFault or NMI active (from JS)
+  bool mpuTlbNegPri_ = false;    // the negative-priority state the TLB entries were filled under
+  std::unique_ptr<ShadowRegion> shadow_[2];
+  bool mpuFaultValid_ = false;   // an MPU refusal in a shadow callback (run stops)
+  uint32_t mpuFaultAddr_ = 0, mpuFaultSize_ = 0;
+  Access mpuFaultAccess_ = Access::Read;
+  bool shadowBusFault_ = false;  // a bus error (unmapped / read-only) seen in a shadow callback
+  bool tlbRefusedMpu_ = false;   // the TLB refusal was the MPU's
+  uint64_t shadowCalls_ = 0, mpuFlushes_ = 0;
+  bool mpuOn() const { return (mpuCtrl_ & 1) != 0; }
+  bool mpuApplies(bool negPri) const { return mpuOn() && !(negPri && !(mpuCtrl_ & 2)); }
+  uint32_t mpuProt(uint32_t addr, bool priv) const;  // 1 read, 2 write, 4 exec
+  bool mpuUniform(uint32_t page) const;
+  bool mpuAllowsBytes(uint32_t addr, uint32_t size, Access a, bool priv) const;
+  void readPrivilege(bool* priv, bool* negPri);
+  void mpuSyncNegPri();
+  static uint64_t ShadowReadCb(uc_engine* uc, uint64_t offset, unsigned size, void* ud);
+  static void ShadowWriteCb(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* ud);
+  bool shadowCheck(uint32_t addr, unsigned size, Access a, bool priv, const Mapping** m);
 
   // CCR.USERSETMPEND: unprivileged word stores to STIR (0xE000EF00) are allowed. The TLB keeps
   // refusing unprivileged stores to the PPB page (it cannot tell STIR from the SCB/MPU registers

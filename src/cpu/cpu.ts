@@ -68,6 +68,10 @@ export class Cpu {
     n.writeRegs([Reg.XPSR, Reg.CONTROL, Reg.XPSR], [((xpsr & ~0x1ff) | 1) >>> 0, control & ~CONTROL_NPRIV, xpsr >>> 0]);
     const v = n.readRegs(ids);
     n.writeRegs([Reg.CONTROL], [control]);
+    // CONTROL itself is reported as it was (nPRIV set), not as read during the privileged pass.
+    ids.forEach((id, i) => {
+      if (id === Reg.CONTROL) v[i] = control;
+    });
     return v;
   }
 

@@ -210,8 +210,10 @@ export class ExceptionModel {
       const d: FaultDetail = mpuFault
         ? { cfsr: CFSR.MSTKERR, what: `stacking to ${hex(frame)} refused by the MPU` }
         : { cfsr: CFSR.STKERR, what: `stacking to ${hex(frame)} failed` };
-      this.nvic.setPending(exc);
       const derived = this.routeFault(mpuFault ? 'memmanage' : 'busfault', d);
+      // The original stays pending, unless it is the derived one itself (a MemManage whose own
+      // stacking fails: one pending bit, taken once, as QEMU 7.2 does).
+      if (derived !== exc) this.nvic.setPending(exc);
       if (this.log.enabled('int')) this.log.log('int', `${d.what}: taking ${exceptionName(derived)} instead of ${exceptionName(exc)}`);
       if (derived === 0) this.lockup(d.what, ret);
       this.enter(derived, s, msp, psp, lr, ret);
@@ -351,7 +353,34 @@ export class ExceptionModel {
     }
     this.nvic.deactivate(returning);
     if (returning !== EXC_NMI) this.cpu.setReg(Reg.FAULTMASK, 0);
+    // Tail-chaining (as QEMU 7.2's do_v7m_exception_exit): a pending exception that can preempt the
+    // context being returned to is taken now, on the same frame, before anything is unstacked (so a
+    // frame that a handler left invalid, after a stacking fault, is never checked or popped).
+    const best = this.nvic.bestPending();
+    if (best && this.groupPrio(best) < this.executionPriority()) {
+      if (this.log.enabled('int')) this.log.log('int', `Tail-chaining from ${exceptionName(returning)} to ${exceptionName(best)}`);
+      this.enter(best, s, s.msp, s.psp, excReturn, s.pc);
+      return;
+    }
     const sp = usePsp ? s.psp : s.msp;
+    if (this.mpu && this.mpu.ctrl & 1) {
+      // Unstacking is checked by the MPU with the privilege of the mode returned to (QEMU 7.2:
+      // Handler mode, or Thread mode without CONTROL.nPRIV, is privileged), after the returning
+      // exception was deactivated (so a return from HardFault is no longer at negative priority).
+      const privileged = !toThread || !(s.control & CONTROL_NPRIV);
+      const negative = this.executionPriority() < 0;
+      let refused = false;
+      for (let off = 0; off < 0x20 && !refused; off += 4) refused = !mpuAllows(this.mpu, sp + off, 'read', privileged, negative);
+      if (refused) {
+        // A derived MemManage MUNSTKERR, taken in Handler mode on the same frame (as QEMU 7.2).
+        const what = `unstacking from ${hex(sp)} refused by the MPU`;
+        const exc = this.routeFault('memmanage', { cfsr: CFSR.MUNSTKERR, what });
+        if (this.log.enabled('int')) this.log.log('int', `${what}: taking ${exceptionName(exc)}`);
+        if (exc === 0) this.lockup(what, s.pc);
+        this.enter(exc, s, s.msp, s.psp, excReturn, s.pc);
+        return;
+      }
+    }
     let frame: number[];
     try {
       frame = this.cpu.readWords(sp, 8);

@@ -1,7 +1,8 @@
 /**
- * PMSAv7 permission check (ARMv7-M B3.5): which access the MPU allows at an address. Used for the
- * accesses the exception model makes itself (stacking); guest loads and stores get the same rules
- * in the native TLB-fill hook once MPU enforcement lands there.
+ * PMSAv7 permission check (ARMv7-M B3.5, as QEMU 7.2's get_phys_addr_pmsav7): which access the
+ * MPU allows at an address. Used for the accesses the exception model makes itself (stacking and
+ * unstacking); guest loads, stores and fetches get the same rules natively (NativeCpu.setMpu,
+ * `mpuProt` in native/src/cpu.cc). The PPB is exempt there; stacking never targets it.
  */
 export interface MpuView {
   /** MPU_CTRL: ENABLE bit 0, HFNMIENA bit 1, PRIVDEFENA bit 2. */
@@ -34,16 +35,18 @@ export function mpuAllows(mpu: MpuView, addr: number, access: MpuAccess, privile
     const { base, rasr } = regions[i]!;
     if (!(rasr & 1)) continue;
     const sizeField = (rasr >>> 1) & 0x1f;
-    if (sizeField < 4) continue; // regions under 32 bytes are UNPREDICTABLE: ignore them
+    if (sizeField === 0) continue; // SIZE 0 is reserved: QEMU 7.2 ignores the region
     const size = 2 ** (sizeField + 1);
-    const start = size >= 2 ** 32 ? 0 : (base & 0xffffffe0 & ~(size - 1)) >>> 0;
+    const start = (base & 0xffffffe0) >>> 0;
+    if (start % size !== 0) continue; // base not aligned to the size: ignored, as QEMU 7.2 does
     if (a < start || a - start >= size) continue;
     if (size >= 256) {
       const sub = Math.floor((a - start) / (size / 8));
       if ((rasr >>> 8) & (1 << sub)) continue; // subregion disabled: look at lower regions
     }
     const ap = (rasr >>> 24) & 7;
-    if (access === 'exec' && (rasr >>> 28) & 1) return false;
+    // XN, and the system region (0xE0000000 up) is never executable.
+    if (access === 'exec' && ((rasr >>> 28) & 1 || a >= 0xe0000000)) return false;
     const table = access === 'write' ? AP_WRITE : AP_READ;
     return (privileged ? table.priv : table.user)[ap]!;
   }

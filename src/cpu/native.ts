@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PosixApi } from '../native/posix.js';
 
 /** Why `run()` returned. */
 export const enum Stop {
@@ -40,7 +41,7 @@ export const enum Stop {
    * (of each access). PC at the faulting instruction, which has not completed; icount exact.
    */
   MemFault = 8,
-  /** An instruction fetch that failed: from unmapped memory or an execute-never region. info.address = the fetch address. */
+  /** An instruction fetch that failed: from unmapped memory, MMIO or an execute-never region of the default memory map (info.xn). info.address = the fetch address. */
   FetchFault = 9,
   /** UDIV/SDIV by zero with the divide trap enabled (PC at the divide). */
   DivByZero = 10,
@@ -56,6 +57,17 @@ export const enum Stop {
    * icount exact. info.address/access/size: the first unaligned access.
    */
   Unaligned = 13,
+  /**
+   * The MPU (see `setMpu`) refused a guest access: a load or store (info.access Read/Write,
+   * info.address = the first refused byte, exact also inside a 1 KiB page that a small region or
+   * a subregion cuts; size = of each access) or an instruction fetch (access Fetch, address = the
+   * fetch address). PC at the faulting instruction (for a fetch: the target), which has not
+   * completed (LDM/STM/PUSH: words before the refused one may have been transferred, as v7-M
+   * allows); icount exact. A MemManage fault: DACCVIOL with MMFAR, or IACCVIOL.
+   * Known gap: a refused access on such a cut page inside an IT block stops only at the end of
+   * the IT block (see docs/unicorn.md, "The MPU").
+   */
+  MpuFault = 14,
 }
 
 export const enum Access {
@@ -74,6 +86,8 @@ export interface StopInfo {
   access: Access;
   /** For MemFault / Unaligned: access size in bytes. */
   size: number;
+  /** For FetchFault: the address is in an execute-never region of the default memory map (MemManage IACCVIOL); else nothing is there to fetch (BusFault IBUSERR). */
+  xn: boolean;
   /** For EngineError: the uc_err code and its text. */
   ucError: number;
   ucErrorText: string;
@@ -153,6 +167,25 @@ export interface NativeCpu {
    */
   setUserSetMPend(enabled: boolean): void;
 
+  /**
+   * The PMSAv7 MPU as programmed (MPU_CTRL: ENABLE 1, HFNMIENA 2, PRIVDEFENA 4; region n's RBAR and
+   * RASR at index n). Applied to every guest load, store and instruction fetch from then on (the
+   * TLB is flushed at once when anything that matters changed), with the privilege of the access
+   * (Thread mode with CONTROL.nPRIV is unprivileged) and, with HFNMIENA clear, not at all while the
+   * requested execution priority is negative (see `setHfNmiActive`; FAULTMASK is read natively).
+   * Semantics as QEMU 7.2's get_phys_addr_pmsav7: the highest-numbered enabled region containing
+   * the address wins, unless its subregion is disabled; SIZE 0 and bases not aligned to the size
+   * make a region ignored; with no region, privileged accesses get the default map if PRIVDEFENA,
+   * others fault; 0xE0000000 up is never executable; the PPB (0xE0000000-0xE00FFFFF) is never
+   * subject to the MPU. The default map's execute-never regions always apply. Refusals stop the
+   * run with `Stop.MpuFault`. Safe to call from an MMIO handler (the guest programming the MPU).
+   * Pages that no region edge cuts cost nothing; every data access to a 1 KiB page that a region
+   * or subregion edge cuts goes through a native check (about an MMIO call's cost).
+   */
+  setMpu(ctrl: number, rbar: Uint32Array | readonly number[], rasr: Uint32Array | readonly number[]): void;
+  /** Whether HardFault or NMI is active (with FAULTMASK: a negative requested priority, which exempts accesses from the MPU unless HFNMIENA). Call between runs when it changes. */
+  setHfNmiActive(active: boolean): void;
+
   /** Forget translated code in [address, address+size) (code rewritten behind Unicorn's back). */
   invalidateCode(address: number, size: number): void;
 
@@ -180,7 +213,8 @@ export interface NativeCpu {
   close(): void;
 }
 
-export interface NativeAddon {
+/** The addon's whole contract: the CPU session here, the POSIX plumbing (sockets, fd passing, shared memory, eventfds, poll) in src/native/posix.ts. */
+export interface NativeAddon extends PosixApi {
   NativeCpu: new () => NativeCpu;
   /** Zeroed, page-aligned host memory (anonymous mmap), exposed as an external ArrayBuffer. */
   allocHostMemory(size: number): ArrayBuffer;

@@ -1,6 +1,8 @@
 /**
- * PMSAv7 MPU register file (MPU_TYPE..MPU_RASR_A3 at 0xE000ED90): the registers only. Enforcement
- * comes later and reads regions()/ctrl.
+ * PMSAv7 MPU register file (MPU_TYPE..MPU_RASR_A3 at 0xE000ED90). Enforcement is the CPU's:
+ * `onChange` (every CTRL/RBAR/RASR write and reset) hands regions()/ctrl to the native TLB-fill
+ * check (NativeCpu.setMpu, wired in src/machine/machine.ts) and the exception model reads them for
+ * stacking and unstacking (src/cpu/mpu-check.ts).
  *
  * Semantics as QEMU 7.2 (hw/intc/armv7m_nvic.c, v7-M path), checked against qemu-system-arm 7.2:
  *  - TYPE = DREGION << 8 (0x800 for 8 regions), writes ignored;
@@ -70,6 +72,7 @@ export class Mpu {
     this._rnr = 0;
     this.rbar.fill(0);
     this.rasr.fill(0);
+    this.onChange();
   }
 
   get ctrl(): number {
@@ -85,6 +88,11 @@ export class Mpu {
     const out: MpuRegion[] = [];
     for (let i = 0; i < this.dregion; i++) out.push({ base: this.rbar[i]!, rasr: this.rasr[i]! });
     return out;
+  }
+
+  /** The RBAR and RASR registers themselves (index = region; no copy: for the native check, do not modify). */
+  raw(): { rbar: Uint32Array; rasr: Uint32Array } {
+    return { rbar: this.rbar, rasr: this.rasr };
   }
 
   /** `offset` relative to MPU_TYPE; word accesses only (the SCS filters sizes). */

@@ -37,6 +37,16 @@ export interface BoardContext {
   /** Register a receiver for the i-th serial port's input (the machine feeds it from the chardev). */
   onSerialInput(i: number, receive: (data: Uint8Array) => void): void;
   bus: BusAccess;
+  /**
+   * Set the core clock (SysTick's CLKSOURCE = 1 clock) by its period in whole ns, for boards whose
+   * firmware can change it (lm3s6965evb's RCC/RCC2). Absent in contexts without a SysTick (unit tests).
+   */
+  setCpuClockPeriodNs?(ns: number): void;
+  /**
+   * Request a system reset, as QEMU's qemu_system_reset_request (a watchdog's reset output): the
+   * machine resets at the top of its run loop, or exits under -no-reboot. Optional for unit tests.
+   */
+  systemReset?(): void;
 }
 
 export interface DeviceDef {

@@ -9,7 +9,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type NativeAddon, type NativeCpu, Access, loadNative, Reg, Stop } from '../cpu/native.js';
 import { Cpu, XPSR_T } from '../cpu/cpu.js';
 import { ExceptionModel, Lockup } from '../cpu/exceptions.js';
-import { CFSR, EXC_NMI } from '../cpu/exception-controller.js';
+import { CFSR, EXC_HARDFAULT, EXC_NMI } from '../cpu/exception-controller.js';
 import type { IrqLine, Logger } from '../devices/device.js';
 import { SILENT } from '../devices/device.js';
 import { AddressMap } from './address-map.js';
@@ -82,8 +82,13 @@ export class Machine {
   private sleeping: 'wfi' | 'wfe' | null = null;
   private outcome: Outcome | null = null;
   private resetRequested = false;
+  /** HardFault or NMI active, as last told to the native MPU check. */
+  private hfNmiActive = false;
   private wakeIdle: (() => void) | null = null;
   private readonly noReboot: boolean;
+  /** Watched fds: token → handler (addEventSource). */
+  private readonly eventHandlers = new Map<number, () => void>();
+  private nextEventToken = 1;
   /** Called during every system reset, before the core reads its vector table (e.g. to reload the images, as QEMU's ROM blobs). */
   onReset: () => void = () => {};
   /** Called after every core reset (e.g. -device loader,addr=A,cpu-num=0 sets the PC). */
@@ -131,6 +136,16 @@ export class Machine {
       realTime: this.icount === null,
     });
     this.exceptions = new ExceptionModel(this.cpu, this.scs.nvic, this.log, this.scs.mpu);
+    // MPU enforcement is native (the TLB-fill hook): every register change goes there at once.
+    const mpu = this.scs.mpu;
+    const { rbar, rasr } = mpu.raw();
+    const pushMpu = () => this.native.setMpu(mpu.ctrl, rbar, rasr);
+    const prevOnChange = mpu.onChange;
+    mpu.onChange = () => {
+      prevOnChange();
+      pushMpu();
+    };
+    pushMpu();
 
     this.buildMemory();
     // Bit-band and tools reach the bus through the address map (valid once committed, before any access).
@@ -144,6 +159,13 @@ export class Machine {
       serial: (i) => serials[i] ?? null,
       onSerialInput: (i, receive) => this.serialInput.set(i, receive),
       bus,
+      // lm3s6965evb (boards team): the system control block drives SysTick's clock from RCC/RCC2.
+      setCpuClockPeriodNs: (ns) => this.scs.systick.setCpuPeriodNs(ns),
+      // mps2-an385's watchdog reset output (same path as AIRCR.SYSRESETREQ).
+      systemReset: () => {
+        this.resetRequested = true;
+        this.kick();
+      },
     };
     this.map.addDevice('scs', 0xe000e000, this.scs.device);
     this.devices.set('scs', this.scs.device);
@@ -163,10 +185,48 @@ export class Machine {
     this.native.setEventCallback(() => this.kick());
   }
 
-  /** Add a device after construction (e.g. -device ivshmem-flat); call before start(). */
+  /** Add a device after construction (e.g. -device ivshmem-flat); call before anything is loaded or run. */
   addDevice(name: string, base: number, dev: import('../devices/device.js').MmioDevice): void {
+    if (this.committed) throw new Error(`machine: device ${name} added after the memory map was committed`);
     this.devices.set(name, dev);
     this.map.addDevice(name, base, dev);
+  }
+
+  /**
+   * Map host memory the machine does not own (e.g. an mmapped shared-memory region) into the guest,
+   * zero copy: guest loads and stores go straight to `buffer`. Before anything is loaded or run.
+   */
+  addHostMemory(name: string, base: number, buffer: ArrayBuffer, size = buffer.byteLength, writable = true): void {
+    if (this.committed) throw new Error(`machine: memory ${name} added after the memory map was committed`);
+    this.map.addRam(name, base, buffer, { size, writable });
+  }
+
+  /**
+   * Watch host fds (eventfds) with the native watcher thread. When one becomes readable it is
+   * drained, a running CPU stops (Stop.External), a sleeping one wakes (native sleep or event
+   * loop), and `handler(i)` (i = the fd's index in `fds`) runs on the JS thread at the top of the
+   * run loop, before pending exceptions are taken: a device raising an IRQ there is seen at once.
+   * Returns a function that stops watching (call it before the fds are closed).
+   */
+  addEventSource(fds: readonly number[], handler: (index: number) => void): () => void {
+    const watched = fds.map((fd, i) => {
+      const token = this.nextEventToken++;
+      this.eventHandlers.set(token, () => handler(i));
+      this.native.watchFd(fd, token);
+      return { fd, token };
+    });
+    return () => {
+      for (const w of watched.splice(0)) {
+        this.native.unwatchFd(w.fd);
+        this.eventHandlers.delete(w.token);
+      }
+    };
+  }
+
+  /** Route fired watched fds to their handlers. */
+  private takeExternalEvents(): void {
+    if (this.eventHandlers.size === 0) return;
+    for (const token of this.native.takeEvents()) this.eventHandlers.get(token)?.();
   }
 
   private buildMemory(): void {
@@ -278,6 +338,7 @@ export class Machine {
           if (this.outcome) break;
         }
         this.sched.runDue();
+        this.takeExternalEvents();
         if (this.resetRequested) {
           this.resetRequested = false;
           if (this.noReboot) {
@@ -308,6 +369,11 @@ export class Machine {
           continue;
         }
         this.native.setMaskWatch(this.exceptions.maskedPendingPriority(), this.scs.nvic.groupMask());
+        const hfNmi = this.scs.nvic.isActive(EXC_HARDFAULT) || this.scs.nvic.isActive(EXC_NMI);
+        if (hfNmi !== this.hfNmiActive) {
+          this.hfNmiActive = hfNmi;
+          this.native.setHfNmiActive(hfNmi);
+        }
 
         const deadline = this.sched.nextDeadline();
         let limit: number;
@@ -397,11 +463,21 @@ export class Machine {
         this.exceptions.raiseFault('busfault', { cfsr: CFSR.PRECISERR, bfar: info.address, what }, pc);
         return;
       }
+      case Stop.MpuFault: {
+        const info = this.native.stopInfo();
+        const addr = info.address >>> 0;
+        if (info.access === Access.Fetch) {
+          this.exceptions.raiseFault('memmanage', { cfsr: CFSR.IACCVIOL, what: `instruction fetch from 0x${addr.toString(16)} refused by the MPU` }, addr & ~1);
+        } else {
+          const what = `${info.access === Access.Write ? 'write to' : 'read from'} 0x${addr.toString(16)} refused by the MPU`;
+          this.exceptions.raiseFault('memmanage', { cfsr: CFSR.DACCVIOL, mmfar: addr, what }, this.cpu.pc & ~1);
+        }
+        return;
+      }
       case Stop.FetchFault: {
         const info = this.native.stopInfo();
         const addr = info.address >>> 0;
-        const xn = (addr >= 0x40000000 && addr < 0x60000000) || addr >= 0xa0000000;
-        if (xn) {
+        if (info.xn) {
           this.exceptions.raiseFault('memmanage', { cfsr: CFSR.IACCVIOL, what: `instruction fetch from execute-never address 0x${addr.toString(16)}` }, addr & ~1);
         } else {
           this.exceptions.raiseFault('busfault', { cfsr: CFSR.IBUSERR, what: `instruction fetch from 0x${addr.toString(16)} (no memory there)` }, addr & ~1);
@@ -460,7 +536,7 @@ export class Machine {
   }
 
   /** The guest sleeps (WFI/WFE/sleep-on-exit) and nothing is pending: let time pass. */
-  /** Returns true if it waited in the event loop (false when it only warped virtual time). */
+  /** Returns true if it waited in the event loop (false when it only warped virtual time or slept natively). */
   private async idle(): Promise<boolean> {
     const deadline = this.sched.nextDeadline();
     if (this.icount && !this.icount.sleep) {
@@ -475,13 +551,15 @@ export class Machine {
     const now = this.sched.now();
     const waitNs = deadline === Infinity ? Infinity : Math.max(0, deadline - now);
     const before = this.addon.monotonicNs();
+    // A short wait is a native sleep on this thread: the event loop did not run (see run()'s yield).
+    const inEventLoop = waitNs > PRECISE_SLEEP_NS;
     await this.waitHost(waitNs);
     if (this.icount) {
       // sleep=on: virtual time follows real time while the guest sleeps, up to the deadline.
       const slept = this.addon.monotonicNs() - before;
       this.warpNs += Math.min(slept, waitNs === Infinity ? slept : waitNs);
     }
-    return true;
+    return inEventLoop;
   }
 
   /** Block (in the event loop) for up to `ns`, or until kick(). */

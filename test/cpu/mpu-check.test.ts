@@ -49,4 +49,13 @@ describe('PMSAv7 permission check', () => {
     expect(mpuAllows(m, 0x20000000, 'write', true, true)).toBe(true);
     expect(mpuAllows(mpu(1 | 2, []), 0x20000000, 'write', true, true)).toBe(false);
   });
+
+  it('follows QEMU 7.2: SIZE 0 and misaligned bases disable a region; the system region never executes', () => {
+    expect(mpuAllows(mpu(1, [{ base: 0x20000000, rasr: 1 | (3 << 24) }]), 0x20000000, 'read', true)).toBe(false);
+    // 1 KiB region at a base aligned to 512 only: ignored.
+    expect(mpuAllows(mpu(1, [{ base: 0x20000200, rasr: rasr(10, 3) }]), 0x20000200, 'read', true)).toBe(false);
+    expect(mpuAllows(mpu(1, [{ base: 0x20000400, rasr: rasr(10, 3) }]), 0x20000400, 'read', true)).toBe(true);
+    expect(mpuAllows(mpu(1, [{ base: 0xe0000000, rasr: rasr(29, 3) }]), 0xe0100000, 'exec', true)).toBe(false);
+    expect(mpuAllows(mpu(1, [{ base: 0xe0000000, rasr: rasr(29, 3) }]), 0xe0100000, 'write', true)).toBe(true);
+  });
 });
