@@ -5,7 +5,8 @@
       "sources": [
         "src/addon.cc",
         "src/cpu.cc",
-        "src/watcher.cc"
+        "src/watcher.cc",
+        "src/posix.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -17,6 +17,7 @@
 
 #include "cpu.h"
 #include "watcher.h"
+#include "posix.h"
 
 namespace cmemu {
 namespace {
@@ -137,6 +138,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("writeEventFdLater", Napi::Function::New(env, WriteEventFdLater, "writeEventFdLater"));
   exports.Set("lastLaterWriteNs", Napi::Function::New(env, LastLaterWriteNs, "lastLaterWriteNs"));
+  RegisterPosix(env, exports);  // sockets, fd passing, shared memory, mmap, poll (posix.cc)
   return exports;
 }
 

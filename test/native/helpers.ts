@@ -3,12 +3,8 @@
 // as Thumb halfwords with their assembly in comments (assembled once with arm-none-eabi-as).
 import { loadNative, Reg, type NativeAddon, type NativeCpu } from '../../src/cpu/native.js';
 
-/** Test utilities the addon exports beside the contract (eventfds: Node has no eventfd API). */
+/** Test utilities the addon exports beside the contract (the eventfd functions are in it: src/native/posix.ts). */
 export interface TestAddon extends NativeAddon {
-  createEventFd(initial?: number): number;
-  writeEventFd(fd: number, value?: number): void;
-  readEventFd(fd: number): number;
-  closeFd(fd: number): void;
   /** Writes `value` to `fd` from a new native thread after `delayNs`. */
   writeEventFdLater(fd: number, value: number, delayNs: number): void;
   /** CLOCK_MONOTONIC ns at which the last writeEventFdLater wrote. */

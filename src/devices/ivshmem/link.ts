@@ -8,10 +8,15 @@ import type { Logger } from '../device.js';
 export interface IvshmemLink {
   /** Own peer id, as the server assigned it (IVPOSITION). */
   readonly id: number;
-  /** The shared memory, mmapped MAP_SHARED from the server's fd: an external ArrayBuffer, zero copy. */
+  /**
+   * The shared memory, mmapped MAP_SHARED from the server's fd: an external ArrayBuffer, zero copy.
+   * Its length is `shmem-size` when given (the server's region may be larger: see the SIZE RULE in
+   * protocol.ts), else the whole region.
+   */
   readonly shm: ArrayBuffer;
+  /** = shm.byteLength. */
   readonly shmSize: number;
-  /** Own eventfds, index = vector number (the server decides how many). */
+  /** Own eventfds, index = vector number (the server decides how many; 1..64 once connected). The link never reads them: the user watches them. */
   readonly ownVectorFds: readonly number[];
   /** Vectors the peer has: 0 when the peer is unknown or has left. */
   peerVectors(peer: number): number;
@@ -21,9 +26,13 @@ export interface IvshmemLink {
   notify(peer: number, vector: number): boolean;
   /** A peer joined (its eventfds all received) or left (its fds closed). */
   onPeerChange(cb: (peer: number, joined: boolean) => void): void;
-  /** The server closed the connection or sent something we refuse after the greeting; the shared memory stays mapped. */
+  /**
+   * The server closed the connection or sent something we refuse after the greeting. The shared
+   * memory stays mapped and every eventfd already received stays open (peers still running can
+   * still be rung, and still ring us) until close(); joins and departures are no longer known.
+   */
   onClose(cb: (reason: string) => void): void;
-  /** Close the socket and every fd; unmap the memory once nothing uses it. */
+  /** Close the socket and every fd; the memory is unmapped by the GC once nothing (a CPU mapping included) uses `shm`. Does not call onClose. Idempotent. */
   close(): void;
 }
 
@@ -31,6 +40,6 @@ export interface ConnectOptions {
   /** The device's `shmem-size` property, if given: the rule applied to the server's size is the client's to document. */
   shmemSize?: number;
   log?: Logger;
-  /** Give up on the greeting after this long (ms). */
+  /** Give up on the greeting after this long (ms; default 5000). */
   timeoutMs?: number;
 }
