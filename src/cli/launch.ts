@@ -15,6 +15,12 @@ import { type CharBackend, openCharBackend } from '../machine/chardev.js';
 import { Semihosting } from '../devices/semihosting.js';
 import { Reg } from '../cpu/native.js';
 import { coreReg } from '../cpu/cpu.js';
+import type { BoardDef } from '../machine/board.js';
+import type { IrqLine, Logger } from '../devices/device.js';
+import { EXC_EXTERNAL0 } from '../cpu/exception-controller.js';
+import { IVSHMEM_FLAT_WINDOW, IvshmemFlat } from '../devices/ivshmem-flat.js';
+import type { ConnectOptions, IvshmemLink } from '../devices/ivshmem/link.js';
+import { connectIvshmem } from '../devices/ivshmem/client.js';
 
 export interface LaunchExtras {
   /** Exit 0 as soon as this text appears on serial port 0. */
@@ -23,7 +29,13 @@ export interface LaunchExtras {
   timeoutSec?: number;
   /** Where notes and errors go (stderr by default). */
   stderr?: (s: string) => void;
+  /** How to reach an ivshmem server (tests inject fakes); the real client by default. */
+  connectIvshmem?: IvshmemConnector;
+  /** Called with the machine once it is built, before it runs (tests and tools). */
+  onMachine?: (m: Machine) => void;
 }
+
+export type IvshmemConnector = (socketPath: string, opts: ConnectOptions) => Promise<IvshmemLink>;
 
 export class InputError extends Error {}
 
@@ -69,7 +81,7 @@ export async function launch(config: QemuConfig, extras: LaunchExtras = {}): Pro
     throw new UsageError('no guest image: give -kernel FILE.elf or -device loader,file=FILE,addr=ADDR');
   }
   if (config.gdb) err('cmemu: note: the GDB stub is not implemented yet; -s/-S/-gdb are ignored\n');
-  if (config.ivshmem.length) throw new UsageError('-device ivshmem-flat is not implemented yet');
+  const ivshmemPlans = config.ivshmem.map((spec) => planIvshmem(board, spec, config.chardevs.get(spec.chardev)!, (n) => err(`cmemu: note: ${n}\n`)));
 
   // Images first: bad input must fail before anything is started.
   const images: LoadedImage[] = [];
@@ -90,6 +102,14 @@ export async function launch(config: QemuConfig, extras: LaunchExtras = {}): Pro
   }
 
   const logger = new CategoryLogger(config.log.items, config.log.file ?? undefined);
+  // ivshmem servers next, before anything is built: an unreachable socket is bad input (exit 2).
+  const links: IvshmemLink[] = [];
+  try {
+    for (const plan of ivshmemPlans) links.push(await connectPlan(plan, extras.connectIvshmem, logger));
+  } catch (e) {
+    for (const l of links) l.close();
+    throw e;
+  }
   const machineRef: { m: Machine | null } = { m: null };
   const backends: CharBackend[] = [];
   const opened = new Map<string, CharBackend>();
@@ -132,6 +152,13 @@ export async function launch(config: QemuConfig, extras: LaunchExtras = {}): Pro
   if (config.icount?.shift === 'auto') err('cmemu: note: -icount shift=auto runs as shift=3\n');
   const machine = new Machine({ board, icount, logger, serials, noReboot: config.noReboot });
   machineRef.m = machine;
+  try {
+    ivshmemPlans.forEach((plan, i) => installIvshmem(machine, plan, links[i]!, i, logger, err));
+  } catch (e) {
+    for (const l of links) l.close();
+    machine.close();
+    throw e;
+  }
   serialBackends.forEach((b, i) => b?.onData((data) => machine.serialReceive(i, data)));
 
   const loadAll = () => {
@@ -198,6 +225,7 @@ export async function launch(config: QemuConfig, extras: LaunchExtras = {}): Pro
     machine.afterReset = () => machine.cpu.setReg(Reg.PC, (pc & ~1) | 1);
   }
 
+  extras.onMachine?.(machine);
   let outcome: Outcome;
   try {
     outcome = await machine.run();
@@ -209,6 +237,7 @@ export async function launch(config: QemuConfig, extras: LaunchExtras = {}): Pro
     for (const b of backends) await b.close().catch(() => {});
     if (config.pidfile) rmSync(config.pidfile, { force: true });
     machine.close();
+    for (const l of links) l.close();
   }
   switch (outcome.kind) {
     case 'exit':
@@ -224,4 +253,114 @@ export async function launch(config: QemuConfig, extras: LaunchExtras = {}): Pro
     case 'stopped':
       return 0;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// -device ivshmem-flat
+// ---------------------------------------------------------------------------------------------
+
+/** The NVIC input path of each board, as QEMU's QOM tree names it (x-irq-qompath without `[N]`). */
+const NVIC_QOM_PATHS: Record<string, string> = {
+  'mps2-an385': '/machine/armv7m/nvic/unnamed-gpio-in',
+  lm3s6965evb: '/machine/soc/v7m/nvic/unnamed-gpio-in',
+};
+const KIB = 0x400;
+const hex = (v: number) => '0x' + (v >>> 0).toString(16);
+
+/** Where one ivshmem-flat goes, checked against the board as far as possible before connecting. */
+export interface IvshmemPlan {
+  /** Prefix for messages: `-device ivshmem-flat,chardev=ID`. */
+  what: string;
+  socketPath: string;
+  irq: number;
+  iomem: number;
+  shmem: number;
+  /** shmem-size if given, else null (the server's size). */
+  shmemSize: number | null;
+}
+
+/**
+ * Resolve and check an ivshmem-flat's placement on `board` (defaults: the board's ivshmemDefaults).
+ * x-irq-qompath: the board's own NVIC path; the other known board's form is accepted with a note
+ * (copied run lines are common, the input number is what matters); anything else is an error.
+ */
+export function planIvshmem(board: BoardDef, spec: QemuConfig['ivshmem'][number], chardev: QemuConfig['chardevs'] extends Map<string, infer C> ? C : never, note: (s: string) => void = () => {}): IvshmemPlan {
+  const what = `-device ivshmem-flat,chardev=${spec.chardev}`;
+  if (chardev.backend !== 'socket' || !('path' in chardev.address)) {
+    throw new UsageError(`${what}: chardev '${spec.chardev}' must be a UNIX socket (path=) to the ivshmem server`);
+  }
+  const defaults = board.ivshmemDefaults;
+  let irq = defaults?.irq ?? 0;
+  if (spec.irqPath !== null) {
+    const path = spec.irqPath.replace(/^(['"])(.*)\1$/, '$2');
+    const m = /^(.*)\[(\d+)\]$/.exec(path);
+    const own = defaults?.qompath.replace(/\[\d+\]$/, '') ?? NVIC_QOM_PATHS[board.name];
+    if (!m) throw new UsageError(`${what}: x-irq-qompath '${spec.irqPath}' does not name an NVIC input (${own ?? '…/nvic/unnamed-gpio-in'}[N])`);
+    const other = Object.entries(NVIC_QOM_PATHS).find(([b, p]) => b !== board.name && p === m[1]);
+    if (m[1] !== own) {
+      if (!other) throw new UsageError(`${what}: x-irq-qompath '${spec.irqPath}' is not an NVIC input of ${board.name} (${own}[N])`);
+      note(`${what}: x-irq-qompath '${path}' is ${other[0]}'s NVIC path; on ${board.name} it is '${own}[${m[2]}]': taken as NVIC input ${m[2]}`);
+    }
+    irq = parseInt(m[2]!, 10);
+  }
+  if (irq >= board.numIrqs) throw new UsageError(`${what}: NVIC input ${irq} does not exist on ${board.name} (external IRQs 0..${board.numIrqs - 1})`);
+  // Defaults: the board's, else QEMU's v3 series examples (the parser applied those).
+  const iomem = spec.iomemAddr === 0x400ff000 && defaults ? defaults.iomem : spec.iomemAddr;
+  const shmem = spec.shmemAddr === 0x40100000 && defaults ? defaults.shmem : spec.shmemAddr;
+  if (iomem % IVSHMEM_FLAT_WINDOW) throw new UsageError(`${what}: x-bus-address-iomem ${hex(iomem)} is not ${IVSHMEM_FLAT_WINDOW}-byte aligned`);
+  if (shmem % KIB) throw new UsageError(`${what}: x-bus-address-shmem ${hex(shmem)} is not 1 KiB aligned`);
+  if (spec.shmemSize !== null && spec.shmemSize % KIB) throw new UsageError(`${what}: shmem-size ${spec.shmemSize} is not a multiple of 1 KiB`);
+  for (const [name, a] of [['x-bus-address-iomem', iomem], ['x-bus-address-shmem', shmem]] as const) {
+    if (a >= 0xe0000000) throw new UsageError(`${what}: ${name} ${hex(a)} is in the system region (0xE0000000 and up)`);
+  }
+  return { what, socketPath: chardev.address.path, irq, iomem, shmem, shmemSize: spec.shmemSize };
+}
+
+async function connectPlan(plan: IvshmemPlan, connector: IvshmemConnector | undefined, log: Logger): Promise<IvshmemLink> {
+  try {
+    return await (connector ?? connectIvshmem)(plan.socketPath, { shmemSize: plan.shmemSize ?? undefined, log, timeoutMs: 5000 });
+  } catch (e) {
+    throw new InputError(`${plan.what}: ${(e as Error).message.replace(/^ivshmem: /, '')}`);
+  }
+}
+
+/** An NVIC input driven by edges: a pulse pends the IRQ without touching the line's level (another device may share it). */
+function edgeIrq(machine: Machine, n: number): IrqLine {
+  const line = machine.scs.nvic.line(n);
+  return { set: (level) => line.set(level), pulse: () => machine.scs.nvic.setPending(EXC_EXTERNAL0 + n) };
+}
+
+/** Map the shared memory, add the register window, wire the IRQ and the doorbell eventfds. */
+export function installIvshmem(machine: Machine, plan: IvshmemPlan, link: IvshmemLink, index: number, log: Logger, err: (s: string) => void): IvshmemFlat {
+  const size = plan.shmemSize ?? link.shmSize;
+  if (size > link.shmSize) throw new InputError(`${plan.what}: shmem-size ${size} is larger than the server's region (${link.shmSize} bytes)`);
+  if (size % KIB) throw new InputError(`${plan.what}: the server's region of ${size} bytes is not a multiple of 1 KiB (the CPU maps whole 1 KiB pages)`);
+  if (plan.shmem + size > 0xe0000000) throw new InputError(`${plan.what}: shared memory at ${hex(plan.shmem)} (+${size}) runs into the system region (0xE0000000)`);
+  const names = (l: { name: string }[]) => [...new Set(l.map((r) => r.name))].join(', ');
+  const taken = machine.map.occupants(plan.shmem, size);
+  if (taken.length) throw new InputError(`${plan.what}: shared memory ${hex(plan.shmem)}-${hex(plan.shmem + size - 1)} overlaps ${names(taken)} on ${machine.board.name}`);
+  // The registers must not overlap anything, nor share a 1 KiB page with RAM (RAM is mapped in whole pages).
+  const page = Math.floor(plan.iomem / KIB) * KIB;
+  const regsTaken = [
+    ...machine.map.occupants(plan.iomem, IVSHMEM_FLAT_WINDOW),
+    ...machine.map.occupants(page, KIB).filter((r) => r.kind === 'ram'),
+  ];
+  if (plan.shmem < page + KIB && page < plan.shmem + size) regsTaken.push({ name: 'its own shared memory', kind: 'ram' });
+  if (regsTaken.length) {
+    throw new InputError(`${plan.what}: registers ${hex(plan.iomem)}-${hex(plan.iomem + IVSHMEM_FLAT_WINDOW - 1)} overlap ${names(regsTaken)} (or share its 1 KiB page) on ${machine.board.name}`);
+  }
+  const suffix = index ? String(index) : '';
+  const dev = new IvshmemFlat(link, {
+    shmemAddr: plan.shmem,
+    shmemSize: size,
+    irq: edgeIrq(machine, plan.irq),
+    log,
+    onServerGone: (reason) => {
+      err(`cmemu: ivshmem-flat${suffix}: the ivshmem server went away (${reason}); the board keeps running with its shared memory, doorbells to other peers are dropped\n`);
+    },
+  });
+  machine.addHostMemory(`ivshmem-flat${suffix} shared memory`, plan.shmem, link.shm, size);
+  machine.addDevice(`ivshmem-flat${suffix}`, plan.iomem, dev);
+  machine.addEventSource(link.ownVectorFds, (v) => dev.vectorFired(v));
+  return dev;
 }
