@@ -50,3 +50,12 @@ bench: deps build native firmware
 
 clean:
 	rm -rf dist native/build firmware/build build
+
+# The Linux peer (docs/linux-peer.md): a Debian arm64 guest in qemu-system-aarch64 with PCI
+# ivshmem-doorbell, and the demo pairing it with a cmemu board. The guest build caches itself.
+.PHONY: linux-guest demo-linux
+linux-guest: deps
+	bash scripts/linux-guest/build.sh
+
+demo-linux: deps build native firmware linux-guest
+	node dist/cli/demo-linux.js

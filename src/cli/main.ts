@@ -104,6 +104,8 @@ async function runBoards(argv: string[]): Promise<number> {
 const TOP_HELP = `usage: cmemu [qemu-system-arm options]      (e.g. -M mps2-an385 -nographic -kernel fw.elf; see -help)
        cmemu run [options] FIRMWARE.elf    (friendly form; see cmemu run --help)
        cmemu boards [BOARD]                (list boards, or print a board's memory map)
+       cmemu ivshmem-server [OPTION]...    (an ivshmem server as QEMU's contrib/ivshmem-server; see -h)
+       cmemu peer-linux --socket PATH ...  (a Linux VM as an ivshmem ping-pong peer; see --help)
 `;
 
 export async function main(argv: string[]): Promise<void> {
@@ -114,6 +116,8 @@ export async function main(argv: string[]): Promise<void> {
       code = argv.length === 0 ? 2 : 0;
     } else if (argv[0] === 'run') code = await runFriendly(argv.slice(1));
     else if (argv[0] === 'boards') code = await runBoards(argv.slice(1));
+    else if (argv[0] === 'ivshmem-server') code = await (await import('./ivshmem-server.js')).runIvshmemServer(argv.slice(1));
+    else if (argv[0] === 'peer-linux') code = await (await import('./peer-linux.js')).runPeerLinux(argv.slice(1));
     else code = await runQemuForm(argv);
   } catch (e) {
     if (e instanceof UsageError || e instanceof InputError) code = fail(e.message);
