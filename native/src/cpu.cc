@@ -5,9 +5,31 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#include <uv.h>
 
 #include "thumb.h"
+
+// Linked with -Wl,--wrap=tlb_flush_arm (binding.gyp): every whole-TLB flush inside Unicorn goes
+// through this wrapper, which lets the constructor learn the engine's CPUState (Unicorn has no API
+// for it) so that the MPU code can call QEMU's per-page flush (see NativeCpu::mpuInvalidate).
+extern "C" {
+void __real_tlb_flush_arm(void* cpu);
+void tlb_flush_page_by_mmuidx_arm(void* cpu, uint32_t addr, uint16_t idxmap);
+static thread_local void** g_captureCpu = nullptr;
+void __wrap_tlb_flush_arm(void* cpu) {
+  if (g_captureCpu != nullptr) {
+    *g_captureCpu = cpu;
+    g_captureCpu = nullptr;
+  }
+  __real_tlb_flush_arm(cpu);
+}
+}
 
 namespace cmemu {
 
@@ -148,6 +170,7 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("close", &NativeCpu::Close),
                          InstanceMethod("stats", &NativeCpu::Stats),
                          InstanceMethod("sleepUntil", &NativeCpu::SleepUntil),
+                         InstanceMethod("idleWait", &NativeCpu::IdleWait),
                          InstanceMethod("stolenNs", &NativeCpu::StolenNs),
                          InstanceMethod("setMpu", &NativeCpu::SetMpu),
                          InstanceMethod("setHfNmiActive", &NativeCpu::SetHfNmiActive),
@@ -177,6 +200,11 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
   must(uc_ctl_exits_enable(uc_), "uc_ctl_exits_enable");
 
   execBits_.assign((1u << (32 - kPageBits)) / 64, 0);
+  tlbPageBits_.assign((1u << (32 - kPageBits)) / 64, 0);
+  // Learn Unicorn's CPUState through the tlb_flush wrapper (a flush of the still empty TLB).
+  g_captureCpu = &ucCpu_;
+  uc_ctl_flush_tlb(uc_);
+  g_captureCpu = nullptr;
   countCache_.assign(kCountCacheSize, CountEntry{});
 
   uc_hook h;
@@ -246,6 +274,10 @@ void NativeCpu::shutdown() {
   if (watcher_) {
     watcher_->stop();  // joins: no more TSFN calls after this
     watcher_.reset();
+  }
+  if (idleFd_ >= 0) {
+    close(idleFd_);
+    idleFd_ = -1;
   }
   if (tsfnCtx_ != nullptr) {
     bool del;
@@ -323,6 +355,11 @@ void NativeCpu::notifyFromWatcher() {
     sleepWake_ = true;
   }
   sleepCv_.notify_all();
+  if (idleWaiting_.load() && idleFd_ >= 0) {
+    uint64_t one = 1;
+    ssize_t r = write(idleFd_, &one, sizeof one);
+    (void)r;
+  }
   TsfnCtx* ctx = tsfnCtx_;
   if (ctx == nullptr) return;
   if (ctx->pending.exchange(true)) return;  // one queued call is enough
@@ -667,6 +704,9 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
   if (c->mpuOn() && !ppb) {
     bool negPri = false;
     c->readPrivilege(&priv, &negPri);
+    // A guest CPSID f / MSR FAULTMASK inside the run (HFNMIENA clear): entries filled before it
+    // follow the other rule; drop them now (the opposite change is watched by the block hook).
+    if (!(c->mpuCtrl_ & 2) && negPri != c->mpuTlbNegPri_) c->mpuNegPriChanged(negPri);
     if (c->mpuApplies(negPri)) {
       if (c->mpuUniform(page)) {
         mpuProt = c->mpuProt(page, priv);
@@ -690,6 +730,7 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
     }
     if (isExecuteNever(page) || m == nullptr || m->mmio) return refuse(false);
     word |= bit;
+    if (!ppb) c->noteTlbPage(page);
     if (mixed) {
       e->perms = UC_PROT_EXEC;
       return true;
@@ -723,6 +764,7 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
     // ShadowReadCb/ShadowWriteCb check the exact bytes against the MPU (and the bus).
     e->paddr = kShadowBase[priv ? 1 : 0] + page;
     e->perms = static_cast<uc_prot>(UC_PROT_READ | UC_PROT_WRITE);
+    c->noteTlbPage(page);
     c->noteStateRestored();
     return true;
   }
@@ -734,6 +776,7 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
   if ((word & bit) && (mpuProt & kProtX)) perms |= UC_PROT_EXEC;
   if (type == UC_MEM_WRITE && !(perms & UC_PROT_WRITE)) return refuse(false);
   e->perms = static_cast<uc_prot>(perms);
+  if (!ppb) c->noteTlbPage(page);
   // Unicorn rolled the CPU state back to this access before calling us (ITSTATE included): if it
   // is inside an IT block, the rest of the block may leave ITSTATE stale. Repair it at the next
   // block boundary.
@@ -808,9 +851,65 @@ void NativeCpu::mpuSyncNegPri() {
   uc_reg_read(uc_, UC_ARM_REG_FAULTMASK, &fm);
   const bool neg = mpuHfNmi_ || (fm & 1) != 0;
   if (neg == mpuTlbNegPri_) return;
+  mpuNegPriChanged(neg);
+}
+
+void NativeCpu::mpuNegPriChanged(bool neg) {
   mpuTlbNegPri_ = neg;
-  uc_ctl_flush_tlb(uc_);
+  // While entries follow the exemption, a guest CPSIE f / MSR FAULTMASK (which ends the translated
+  // block) must be seen at the next block; HardFault/NMI state changes only between runs.
+  mpuNegWatch_ = neg && !mpuHfNmi_;
+  mpuInvalidate(nullptr);
+}
+
+void NativeCpu::noteTlbPage(uint32_t page) {
+  const uint32_t pn = page >> kPageBits;
+  uint64_t& w = tlbPageBits_[pn >> 6];
+  const uint64_t bit = 1ull << (pn & 63);
+  if (w & bit) return;
+  if (tlbPages_.size() >= 8192) {  // far more than firmware touches: give up tracking
+    tlbPagesOverflow_ = true;
+    return;
+  }
+  w |= bit;
+  tlbPages_.push_back(pn);
+}
+
+// Drop the TLB entries (every MMU index, victim TLB included) of the recorded pages that overlap
+// one of `extents` ([lo, hi) guest ranges), or of all of them. QEMU's per-page flush does not
+// resize the TLB. Safe from MMIO handlers, the TLB-fill hook and the block hook (it only marks
+// entries invalid and clears the jump cache of the page).
+void NativeCpu::mpuInvalidate(const std::vector<std::pair<uint64_t, uint64_t>>* extents) {
   mpuFlushes_++;
+  if (ucCpu_ == nullptr || tlbPagesOverflow_) {
+    mpuWholeFlushes_++;
+    uc_ctl_flush_tlb(uc_);
+    for (uint32_t pn : tlbPages_) tlbPageBits_[pn >> 6] = 0;
+    tlbPages_.clear();
+    tlbPagesOverflow_ = false;
+    return;
+  }
+  size_t keep = 0;
+  for (uint32_t pn : tlbPages_) {
+    const uint64_t lo = static_cast<uint64_t>(pn) << kPageBits, hi = lo + kPageSize;
+    bool hit = extents == nullptr;
+    if (!hit) {
+      for (const auto& x : *extents) {
+        if (x.first < hi && x.second > lo) {
+          hit = true;
+          break;
+        }
+      }
+    }
+    if (hit) {
+      tlb_flush_page_by_mmuidx_arm(ucCpu_, static_cast<uint32_t>(lo), 0xFFFF);
+      tlbPageBits_[pn >> 6] &= ~(1ull << (pn & 63));
+      mpuPageFlushes_++;
+    } else {
+      tlbPages_[keep++] = pn;
+    }
+  }
+  tlbPages_.resize(keep);
 }
 
 // setMpu(ctrl, rbar[], rasr[]): the MPU registers as programmed (region n = index n). Safe from an
@@ -849,21 +948,44 @@ void NativeCpu::SetMpu(const Napi::CallbackInfo& info) {
     const uint32_t bits = field + 1;
     const uint64_t size = 1ull << bits;
     if (base & (size - 1)) continue;  // base not aligned to the size: ignored, as QEMU does
-    regions.push_back(MpuRegionN{base, static_cast<uint64_t>(base) + size, v, bits >= 8 ? bits - 3 : 0, bits >= 8});
+    regions.push_back(
+        MpuRegionN{base, static_cast<uint64_t>(base) + size, v, bits >= 8 ? bits - 3 : 0, bits >= 8, i});
   }
+  auto sameRegion = [](const MpuRegionN& a, const MpuRegionN& b) {
+    return a.start == b.start && a.end == b.end && a.rasr == b.rasr && a.slot == b.slot;
+  };
   const bool was = mpuOn();
+  const uint32_t oldCtrl = mpuCtrl_;
   bool same = ctrl == mpuCtrl_ && regions.size() == mpuRegions_.size();
-  for (size_t i = 0; same && i < regions.size(); i++)
-    same = regions[i].start == mpuRegions_[i].start && regions[i].end == mpuRegions_[i].end &&
-           regions[i].rasr == mpuRegions_[i].rasr;
+  for (size_t i = 0; same && i < regions.size(); i++) same = sameRegion(regions[i], mpuRegions_[i]);
+  if (same || (!was && !(ctrl & 1))) {  // no entry can have changed
+    mpuCtrl_ = ctrl;
+    mpuRegions_.swap(regions);
+    return;
+  }
+  // Only pages inside a region that appeared, went or changed can get another answer (the
+  // highest-numbered region that holds an address decides, and mpuUniform looks only at the regions
+  // that overlap the page); a CTRL change can change every page.
+  std::vector<std::pair<uint64_t, uint64_t>> changed;
+  if (ctrl == oldCtrl) {
+    for (const MpuRegionN& r : regions) {
+      bool found = false;
+      for (const MpuRegionN& o : mpuRegions_) found = found || sameRegion(r, o);
+      if (!found) changed.emplace_back(r.start, r.end);
+    }
+    for (const MpuRegionN& o : mpuRegions_) {
+      bool found = false;
+      for (const MpuRegionN& r : regions) found = found || sameRegion(r, o);
+      if (!found) changed.emplace_back(o.start, o.end);
+    }
+  }
   mpuCtrl_ = ctrl;
   mpuRegions_.swap(regions);
-  if (same || (!was && !mpuOn())) return;  // no entry can have changed
   uint32_t fm = 0;
   uc_reg_read(uc_, UC_ARM_REG_FAULTMASK, &fm);
   mpuTlbNegPri_ = mpuHfNmi_ || (fm & 1) != 0;
-  uc_ctl_flush_tlb(uc_);
-  mpuFlushes_++;
+  mpuNegWatch_ = mpuOn() && !(mpuCtrl_ & 2) && mpuTlbNegPri_ && !mpuHfNmi_;
+  mpuInvalidate(ctrl == oldCtrl ? &changed : nullptr);
 }
 
 void NativeCpu::SetHfNmiActive(const Napi::CallbackInfo& info) {
@@ -873,10 +995,20 @@ void NativeCpu::SetHfNmiActive(const Napi::CallbackInfo& info) {
 
 // The checks of one access through a shadow window. Returns false (and stops the run) when the
 // MPU refuses it or nothing can take it (unmapped, or a store to read-only memory).
+// A refusal on a page the MPU splits, HFNMIENA clear: if the guest set FAULTMASK in this run (CPSID f
+// or MSR), the MPU does not apply any more. Drop the entries filled under the other rule; allow.
+bool NativeCpu::shadowNegPriNow() {
+  uint32_t fm = 0;
+  uc_reg_read(uc_, UC_ARM_REG_FAULTMASK, &fm);
+  if (!(fm & 1) && !mpuHfNmi_) return false;
+  mpuNegPriChanged(true);
+  return true;
+}
+
 bool NativeCpu::shadowCheck(uint32_t addr, unsigned size, Access a, bool priv, const Mapping** m) {
   shadowCalls_++;
   if (mpuFaultValid_ || shadowBusFault_ || haveError_ || alignFired_) return false;  // undone / stopping
-  if (!mpuAllowsBytes(addr, size, a, priv)) {
+  if (!mpuAllowsBytes(addr, size, a, priv) && !(!(mpuCtrl_ & 2) && !mpuTlbNegPri_ && shadowNegPriNow())) {
     mpuFaultValid_ = true;
     mpuFaultAddr_ = addr;
     for (uint32_t i = 0; i < size; i++) {  // the first refused byte
@@ -986,6 +1118,13 @@ void NativeCpu::HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* 
     c->hookStop_ = c->alignFired_ ? HookStop::Align : c->itFixPending_ ? HookStop::ItFix : HookStop::AlignRebuild;
     uc_emu_stop(uc);
     return;
+  }
+  if (c->mpuNegWatch_) {
+    // Entries were filled with the MPU exempted by FAULTMASK (HFNMIENA clear): a guest CPSIE f or
+    // MSR FAULTMASK ends its translated block, so checking here drops them before the next access.
+    uint32_t fm = 1;
+    uc_reg_read(uc, UC_ARM_REG_FAULTMASK, &fm);
+    if (!(fm & 1) && !c->mpuHfNmi_) c->mpuNegPriChanged(false);
   }
   const uint32_t n = c->blockCount(a, size);
   c->blockValid_ = true;
@@ -1702,6 +1841,87 @@ Napi::Value NativeCpu::SleepUntil(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, woke);
 }
 
+// The due time (CLOCK_MONOTONIC ns) of the event loop's next timer, INT64_MAX if none: the root
+// of libuv's timer heap (uv_backend_timeout would also say 0 while the loop has idle handles,
+// which Node keeps running while immediates are queued, ours included).
+static int64_t uvNextTimerNs(uv_loop_t* loop) {
+  void* min = loop->timer_heap.min;
+  if (min == nullptr) return INT64_MAX;
+  const auto* t = reinterpret_cast<const uv_timer_t*>(reinterpret_cast<const char*>(min) - offsetof(uv_timer_t, heap_node));
+  return static_cast<int64_t>(t->timeout) * 1000000LL;
+}
+
+// idleWait(deadlineNs, afterTurn): the guest sleeps; block the JS thread until the
+// CLOCK_MONOTONIC deadline (Infinity: none), until a watched fd fires, or until Node's event loop
+// has something to do: one of its fds is ready (its epoll fd, uv_backend_fd, turns readable) or
+// its next timer is due. Returns 0 (deadline), 1 (watched fd: takeEvents()), 2 (give the event
+// loop a turn). Unless `afterTurn` (the loop just had one), pending loop work (immediates,
+// closing handles) also returns 2 at once. Each wait is capped at 50 ms so that watchers started
+// since the loop's last turn (registered with its epoll only when it polls) are never starved.
+Napi::Value NativeCpu::IdleWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double dl = info[0].As<Napi::Number>().DoubleValue();
+  const bool afterTurn = info.Length() > 1 && info[1].ToBoolean().Value();
+  if (idleFd_ < 0) {
+    idleFd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (idleFd_ < 0) throw Napi::Error::New(env, std::string("idleWait: eventfd: ") + strerror(errno));
+    // Wake on time: the default 50 us timer slack would dominate short waits.
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+  }
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) throw Napi::Error::New(env, "idleWait: no event loop");
+  const int64_t deadline = std::isfinite(dl) ? static_cast<int64_t>(dl) : INT64_MAX;
+  const int64_t uvDue = uvNextTimerNs(loop);
+  const bool loopBusy = !afterTurn && uv_backend_timeout(loop) == 0;
+  idleWaiting_.store(true);
+  int result = -1;
+  for (;;) {
+    if (watcher_ && watcher_->hasEvents()) { result = 1; break; }
+    const int64_t now = monotonicNowNs();
+    if (now >= deadline) { result = 0; break; }
+    if (loopBusy) { result = 2; break; }
+    const int64_t until = std::min(deadline, std::min<int64_t>(uvDue, now + 50000000LL));
+    if (now >= until) { result = 2; break; }
+    // The watched fds themselves too: one thread wake-up instead of two (watcher, then us).
+    std::vector<int> watched = watcher_ ? watcher_->watchedFds() : std::vector<int>();
+    std::vector<struct pollfd> pfd(2 + watched.size());
+    pfd[0].fd = idleFd_;
+    pfd[0].events = POLLIN;
+    pfd[1].fd = uv_backend_fd(loop);
+    pfd[1].events = POLLIN;
+    for (size_t i = 0; i < watched.size(); i++) {
+      pfd[2 + i].fd = watched[i];
+      pfd[2 + i].events = POLLIN;
+    }
+    const int64_t wait = until - now;
+    struct timespec ts;
+    ts.tv_sec = wait / 1000000000LL;
+    ts.tv_nsec = wait % 1000000000LL;
+    const int n = ppoll(pfd.data(), pfd.size(), &ts, nullptr);
+    if (n < 0 && errno != EINTR) {
+      idleWaiting_.store(false);
+      throw Napi::Error::New(env, std::string("idleWait: ppoll: ") + strerror(errno));
+    }
+    if (n <= 0) continue;
+    if (pfd[0].revents & POLLIN) {
+      uint64_t v;
+      ssize_t r = read(idleFd_, &v, sizeof v);
+      (void)r;
+    }
+    bool fired = false;
+    for (size_t i = 0; i < watched.size(); i++) {
+      if (pfd[2 + i].revents != 0 && watcher_->drain(watched[i])) fired = true;
+    }
+    if (fired) { result = 1; break; }
+    if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLERR | POLLHUP))) {
+      result = (watcher_ && watcher_->hasEvents()) ? 1 : 2;
+      break;
+    }
+  }
+  idleWaiting_.store(false);
+  return Napi::Number::New(env, result);
+}
+
 Napi::Value NativeCpu::StolenNs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), stolenTotalNs_);
 }
@@ -1716,6 +1936,8 @@ Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
   o.Set("alignHookCalls", Napi::Number::New(env, static_cast<double>(alignHookCalls_)));
   o.Set("shadowCalls", Napi::Number::New(env, static_cast<double>(shadowCalls_)));
   o.Set("mpuFlushes", Napi::Number::New(env, static_cast<double>(mpuFlushes_)));
+  o.Set("mpuPageFlushes", Napi::Number::New(env, static_cast<double>(mpuPageFlushes_)));
+  o.Set("mpuWholeFlushes", Napi::Number::New(env, static_cast<double>(mpuWholeFlushes_)));
   o.Set("hookStopNs", Napi::Number::New(env, static_cast<double>(hookStopNs_)));
   o.Set("watcherFireNs", Napi::Number::New(env, watcher_ ? static_cast<double>(watcher_->lastFireNs()) : 0));
   return o;

@@ -111,6 +111,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void Close(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value SleepUntil(const Napi::CallbackInfo& info);
+  Napi::Value IdleWait(const Napi::CallbackInfo& info);
   void SetMpu(const Napi::CallbackInfo& info);
   void SetHfNmiActive(const Napi::CallbackInfo& info);
 
@@ -234,6 +235,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
     uint32_t rasr;
     uint32_t subShift;
     bool useSrd;
+    uint32_t slot;  // the region number
   };
   struct ShadowRegion {
     NativeCpu* cpu;
@@ -249,7 +251,21 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   Access mpuFaultAccess_ = Access::Read;
   bool shadowBusFault_ = false;  // a bus error (unmapped / read-only) seen in a shadow callback
   bool tlbRefusedMpu_ = false;   // the TLB refusal was the MPU's
-  uint64_t shadowCalls_ = 0, mpuFlushes_ = 0;
+  uint64_t shadowCalls_ = 0, mpuFlushes_ = 0, mpuPageFlushes_ = 0, mpuWholeFlushes_ = 0;
+  // Per-page TLB invalidation when the MPU changes. A whole-TLB flush lets QEMU 5.0 resize the TLB
+  // from its used-entry count, which underflows (tlb_set_page decrements it again for a victim copy
+  // of the page it refills; MMIO and shadow entries never hit the victim TLB): the TLB then doubles
+  // at every flush up to 2^20 entries, and every translation scans it all (tb_gen_code ->
+  // tlb_reset_dirty_by_vaddr). Instead, the pages filled since the last whole flush are recorded
+  // and only those an MPU change can affect are dropped, with tlb_flush_page_by_mmuidx (no resize).
+  void* ucCpu_ = nullptr;            // Unicorn's CPUState, captured through the tlb_flush wrapper
+  std::vector<uint32_t> tlbPages_;   // page numbers (address >> 10) filled since the last whole flush
+  std::vector<uint64_t> tlbPageBits_;
+  bool tlbPagesOverflow_ = false;    // too many to track: the next MPU change flushes everything
+  bool mpuNegWatch_ = false;         // entries were filled with the MPU exempted by FAULTMASK: watch it
+  void noteTlbPage(uint32_t page);
+  void mpuInvalidate(const std::vector<std::pair<uint64_t, uint64_t>>* extents);  // nullptr: every page
+  void mpuNegPriChanged(bool neg);
   bool mpuOn() const { return (mpuCtrl_ & 1) != 0; }
   bool mpuApplies(bool negPri) const { return mpuOn() && !(negPri && !(mpuCtrl_ & 2)); }
   uint32_t mpuProt(uint32_t addr, bool priv) const;  // 1 read, 2 write, 4 exec
@@ -260,6 +276,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   static uint64_t ShadowReadCb(uc_engine* uc, uint64_t offset, unsigned size, void* ud);
   static void ShadowWriteCb(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* ud);
   bool shadowCheck(uint32_t addr, unsigned size, Access a, bool priv, const Mapping** m);
+  bool shadowNegPriNow();
 
   // CCR.USERSETMPEND: unprivileged word stores to STIR (0xE000EF00) are allowed. The TLB keeps
   // refusing unprivileged stores to the PPB page (it cannot tell STIR from the SCB/MPU registers
@@ -295,6 +312,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   std::mutex sleepMu_;
   std::condition_variable sleepCv_;
   bool sleepWake_ = false;
+  int idleFd_ = -1;                       // idleWait's wake-up eventfd (written by the watcher thread)
+  std::atomic<bool> idleWaiting_{false};
 
   // mask watch
   int maskPrio_ = -1;

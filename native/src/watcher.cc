@@ -118,6 +118,30 @@ std::vector<double> Watcher::takeEvents() {
 
 bool Watcher::hasEvents() { return haveEvents_.load(); }
 
+std::vector<int> Watcher::watchedFds() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int> out;
+  out.reserve(fds_.size());
+  for (const auto& kv : fds_) out.push_back(kv.first);
+  return out;
+}
+
+bool Watcher::drain(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) return false;
+  uint64_t v;
+  ssize_t r = read(fd, &v, sizeof v);
+  if (r < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+  if (r <= 0 && epfd_ >= 0) epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+  const double token = it->second;
+  if (std::find(events_.begin(), events_.end(), token) == events_.end()) events_.push_back(token);
+  haveEvents_.store(true);
+  stopBits_->fetch_or(kStopExternal);
+  lastFireNs_.store(monotonicNowNs());
+  return true;
+}
+
 void Watcher::loop() {
   // Wake up on time: the default 50 us timer slack would dominate the deadline latency.
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);

@@ -47,6 +47,11 @@ class Watcher {
   void setDeadline(int64_t ns, int64_t armLo = 0, int64_t armHi = 0, int64_t armAt = 0);
 
   std::vector<double> takeEvents();
+  // The watched fds (for a caller that polls them itself, e.g. the CPU's idle wait).
+  std::vector<int> watchedFds();
+  // Drain a watched fd that another thread found readable and record its token, exactly as the
+  // watcher thread does (it then finds the fd empty). Returns true if an event was recorded.
+  bool drain(int fd);
   // CLOCK_MONOTONIC time at which the watcher last set a stop bit (for latency measurements).
   int64_t lastFireNs() const { return lastFireNs_.load(); }
   bool hasEvents();

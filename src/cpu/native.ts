@@ -204,6 +204,15 @@ export interface NativeCpu {
   sleepUntil(deadlineNs: number): boolean;
 
   /**
+   * The guest sleeps: block the calling thread until the CLOCK_MONOTONIC time `deadlineNs`
+   * (Infinity: none), until a watched fd fires, or until Node's event loop has work (one of its
+   * fds is ready or its next timer is due; every 50 ms at the latest). Returns 0 (deadline),
+   * 1 (a watched fd fired: takeEvents()), 2 (give the event loop a turn, then call again with
+   * `afterTurn` true: pending immediates and idle handles then no longer count as work).
+   */
+  idleWait(deadlineNs: number, afterTurn?: boolean): 0 | 1 | 2;
+
+  /**
    * Host time lost to stalls inside runs so far (ns): gaps of over 0.2 ms between two of the run's
    * clock polls (every 1024 blocks and after every MMIO handler), which guest execution cannot take.
    * Host deadlines given to run() are measured net of stalls during that run.

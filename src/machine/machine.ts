@@ -50,10 +50,9 @@ export interface SemihostingHandler {
 const SLICE_INSNS = 4_000_000;
 const SLICE_NS = 20_000_000;
 const YIELD_EVERY_NS = 10_000_000;
+const FORCED_TURN_NS = 50_000_000;
 /** Real-time mode: run-loop time between CPU runs beyond this is a host stall, hidden from the guest. */
 const STALL_SLACK_NS = 100_000;
-/** Idle waits shorter than this block in a native sleep instead of an event-loop timer. */
-const PRECISE_SLEEP_NS = 2_000_000;
 
 export class Machine {
   readonly board: BoardDef;
@@ -84,7 +83,8 @@ export class Machine {
   private resetRequested = false;
   /** HardFault or NMI active, as last told to the native MPU check. */
   private hfNmiActive = false;
-  private wakeIdle: (() => void) | null = null;
+  /** kick() was called (from an event-loop turn) since the current idle wait began. */
+  private kicked = false;
   private readonly noReboot: boolean;
   /** Watched fds: token → handler (addEventSource). */
   private readonly eventHandlers = new Map<number, () => void>();
@@ -275,11 +275,7 @@ export class Machine {
   /** Something changed outside the CPU (IRQ, timer armed, input, reset request): re-evaluate soon. */
   kick(): void {
     if (this.running) this.native.requestStop();
-    const w = this.wakeIdle;
-    if (w) {
-      this.wakeIdle = null;
-      w();
-    }
+    this.kicked = true;
   }
 
   /** Stop the run loop from outside (tests, Ctrl-a x). */
@@ -328,13 +324,18 @@ export class Machine {
         throw e;
       }
     }
+    // lastYield: the event loop last had a turn, or was seen idle by a native idle wait (which
+    // watches its fds and timers); lastTurn: it really ran (forced every FORCED_TURN_NS, for
+    // watchers it registers with its epoll only when it polls).
     let lastYield = this.addon.monotonicNs();
+    let lastTurn = lastYield;
     try {
       while (!this.outcome) {
         // Give the event loop a turn now and then (signals, sockets, stdin), whatever the guest does.
-        if (this.addon.monotonicNs() - lastYield > YIELD_EVERY_NS) {
+        const t = this.addon.monotonicNs();
+        if (t - lastYield > YIELD_EVERY_NS || t - lastTurn > FORCED_TURN_NS) {
           await yieldToEventLoop();
-          lastYield = this.addon.monotonicNs();
+          lastYield = lastTurn = this.addon.monotonicNs();
           if (this.outcome) break;
         }
         this.sched.runDue();
@@ -353,7 +354,9 @@ export class Machine {
             if (this.sleeping === 'wfe') this.exceptions.eventRegister = false;
             this.sleeping = null;
           } else {
-            if (await this.idle()) lastYield = this.addon.monotonicNs();
+            const waited = await this.idle();
+            if (waited !== 'none') lastYield = this.addon.monotonicNs();
+            if (waited === 'turn') lastTurn = lastYield;
             this.progressNs = this.addon.monotonicNs();
             continue;
           }
@@ -536,57 +539,45 @@ export class Machine {
   }
 
   /** The guest sleeps (WFI/WFE/sleep-on-exit) and nothing is pending: let time pass. */
-  /** Returns true if it waited in the event loop (false when it only warped virtual time or slept natively). */
-  private async idle(): Promise<boolean> {
+  /** 'turn': the event loop had a turn; 'waited': a native wait saw it idle; 'none': no wait (icount warp). */
+  private async idle(): Promise<'turn' | 'waited' | 'none'> {
     const deadline = this.sched.nextDeadline();
     if (this.icount && !this.icount.sleep) {
       if (deadline !== Infinity) {
         const now = this.sched.now();
         if (deadline > now) this.warpNs += deadline - now;
-        return false;
+        return 'none';
       }
-      await this.waitHost(Infinity);
-      return true;
+      return this.waitOutside(Infinity);
     }
     const now = this.sched.now();
     const waitNs = deadline === Infinity ? Infinity : Math.max(0, deadline - now);
     const before = this.addon.monotonicNs();
-    // A short wait is a native sleep on this thread: the event loop did not run (see run()'s yield).
-    const inEventLoop = waitNs > PRECISE_SLEEP_NS;
-    await this.waitHost(waitNs);
+    const yielded = await this.waitOutside(waitNs);
     if (this.icount) {
       // sleep=on: virtual time follows real time while the guest sleeps, up to the deadline.
       const slept = this.addon.monotonicNs() - before;
       this.warpNs += Math.min(slept, waitNs === Infinity ? slept : waitNs);
     }
-    return inEventLoop;
+    return yielded;
   }
 
-  /** Block (in the event loop) for up to `ns`, or until kick(). */
-  private waitHost(ns: number): Promise<void> {
-    if (this.outcome) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      let keepalive: NodeJS.Timeout | undefined;
-      const done = () => {
-        if (timer) clearTimeout(timer);
-        if (keepalive) clearInterval(keepalive);
-        this.wakeIdle = null;
-        resolve();
-      };
-      this.wakeIdle = done;
-      if (ns === Infinity) {
-        keepalive = setInterval(() => {}, 1 << 30);
-      } else if (ns <= PRECISE_SLEEP_NS) {
-        // The last stretch: a precise native sleep (a watched fd still wakes it at once). The
-        // event loop waits at most this long; timers would be a millisecond late.
-        this.native.sleepUntil(this.addon.monotonicNs() + ns);
-        done(); // straight back to the CPU: the loop still yields to the event loop every 10 ms
-      } else {
-        // Most of a long wait in the event loop; the loop comes back here for the last stretch.
-        timer = setTimeout(done, Math.floor((ns - PRECISE_SLEEP_NS) / 1_000_000));
-      }
-    });
+  /**
+   * Wait up to `ns` of host time, until a watched fd fires (an ivshmem doorbell: woken in
+   * microseconds, straight from the native wait) or until kick() is called from an event-loop turn
+   * (input, timers, sockets). The thread blocks in the native idleWait, which returns whenever
+   * Node's event loop has work; the loop then gets one turn. Returns 'turn' if it had one.
+   */
+  private async waitOutside(ns: number): Promise<'turn' | 'waited'> {
+    const hostDeadline = ns === Infinity ? Infinity : this.addon.monotonicNs() + ns;
+    let yielded = false;
+    this.kicked = false;
+    while (!this.outcome && !this.kicked) {
+      if (this.native.idleWait(hostDeadline, yielded) !== 2) break;
+      await yieldToEventLoop();
+      yielded = true;
+    }
+    return yielded ? 'turn' : 'waited';
   }
 
   close(): void {
