@@ -27,7 +27,8 @@
         "-lpthread",
         "-lm",
         "-lrt",
-        "-Wl,--exclude-libs,ALL"
+        "-Wl,--exclude-libs,ALL",
+        "-Wl,--wrap=tlb_flush_arm"
       ]
     }
   ]

@@ -187,17 +187,33 @@ export class ExceptionModel {
     // Stacking is done with the privilege of the interrupted context, and checked by the MPU.
     const privileged = !thread || !(s.control & CONTROL_NPRIV);
     let mpuFault = false;
+    // The frame is written from its lowest word up (r0, r1, r2, r3, r12, lr, pc, xPSR) and stops at
+    // the first word refused, the words below it written: QEMU 7.2's v7m_push_stack, which Zephyr's
+    // fault dump after a stacking error shows (the frame's r0-r3 when it straddles a stack guard).
+    let words = [s.r[0]!, s.r[1]!, s.r[2]!, s.r[3]!, s.r[12]!, s.lr, ret & ~1, stackedXpsr];
     if (this.mpu && this.mpu.ctrl & 1) {
       const negative = this.executionPriority() < 0;
-      for (let off = 0; off < 0x20 && !mpuFault; off += 4) {
-        mpuFault = !mpuAllows(this.mpu, frame + off, 'write', privileged, negative);
+      for (let i = 0; i < 8 && !mpuFault; i++) {
+        if (!mpuAllows(this.mpu, frame + 4 * i, 'write', privileged, negative)) {
+          mpuFault = true;
+          words = words.slice(0, i);
+        }
       }
     }
-    if (!mpuFault) {
+    if (words.length > 0) {
       try {
-        this.cpu.writeWords(frame, [s.r[0]!, s.r[1]!, s.r[2]!, s.r[3]!, s.r[12]!, s.lr, ret & ~1, stackedXpsr]);
+        this.cpu.writeWords(frame, words);
       } catch {
+        // A bus error: write word by word up to it (it comes before any MPU-refused word).
+        for (let i = 0; i < words.length; i++) {
+          try {
+            this.cpu.writeWords(frame + 4 * i, [words[i]!]);
+          } catch {
+            break;
+          }
+        }
         stackFault = true;
+        mpuFault = false;
       }
     }
     const lr = !thread ? 0xfffffff1 : usePsp ? 0xfffffffd : 0xfffffff9;
