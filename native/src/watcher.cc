@@ -79,7 +79,7 @@ void Watcher::watch(int fd, double token) {
   ev.events = EPOLLIN;
   ev.data.u64 = tag(kKindFd, fd);
   bool known = fds_.count(fd) != 0;
-  if (epoll_ctl(epfd_, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) fail("epoll_ctl(watch)");
+  if (!suspended_ && epoll_ctl(epfd_, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) fail("epoll_ctl(watch)");
   fds_[fd] = token;
 }
 
@@ -124,6 +124,26 @@ std::vector<int> Watcher::watchedFds() {
   out.reserve(fds_.size());
   for (const auto& kv : fds_) out.push_back(kv.first);
   return out;
+}
+
+void Watcher::suspend() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (suspended_ || epfd_ < 0) return;
+  for (const auto& kv : fds_) epoll_ctl(epfd_, EPOLL_CTL_DEL, kv.first, nullptr);
+  suspended_ = true;
+}
+
+void Watcher::resume() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!suspended_) return;
+  suspended_ = false;
+  if (epfd_ < 0) return;
+  for (const auto& kv : fds_) {
+    struct epoll_event ev {};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag(kKindFd, kv.first);
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, kv.first, &ev);
+  }
 }
 
 bool Watcher::drain(int fd) {

@@ -52,6 +52,11 @@ class Watcher {
   // Drain a watched fd that another thread found readable and record its token, exactly as the
   // watcher thread does (it then finds the fd empty). Returns true if an event was recorded.
   bool drain(int fd);
+  // While another thread polls the watched fds itself (the CPU's idle wait), take them out of the
+  // watcher's epoll set so that a write wakes one thread, not two; resume() puts them back (a fd
+  // that became readable meanwhile is reported at once: epoll is level-triggered).
+  void suspend();
+  void resume();
   // CLOCK_MONOTONIC time at which the watcher last set a stop bit (for latency measurements).
   int64_t lastFireNs() const { return lastFireNs_.load(); }
   bool hasEvents();
@@ -74,6 +79,7 @@ class Watcher {
   std::unordered_map<int, double> fds_;
   std::vector<double> events_;
   std::atomic<bool> haveEvents_{false};
+  bool suspended_ = false;  // guarded by mu_
   std::atomic<int64_t> lastFireNs_{0};
 };
 
