@@ -1,11 +1,12 @@
 /** The command line as a user meets it: bad input gives one clear line and exit code 2, never a stack trace. */
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { firmwarePath, runCmemu } from '../support/run-cmemu.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cmemu-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const hello = firmwarePath('mps2-an385', 'hello');
 
 function oneLineError(r: { code: number | null; stderr: string; stdout: string }, pattern: RegExp) {

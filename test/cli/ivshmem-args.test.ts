@@ -1,8 +1,8 @@
 /** -device ivshmem-flat / --ivshmem on the command line: placement, validation, and clear errors. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseQemuArgs, UsageError } from '../../src/cli/qemu-args.js';
 import { InputError, launch, planIvshmem, type IvshmemConnector } from '../../src/cli/launch.js';
 import { mps2an385 } from '../../src/machine/boards/mps2-an385.js';
@@ -13,6 +13,7 @@ import type { Machine } from '../../src/machine/machine.js';
 import { firmwarePath, runCmemu } from '../support/run-cmemu.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cmemu-ivargs-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 // A minimal raw image: SP, reset vector → a `b .` at 0x100.
 const image = join(tmp, 'spin.bin');
 {

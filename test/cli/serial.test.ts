@@ -4,14 +4,15 @@
  * uart1 writes its test lines on UART0 and one line on UART1. Where qemu-system-arm is installed,
  * its stdout with the same arguments is the reference.
  */
-import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firmwarePath, haveQemu, runCmemu, runProcess } from '../support/run-cmemu.js';
 
 const elf = firmwarePath('mps2-an385', 'uart1');
 const tmp = mkdtempSync(join(tmpdir(), 'cmemu-serial-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const BASE = ['-M', 'mps2-an385', '-nographic', '-semihosting-config', 'enable=on,target=native', '-icount', 'shift=7,align=off,sleep=off'];
 const UART1_LINE = 'uart1: hello from UART1\n';
 

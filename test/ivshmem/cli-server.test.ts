@@ -1,7 +1,7 @@
 // `cmemu ivshmem-server` as a user meets it: QEMU's options, foreground and daemon modes, pid
 // file, verbose log, clean exit on signals, and bad options (exit 2, one clear line).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { connectIvshmem } from '../../src/devices/ivshmem/client.js';
 import { CMEMU, runCmemu } from '../support/run-cmemu.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cmemu-ivsrv-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const started: number[] = [];
 afterAll(() => {
   for (const pid of started) {
@@ -94,7 +95,8 @@ describe('cmemu ivshmem-server', () => {
     const sock = join(tmp, 'fg.sock');
     const pidFile = join(tmp, 'fg.pid');
     const s = foreground(['-F', '-v', '-S', sock, '-p', pidFile, '-l', '3M', '-n', '2']);
-    await until(() => /listening on/.test(s.out()));
+    // Two writes: the listening line, then (after the pid file) the rounding note.
+    await until(() => /listening on/.test(s.out()) && /rounded up/.test(s.out()));
     expect(s.out()).toMatch(/memfd, 4194304 bytes, 2 vector\(s\)/);
     expect(s.out()).toMatch(/rounded up to 4194304/);
     expect(statSync(sock).mode & 0o777).toBe(0o600);

@@ -20,7 +20,7 @@
  *          ldr r3,[r2,#8]; cbz r3,1f; subs r3,#1; lsls r3,r3,#16; str r3,[r0,#12]
  *   1:     bx lr
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,7 @@ const CODE =
 const WFI_OFFSET = 0x11c; // the WFI's first byte (0x30; 0x00 makes it a NOP)
 
 const tmp = mkdtempSync(join(tmpdir(), 'cmemu-ivwire-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 function guestImage(idle: 'wfi' | 'nop'): string {
   const b = Buffer.alloc(0x100 + CODE.length / 2);
   b.writeUInt32LE(0x20010000, 0);

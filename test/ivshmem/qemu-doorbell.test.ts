@@ -2,10 +2,10 @@
 // qemu-system-arm package) connects to our server, completes its greeting and realizes; a peer of
 // ours sees it join with its vectors and leave when QEMU quits.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectIvshmem } from '../../src/devices/ivshmem/client.js';
 import type { IvshmemLink } from '../../src/devices/ivshmem/link.js';
 import { IvshmemServer } from '../../src/devices/ivshmem/server.js';
@@ -17,6 +17,7 @@ if (!haveQemu) {
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'cmemu-qemu-ivshmem-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let server: IvshmemServer | undefined;
 let link: IvshmemLink | undefined;
 afterEach(() => {

@@ -2,10 +2,10 @@
 // processes, join/leave announcements, truly shared memory and eventfds, clients that die at any
 // point or never read, and the client's refusals of bad servers.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connectIvshmem } from '../../src/devices/ivshmem/client.js';
 import type { IvshmemLink } from '../../src/devices/ivshmem/link.js';
 import { MessageFramer, type Message } from '../../src/devices/ivshmem/protocol.js';
@@ -15,6 +15,7 @@ import { ROOT } from '../support/run-cmemu.js';
 
 const px = posix();
 const tmp = mkdtempSync(join(tmpdir(), 'cmemu-ivshmem-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 const sockPath = () => join(tmp, `s${n++}`);
 
