@@ -17,9 +17,10 @@
 #include <string.h>
 #include "ivshmem.h"
 #include "test.h"
+#include "board.h"
 
 #ifndef PP_CPU_HZ
-#define PP_CPU_HZ 25000000u      /* SysTick runs from the core clock (CLKSOURCE=1) */
+#define PP_CPU_HZ BOARD_SYSCLK_HZ   /* SysTick runs from the core clock (CLKSOURCE=1) */
 #endif
 #define TICK_HZ 10u
 #define RVR (PP_CPU_HZ / TICK_HZ - 1u)
