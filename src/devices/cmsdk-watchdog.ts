@@ -94,6 +94,13 @@ export class CmsdkWatchdog implements MmioDevice {
     this.reset();
   }
 
+  /** WDOGCLK changed (lm3s6965evb: the system clock follows RCC), given as its period in whole ns. */
+  setClockPeriodNs(ns: number): void {
+    this.timer.begin();
+    this.timer.setPeriodFromNs(ns);
+    this.timer.commit();
+  }
+
   reset(): void {
     this.control = 0;
     this.intstatus = 0;

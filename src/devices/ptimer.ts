@@ -80,7 +80,15 @@ export class Ptimer {
   /** Period from a clock of `hz` Hz divided by `divisor` (ptimer_set_period_from_clock). */
   setPeriodFromHz(hz: number, divisor = 1): void {
     // QEMU's Clock holds the period in 2^-32 ns units: (10^9 << 32) / hz, truncated.
-    const raw = ((1_000_000_000n << 32n) / BigInt(hz)) * BigInt(divisor);
+    this.setPeriodRaw(((1_000_000_000n << 32n) / BigInt(hz)) * BigInt(divisor));
+  }
+
+  /** Period from a clock given by its period in ns (QEMU's clock_set_ns; 2^-32 ns resolution). */
+  setPeriodFromNs(ns: number, divisor = 1): void {
+    this.setPeriodRaw(BigInt(Math.round(ns * 2 ** 32)) * BigInt(divisor));
+  }
+
+  private setPeriodRaw(raw: bigint): void {
     this.assertTx();
     this.delta = this.count();
     this.period = Number(raw >> 32n);

@@ -72,6 +72,16 @@ describe('CMSDK APB watchdog', () => {
     expect(w.read(VALUE, 4)).toBe(50);
   });
 
+  it('a clock change (lm3s6965evb: RCC) changes the counting rate from then on', () => {
+    const { w, at } = make(true);
+    w.write(LOAD, 4, 1000);
+    at(100 * TICK + 5); // 100 ticks at 25 MHz (40 ns)
+    expect(w.read(VALUE, 4)).toBe(900);
+    w.setClockPeriodNs(80); // 12.5 MHz
+    at(100 * TICK + 5 + 100 * 80 + 5); // the new rate counts from the change
+    expect(w.read(VALUE, 4)).toBe(800);
+  });
+
   it('second expiry with RIS set latches the reset and stops; RESEN decides when the machine resets', () => {
     const { w, at, sched, resets } = make();
     w.write(LOAD, 4, 100);

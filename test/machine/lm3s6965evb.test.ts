@@ -28,7 +28,34 @@ describe('lm3s6965evb board table', () => {
       gptm1: [0x40031000, [21]],
       gptm2: [0x40032000, [23]],
       gptm3: [0x40033000, [35]],
+      watchdog: [0x40000000, [18]],
+      gpioA: [0x40004000, [0]],
+      gpioB: [0x40005000, [1]],
+      gpioC: [0x40006000, [2]],
+      gpioD: [0x40007000, [3]],
+      gpioE: [0x40024000, [4]],
+      gpioF: [0x40025000, [30]],
+      gpioG: [0x40026000, [31]],
+      ssi0: [0x40008000, [7]],
     });
+  });
+  it('maps SSI0, GPIO A-G and the watchdog (their IDs read back through the bus)', () => {
+    const m = new Machine({ board: lm3s6965evb, icount: { shift: 6, sleep: false } });
+    try {
+      m.load(0, image());
+      m.reset();
+      const bus = m.map;
+      expect([0xfe0, 0xfe4, 0xfe8, 0xfec].map((o) => bus.busRead(0x40008000 + o, 4))).toEqual([0x22, 0x10, 0x04, 0x00]);
+      expect(bus.busRead(0x4000800c, 4)).toBe(0x3); // SSI SR: TFE | TNF
+      for (const base of [0x40004000, 0x40005000, 0x40006000, 0x40007000, 0x40024000, 0x40025000, 0x40026000]) {
+        expect([0xfe0, 0xfe4, 0xfe8, 0xfec].map((o) => bus.busRead(base + o, 4))).toEqual([0x61, 0x00, 0x18, 0x01]);
+        expect(bus.busRead(base + 0x500, 4)).toBe(0xff); // DR2R
+      }
+      expect([0xfe0, 0xfe4, 0xfe8, 0xfec].map((o) => bus.busRead(0x40000000 + o, 4))).toEqual([0x05, 0x18, 0x18, 0x01]);
+      expect(bus.busRead(0x40000000, 4)).toBe(0xffffffff); // watchdog LOAD
+    } finally {
+      m.close();
+    }
   });
   it('has no overlapping windows, every IRQ in range, and the ivshmem window free', () => {
     const b = lm3s6965evb;

@@ -5,16 +5,26 @@
  * clock (CSR.CLKSOURCE reads 1, CALIB = NOREF), and SysTick on the system clock that the system
  * control block derives from RCC/RCC2 (80 ns, 12.5 MHz, at reset).
  *
- * Modelled: system control (ssys), UART0-2, the four general-purpose timers. QEMU also models the
- * watchdog, GPIO A-G, SSI (with an OLED and SD card), I2C0 (with nothing on it), the ADC and the
+ * Modelled: system control (ssys), UART0-2, the four general-purpose timers, the watchdog (Luminary
+ * variant of the CMSDK APB watchdog: IRQ 18, reset output to a system reset), GPIO A-G (PL061,
+ * Luminary variant) and SSI0 (PL022). QEMU also models I2C0 (with nothing on it), the ADC and the
  * Ethernet controller: those regions read as zero here and are logged under -d unimp. QEMU's own
  * unimplemented regions are the same (i2c-0, i2c-2, PWM, QEI-0/1, analogue comparator,
  * hibernation, flash control).
+ *
+ * SSI0's bus: QEMU hangs an SSD0323 OLED and an SPI SD card on it, chip-selected by GPIO D0 (raised at
+ * start: the OLED is selected), with the OLED's data/command line on GPIO C7. The OLED never answers
+ * (a transfer returns 0), so here no device answers and every transfer returns 0; nothing is drawn,
+ * and an SD card driver (selected with D0 low, where QEMU's ssi-sd would answer 0xFF while idle) sees
+ * 0 instead. The gamepad on GPIO E0-E3 and F1 is not connected (QEMU's starts undriven, reading 0).
  */
 import type { BoardContext, BoardDef } from '../board.js';
 import { StellarisSysctl } from '../../devices/stellaris-sysctl.js';
 import { StellarisUart } from '../../devices/stellaris-uart.js';
 import { StellarisGptm } from '../../devices/stellaris-gptm.js';
+import { CmsdkWatchdog } from '../../devices/cmsdk-watchdog.js';
+import { Pl022 } from '../../devices/pl022.js';
+import { Pl061 } from '../../devices/pl061.js';
 
 /** System clock at reset: QEMU divides 200 MHz by RCC.SYSDIV + 1 = 16. */
 const SYSCLK_RESET = 12_500_000;
@@ -34,6 +44,19 @@ const TIMERS = [
 ];
 
 const SYSCTL_IRQ = 28;
+const WATCHDOG_IRQ = 18;
+const SSI0_IRQ = 7;
+
+/** GPIO ports A-G (QEMU's gpio_addr / gpio_irq). */
+const GPIOS = [
+  { port: 'A', base: 0x40004000, irq: 0 },
+  { port: 'B', base: 0x40005000, irq: 1 },
+  { port: 'C', base: 0x40006000, irq: 2 },
+  { port: 'D', base: 0x40007000, irq: 3 },
+  { port: 'E', base: 0x40024000, irq: 4 },
+  { port: 'F', base: 0x40025000, irq: 30 },
+  { port: 'G', base: 0x40026000, irq: 31 },
+];
 
 /** One system control block per machine: the timers and SysTick follow its clock. */
 const sysctls = new WeakMap<BoardContext, StellarisSysctl>();
@@ -76,16 +99,7 @@ export const lm3s6965evb: BoardDef = {
     { name: 'hibernation', base: 0x400fc000, size: 0x1000 },
     { name: 'flash-control', base: 0x400fd000, size: 0x1000 },
     // Devices QEMU models and cmemu does not (yet).
-    notModelled('cmsdk-apb-watchdog', 0x40000000),
-    notModelled('pl061 GPIO A', 0x40004000),
-    notModelled('pl061 GPIO B', 0x40005000),
-    notModelled('pl061 GPIO C', 0x40006000),
-    notModelled('pl061 GPIO D', 0x40007000),
-    notModelled('pl022 SSI', 0x40008000),
     notModelled('i2c', 0x40020000),
-    notModelled('pl061 GPIO E', 0x40024000),
-    notModelled('pl061 GPIO F', 0x40025000),
-    notModelled('pl061 GPIO G', 0x40026000),
     notModelled('adc', 0x40038000),
     notModelled('stellaris_enet', 0x40048000),
   ],
@@ -101,6 +115,38 @@ export const lm3s6965evb: BoardDef = {
         return uart;
       },
     })),
+    {
+      // QEMU's luminary-watchdog, WDOGCLK = SYSCLK, following RCC/RCC2 changes. Its reset output
+      // is QEMU's watchdog action (a system reset; -no-reboot exits).
+      name: 'watchdog',
+      base: 0x40000000,
+      irqs: [WATCHDOG_IRQ],
+      create: (ctx: BoardContext) => {
+        const s = sysctl(ctx);
+        const wd = new CmsdkWatchdog('watchdog', {
+          clock: ctx.clock,
+          wdogclkHz: Math.round(1e9 / s.clockPeriodNs),
+          irq: ctx.irq(WATCHDOG_IRQ),
+          systemReset: () => ctx.systemReset?.(),
+          luminary: true,
+          log: ctx.log,
+        });
+        s.onClockChange((ns) => wd.setClockPeriodNs(ns));
+        return wd;
+      },
+    },
+    ...GPIOS.map((g) => ({
+      name: `gpio${g.port}`,
+      base: g.base,
+      irqs: [g.irq],
+      create: (ctx: BoardContext) => new Pl061(`gpio${g.port}`, { irq: ctx.irq(g.irq), luminary: true, log: ctx.log }),
+    })),
+    {
+      name: 'ssi0',
+      base: 0x40008000,
+      irqs: [SSI0_IRQ],
+      create: (ctx: BoardContext) => new Pl022('ssi0', { irq: ctx.irq(SSI0_IRQ), log: ctx.log }),
+    },
     ...TIMERS.map((t, i) => ({
       name: `gptm${i}`,
       base: t.base,

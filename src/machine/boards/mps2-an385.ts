@@ -9,6 +9,7 @@ import { CmsdkWatchdog } from '../../devices/cmsdk-watchdog.js';
 import { Mps2Scc } from '../../devices/mps2-scc.js';
 import { Mps2Fpgaio } from '../../devices/mps2-fpgaio.js';
 import { OrGate } from '../../devices/irq.js';
+import { Pl022 } from '../../devices/pl022.js';
 
 const SYSCLK = 25_000_000;
 
@@ -20,6 +21,27 @@ const UARTS: { base: number; rx: number }[] = [
   { base: 0x40007000, rx: 18 },
   { base: 0x40009000, rx: 20 },
 ];
+
+/**
+ * The five PL022 SPI controllers, as QEMU 7.2 wires them: the external ADC's alone on IRQ 22, APB and
+ * LCD ORed onto IRQ 11, shield 0 and 1 ORed onto IRQ 24. Nothing is on their buses (transfers return 0).
+ */
+const SPIS: { name: string; base: number; irq: number; gate?: number }[] = [
+  { name: 'spi-apb', base: 0x40020000, irq: 11, gate: 0 },
+  { name: 'spi-lcd', base: 0x40021000, irq: 11, gate: 1 },
+  { name: 'spi-adc', base: 0x40025000, irq: 22 },
+  { name: 'spi-shield0', base: 0x40026000, irq: 24, gate: 0 },
+  { name: 'spi-shield1', base: 0x40027000, irq: 24, gate: 1 },
+];
+
+const spiGates = new WeakMap<BoardContext, Map<number, OrGate>>();
+function spiGate(ctx: BoardContext, irq: number): OrGate {
+  let m = spiGates.get(ctx);
+  if (!m) spiGates.set(ctx, (m = new Map()));
+  let g = m.get(irq);
+  if (!g) m.set(irq, (g = new OrGate(2, ctx.irq(irq))));
+  return g;
+}
 
 const overflowGates = new WeakMap<BoardContext, OrGate>();
 function overflowGate(ctx: BoardContext): OrGate {
@@ -65,15 +87,9 @@ export const mps2an385: BoardDef = {
     { name: 'cmsdk-ahb-gpio', base: 0x40013000, size: 0x1000 },
     { name: 'i2s', base: 0x40024000, size: 0x400 },
     // Real devices in QEMU 7.2 that cmemu does not model (yet): they read as zero and log under
-    // -d unimp, and never interrupt. QEMU wires the PL022s to IRQ 11 (0x40020000|0x40021000, ORed),
-    // 22 (0x40025000) and 24 (0x40026000|0x40027000), and the LAN9118 to IRQ 13.
-    { name: 'pl022 SPI (APB, not modelled)', base: 0x40020000, size: 0x1000 },
-    { name: 'pl022 SPI (LCD, not modelled)', base: 0x40021000, size: 0x1000 },
+    // -d unimp, and never interrupt. QEMU wires the LAN9118 to IRQ 13.
     { name: 'arm_sbcon_i2c (touch, not modelled)', base: 0x40022000, size: 0x1000 },
     { name: 'arm_sbcon_i2c (audio, not modelled)', base: 0x40023000, size: 0x1000 },
-    { name: 'pl022 SPI (ADC, not modelled)', base: 0x40025000, size: 0x1000 },
-    { name: 'pl022 SPI (shield 0, not modelled)', base: 0x40026000, size: 0x1000 },
-    { name: 'pl022 SPI (shield 1, not modelled)', base: 0x40027000, size: 0x1000 },
     { name: 'arm_sbcon_i2c (shield 0, not modelled)', base: 0x40029000, size: 0x1000 },
     { name: 'arm_sbcon_i2c (shield 1, not modelled)', base: 0x4002a000, size: 0x1000 },
     { name: 'lan9118 ethernet (not modelled)', base: 0x40200000, size: 0x100 },
@@ -127,6 +143,13 @@ export const mps2an385: BoardDef = {
       create: (ctx: BoardContext) =>
         new Mps2Scc('scc', { id: 0x41043850, aid: 0x00200008, cfg4: 0x2, oscclk: [50_000_000, 24_576_000, 25_000_000], log: ctx.log }),
     },
+    ...SPIS.map((s) => ({
+      name: s.name,
+      base: s.base,
+      irqs: [s.irq],
+      create: (ctx: BoardContext) =>
+        new Pl022(s.name, { irq: s.gate === undefined ? ctx.irq(s.irq) : spiGate(ctx, s.irq).input(s.gate), log: ctx.log }),
+    })),
     {
       name: 'fpgaio',
       base: 0x40028000,
