@@ -21,6 +21,10 @@
 extern "C" {
 void __real_tlb_flush_arm(void* cpu);
 void tlb_flush_page_by_mmuidx_arm(void* cpu, uint32_t addr, uint16_t idxmap);
+// QEMU's precise unwind (what a refused TLB fill does): restore the guest state (PC, ITSTATE) of
+// the instruction whose translated code is at host address `host_pc`, then leave the TB.
+bool cpu_restore_state_arm(void* cpu, uintptr_t host_pc, bool will_exit);
+void cpu_loop_exit_arm(void* cpu) __attribute__((noreturn));
 static thread_local void** g_captureCpu = nullptr;
 void __wrap_tlb_flush_arm(void* cpu) {
   if (g_captureCpu != nullptr) {
@@ -48,6 +52,11 @@ constexpr int64_t kTimerBackstopHiNs = 20000000;
 constexpr uint64_t kShadowBase[2] = {0x200000000ull /* unprivileged */, 0x100000000ull /* privileged */};
 constexpr uint64_t kShadowSize = 0x100000000ull;
 constexpr uint32_t kProtR = 1, kProtW = 2, kProtX = 4;
+// Unicorn 2.1.4's CPUState layout (x86-64 build, read from the disassembly of load_helper /
+// store_helper): io_readx/io_writex store the TB's host return address in cpu->mem_io_pc before
+// calling an MMIO callback; the ARM env follows CPUState at +0xa2f0, and cpu->env_ptr (+0x128)
+// points to it, which the constructor checks before trusting the layout.
+constexpr size_t kCpuEnvPtrOff = 0x128, kCpuMemIoPcOff = 0x8178, kCpuEnvOff = 0xa2f0;
 
 inline bool isPpb(uint32_t a) { return a >= 0xE0000000u && a < 0xE0100000u; }
 
@@ -205,6 +214,10 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
   g_captureCpu = &ucCpu_;
   uc_ctl_flush_tlb(uc_);
   g_captureCpu = nullptr;
+  if (ucCpu_ != nullptr) {
+    char* cpu = static_cast<char*>(ucCpu_);
+    shadowPrecise_ = *reinterpret_cast<void**>(cpu + kCpuEnvPtrOff) == cpu + kCpuEnvOff;
+  }
   countCache_.assign(kCountCacheSize, CountEntry{});
 
   uc_hook h;
@@ -720,11 +733,14 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
     if (mixed) {
       // A page that a region cuts: check the fetch address itself (PC is the fetch target when it
       // lies in this page) and grant EXEC alone, so that data accesses to the page refill through
-      // the shadow window. Later fetches from other parts of the page are not rechecked (a gap:
-      // a translated block that runs on into a refused part of the page).
+      // the shadow window. Blocks that start or run on into other parts of the page are checked
+      // by the block hook (splitFetchStop).
       const uint32_t pc = c->readPc() & ~1u;
       const uint32_t at = (pc & kPageMask) == page ? pc : page;
       if (!(c->mpuProt(at, priv) & kProtX)) return refuse(true);
+      // Blocks on this page are checked by the block hook from now on (splitFetchStop).
+      if (std::find(c->splitCodePages_.begin(), c->splitCodePages_.end(), page) == c->splitCodePages_.end())
+        c->splitCodePages_.push_back(page);
     } else if (!(mpuProt & kProtX)) {
       return refuse(true);
     }
@@ -881,6 +897,9 @@ void NativeCpu::noteTlbPage(uint32_t page) {
 // entries invalid and clears the jump cache of the page).
 void NativeCpu::mpuInvalidate(const std::vector<std::pair<uint64_t, uint64_t>>* extents) {
   mpuFlushes_++;
+  // A listed page that no longer needs the check only costs one lookup per block there; the list
+  // is refilled by the code fills that follow.
+  if (extents == nullptr) splitCodePages_.clear();
   if (ucCpu_ == nullptr || tlbPagesOverflow_) {
     mpuWholeFlushes_++;
     uc_ctl_flush_tlb(uc_);
@@ -1019,7 +1038,7 @@ bool NativeCpu::shadowCheck(uint32_t addr, unsigned size, Access a, bool priv, c
     }
     mpuFaultSize_ = size;
     mpuFaultAccess_ = a;
-    uc_emu_stop(uc_);  // the exit check after this access unwinds to the instruction
+    shadowUnwind();
     return false;
   }
   *m = findMapping(addr);
@@ -1029,10 +1048,27 @@ bool NativeCpu::shadowCheck(uint32_t addr, unsigned size, Access a, bool priv, c
     memFaultAddr_ = addr;
     memFaultSize_ = size;
     memFaultAccess_ = a;
-    uc_emu_stop(uc_);
+    shadowUnwind();
     return false;
   }
   return true;
+}
+
+// A refused access in a shadow callback: stop at the accessing instruction. The callback runs
+// inside the TB with PC at the block start and ITSTATE not restored, and Unicorn emits no exit
+// checks inside IT blocks (a plain uc_emu_stop would let the rest of an IT block run). So unwind
+// as a refused TLB fill does: io_readx/io_writex left the TB's host return address in
+// cpu->mem_io_pc; cpu_restore_state puts PC and ITSTATE back to the instruction, and
+// cpu_loop_exit leaves the TB before the access is done (the stop request set first ends the run
+// there). Nothing of this frame or its callers needs unwinding (plain C and trivial C++ frames).
+// Without a usable layout or return address it falls back to the exit check after the access.
+void NativeCpu::shadowUnwind() {
+  uc_emu_stop(uc_);
+  if (!shadowPrecise_) return;
+  const uintptr_t ra = *reinterpret_cast<uintptr_t*>(static_cast<char*>(ucCpu_) + kCpuMemIoPcOff);
+  if (ra == 0 || !cpu_restore_state_arm(ucCpu_, ra, true)) return;
+  shadowUnwinds_++;
+  cpu_loop_exit_arm(ucCpu_);
 }
 
 uint64_t NativeCpu::ShadowReadCb(uc_engine*, uint64_t offset, unsigned size, void* ud) {
@@ -1165,7 +1201,58 @@ void NativeCpu::HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* 
     uc_emu_stop(uc);
     return;
   }
+  if (!c->splitCodePages_.empty() && !c->fetchExitSet_ && c->splitFetchStop(a, size)) return;
   c->icount_ += n;
+}
+
+// A block that lies (partly) on a page that a region edge cuts, with its code TLB entry filled:
+// the fill checked one fetch address, so check the whole block here. The MPU's answer is constant
+// over aligned 32-byte granules (the smallest region and subregion). The block hook stops before
+// the block runs: a refused first instruction is an MPU fetch fault at once; a refused
+// instruction later in the block becomes an exit (Run() retranslates the block, which then ends
+// there: Unicorn's exit check is made while translating, so it holds inside IT blocks too, with
+// the instruction's ITSTATE written back) and the fault is raised when the run reaches it.
+bool NativeCpu::splitFetchStop(uint32_t a, uint32_t size) {
+  if (!mpuOn() || size == 0) return false;
+  const uint64_t end = static_cast<uint64_t>(a) + size;
+  auto listed = [this](uint32_t page) {
+    return std::find(splitCodePages_.begin(), splitCodePages_.end(), page) != splitCodePages_.end();
+  };
+  bool any = false;
+  for (uint32_t p : splitCodePages_) any = any || (p < end && static_cast<uint64_t>(p) + kPageSize > a);
+  if (!any) return false;
+  bool priv = true, negPri = false;
+  readPrivilege(&priv, &negPri);
+  if (!mpuApplies(negPri)) return false;
+  uint64_t bad = UINT64_MAX;
+  for (uint64_t g = a & ~31u; g < end; g += 32) {
+    if (!listed(static_cast<uint32_t>(g) & kPageMask)) continue;
+    if (!(mpuProt(static_cast<uint32_t>(g), priv) & kProtX)) {
+      bad = std::max<uint64_t>(g, a);
+      break;
+    }
+  }
+  if (bad == UINT64_MAX) return false;
+  // The instruction that holds the first refused byte (a 32-bit one may straddle the edge).
+  uint32_t x = a;
+  for (;;) {
+    uint16_t h = 0;
+    if (!readHalf(x, &h)) break;
+    const uint32_t len = thumb::is32(h) ? 4 : 2;
+    if (x + len > bad) break;
+    x += len;
+  }
+  hookStop_ = HookStop::FetchEdge;
+  if (x == a) {
+    mpuFaultValid_ = true;
+    mpuFaultAddr_ = a;
+    mpuFaultSize_ = 2;
+    mpuFaultAccess_ = Access::Fetch;
+  } else {
+    fetchExit_ = x;
+  }
+  uc_emu_stop(uc_);
+  return true;
 }
 
 void NativeCpu::HookIntr(uc_engine* uc, uint32_t intno, void* ud) {
@@ -1479,7 +1566,7 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
     lastAddress_ = mpuFaultAddr_;
     lastSize_ = mpuFaultSize_;
     lastAccess_ = mpuFaultAccess_;
-    if (alignTrap_ && isMisaligned(lastAddress_, lastSize_)) return Stop::Unaligned;
+    if (alignTrap_ && lastAccess_ != Access::Fetch && isMisaligned(lastAddress_, lastSize_)) return Stop::Unaligned;
     return Stop::MpuFault;
   }
   if (shadowBusFault_) {
@@ -1636,10 +1723,31 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
     const uint32_t pc0 = readPc();
     err = uc_emu_start(uc_, pc0 | 1, 0, 0, 0);
     pc = readPc();
+    if (fetchExitSet_) {
+      // The exit before a refused instruction on a split code page (splitFetchStop): drop it and
+      // the code translated with it; reaching it is the fetch fault.
+      fetchExitSet_ = false;
+      uc_ctl_set_exits(uc_, nullptr, 0);
+      uc_ctl_remove_cache(uc_, fetchExit_, static_cast<uint64_t>(fetchExit_) + 2);
+      if (err == UC_ERR_OK && (pc & ~1u) == fetchExit_ && hookStop_ == HookStop::None && !mpuFaultValid_ &&
+          !alignFired_ && !haveError_ && !shadowBusFault_ && !divStop_ && !wfeStop_) {
+        intrStop_ = false;
+        mpuFaultValid_ = true;
+        mpuFaultAddr_ = fetchExit_;
+        mpuFaultSize_ = 2;
+        mpuFaultAccess_ = Access::Fetch;
+      }
+    }
     if (alignFired_ || haveError_ || mpuFaultValid_ || shadowBusFault_) break;
     if (hookStop_ == HookStop::ItFix) {
       // Stopped at the block after an in-IT-block TLB fill: repair ITSTATE and carry on.
       repairItState(pc);
+    } else if (hookStop_ == HookStop::FetchEdge) {
+      // A refused instruction inside the block at pc: retranslate the block so that it ends there.
+      uint64_t exit = fetchExit_;
+      uc_ctl_set_exits(uc_, &exit, 1);
+      uc_ctl_remove_cache(uc_, fetchExit_, static_cast<uint64_t>(fetchExit_) + 2);
+      fetchExitSet_ = true;
     } else if (hookStop_ == HookStop::AlignRebuild) {
       // The guest changed CCR.UNALIGN_TRP: (un)install the hook at this block boundary.
       rebuildAlignHook();
@@ -1954,6 +2062,7 @@ Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
   o.Set("shadowCalls", Napi::Number::New(env, static_cast<double>(shadowCalls_)));
   o.Set("mpuFlushes", Napi::Number::New(env, static_cast<double>(mpuFlushes_)));
   o.Set("mpuPageFlushes", Napi::Number::New(env, static_cast<double>(mpuPageFlushes_)));
+  o.Set("shadowUnwinds", Napi::Number::New(env, static_cast<double>(shadowUnwinds_)));
   o.Set("mpuWholeFlushes", Napi::Number::New(env, static_cast<double>(mpuWholeFlushes_)));
   o.Set("hookStopNs", Napi::Number::New(env, static_cast<double>(hookStopNs_)));
   o.Set("watcherFireNs", Napi::Number::New(env, watcher_ ? static_cast<double>(watcher_->lastFireNs()) : 0));

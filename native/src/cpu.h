@@ -82,7 +82,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
     uint32_t addr;
     uc_hook hook;
   };
-  enum class HookStop { None, Bits, Limit, Mask, Div, ItFix, Align, AlignRebuild };
+  enum class HookStop { None, Bits, Limit, Mask, Div, ItFix, Align, AlignRebuild, FetchEdge };
 
   // JS methods
   Napi::Value ReadRegs(const Napi::CallbackInfo& info);
@@ -277,6 +277,16 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   static void ShadowWriteCb(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* ud);
   bool shadowCheck(uint32_t addr, unsigned size, Access a, bool priv, const Mapping** m);
   bool shadowNegPriNow();
+  // Fetches on pages a region edge cuts: the TLB's code entry is checked at the fill's fetch
+  // address only, so the block hook checks every block that lies on such a page (listed here when
+  // its code entry is filled) and stops at the first refused instruction (see splitFetchStop).
+  std::vector<uint32_t> splitCodePages_;
+  bool fetchExitSet_ = false;     // an exit is set at fetchExit_ for this run (Run() clears it)
+  uint32_t fetchExit_ = 0;
+  bool splitFetchStop(uint32_t a, uint32_t size);
+  void shadowUnwind();            // stop precisely at the instruction of a refused shadow access
+  bool shadowPrecise_ = false;    // Unicorn's CPUState layout checked: shadowUnwind can restore state
+  uint64_t shadowUnwinds_ = 0;
 
   // CCR.USERSETMPEND: unprivileged word stores to STIR (0xE000EF00) are allowed. The TLB keeps
   // refusing unprivileged stores to the PPB page (it cannot tell STIR from the SCB/MPU registers

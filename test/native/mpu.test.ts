@@ -461,3 +461,103 @@ describe('MPU: cost', () => {
     expect(ls.shadow).toBe(800_000);
   });
 });
+
+describe('MPU: a refused access on a split page inside an IT block stops at the instruction', () => {
+  const GUARD = RAM + 0x1000; // 32 bytes, privileged read-only
+  const regions = [FLASH_R, RAM_R, { base: GUARD, rasr: rasr(5, 5, { xn: true }) }];
+  const itState = (xpsr: number) => ((xpsr >>> 25) & 3) | (((xpsr >>> 10) & 0x3f) << 2);
+  // cmp r0, #0; itttt eq; adds r4, #1; <access>; adds r5, #1; str r3, [r2]; udf
+  const prog = (access: number) => [0x2800, 0xbf01, 0x3401, access, 0x3501, 0x6013, 0xde00];
+
+  it.each([
+    ['str r3, [r1]', 0x600b, Access.Write],
+    ['ldr r6, [r1]', 0x680e, Access.Read],
+  ])('%s refused in the 2nd slot of ITTTT: PC at it, ITSTATE its own, the rest not run', (_, insn, access) => {
+    const r = rig(prog(insn));
+    // A read-refusing guard for the load (AP=0), privileged read-only for the store (AP=5).
+    const guard = access === Access.Read ? { base: GUARD, rasr: rasr(5, 0, { xn: true }) } : regions[2]!;
+    setMpu(r.cpu, ENABLE | PRIVDEFENA, [FLASH_R, RAM_R, guard]);
+    new DataView(r.ram).setUint32(GUARD + 8 - RAM, 0x11111111, true);
+    const other = RAM + 0x100;
+    new DataView(r.ram).setUint32(other - RAM, 0x22222222, true);
+    const { stop, info, pc } = runAt(r, 0, { R0: 0, R1: GUARD + 8, R2: other, R3: 0xcafe, R4: 10, R5: 20, R6: 30 });
+    expect(stop).toBe(Stop.MpuFault);
+    expect(info).toMatchObject({ address: GUARD + 8, access, size: 4 });
+    expect(pc).toBe(C + 6);
+    expect(itState(r.reg(Reg.XPSR))).toBe(0x02); // ITTTT EQ after one instruction: 3 left
+    expect(r.reg(Reg.R4)).toBe(11);
+    expect(r.reg(Reg.R5)).toBe(20);
+    expect(r.reg(Reg.R6)).toBe(30);
+    expect(word(r, GUARD + 8)).toBe(0x11111111);
+    expect(word(r, other)).toBe(0x22222222);
+    expect(r.cpu.icount()).toBe(3); // cmp, itttt, adds
+  });
+});
+
+describe('MPU: fetches on a page that a region edge cuts are checked per block', () => {
+  const at = RAM + 0x6000; // the page is executable except a 32-byte XN region at at+0x20
+  const regions = [FLASH_R, { base: RAM, rasr: rasr(16, 3) }, { base: at + 0x20, rasr: rasr(5, 3, { xn: true }) }];
+  const put = (r: Rig, addr: number, code: number[]) => new Uint16Array(r.ram, addr - RAM, code.length).set(code);
+
+  it('code that runs on into the refused granule faults at its first instruction there', () => {
+    const r = rig(CODE);
+    // movs r0, #1; movs r1, #2; movs r2, #3; movs r5, #5 | (XN) movs r3, #4; udf
+    put(r, at + 0x18, [0x2001, 0x2102, 0x2203, 0x2505, 0x2304, 0xde00]);
+    setMpu(r.cpu, ENABLE | PRIVDEFENA, regions);
+    for (let pass = 0; pass < 2; pass++) {
+      r.cpu.setIcount(0);
+      const { stop, info, pc } = runAt(r, B, { R0: (at + 0x18) | 1, R3: 0, R5: 0 });
+      expect(stop).toBe(Stop.MpuFault);
+      expect(info).toMatchObject({ address: at + 0x20, access: Access.Fetch });
+      expect(pc).toBe(at + 0x20);
+      expect([r.reg(Reg.R0), r.reg(Reg.R1), r.reg(Reg.R2), r.reg(Reg.R5)]).toEqual([1, 2, 3, 5]);
+      expect(r.reg(Reg.R3)).toBe(0);
+      expect(r.cpu.icount()).toBe(5); // bx and the 4 movs
+    }
+  });
+
+  it('a 32-bit instruction straddling the edge faults at its start', () => {
+    const r = rig(CODE);
+    // movs r0, #1; nop; nop; movw r3, #0x1234 (at+0x1e..0x21, second half refused); udf
+    put(r, at + 0x18, [0x2001, 0xbf00, 0xbf00, 0xf241, 0x2334, 0xde00]);
+    setMpu(r.cpu, ENABLE | PRIVDEFENA, regions);
+    const { stop, info, pc } = runAt(r, B, { R0: (at + 0x18) | 1, R3: 0 });
+    expect(stop).toBe(Stop.MpuFault);
+    expect(info).toMatchObject({ address: at + 0x1e, access: Access.Fetch });
+    expect(pc).toBe(at + 0x1e);
+    expect(r.reg(Reg.R3)).toBe(0);
+  });
+
+  it('inside an IT block: stops at the refused instruction with its ITSTATE', () => {
+    const r = rig(CODE);
+    // movs r4, #0; cmp r4, #0; itt eq; moveq r1, #2 | (XN) moveq r2, #3; udf
+    put(r, at + 0x18, [0x2400, 0x2c00, 0xbf04, 0x2102, 0x2203, 0xde00]);
+    setMpu(r.cpu, ENABLE | PRIVDEFENA, regions);
+    const { stop, info, pc } = runAt(r, B, { R0: (at + 0x18) | 1, R1: 0, R2: 0 });
+    expect(stop).toBe(Stop.MpuFault);
+    expect(info).toMatchObject({ address: at + 0x20, access: Access.Fetch });
+    expect(pc).toBe(at + 0x20);
+    const xpsr = r.reg(Reg.XPSR);
+    expect(((xpsr >>> 25) & 3) | (((xpsr >>> 10) & 0x3f) << 2)).toBe(0x08); // ITT EQ, 2nd slot
+    expect(r.reg(Reg.R1)).toBe(2);
+    expect(r.reg(Reg.R2)).toBe(0);
+    expect(r.cpu.icount()).toBe(5);
+  });
+
+  it('a branch into the refused granule of a page whose code entry is already filled faults', () => {
+    const r = rig(CODE);
+    put(r, at + 0x40, [0x202a, 0xde00]); // movs r0, #42; udf
+    put(r, at + 0x20, [0x202b, 0xde00]);
+    setMpu(r.cpu, ENABLE | PRIVDEFENA, regions);
+    expect(runAt(r, B, { R0: (at + 0x40) | 1 }).stop).toBe(Stop.InvalidInsn);
+    expect(r.reg(Reg.R0)).toBe(42);
+    const { stop, info, pc } = runAt(r, B, { R0: (at + 0x20) | 1 });
+    expect(stop).toBe(Stop.MpuFault);
+    expect(info).toMatchObject({ address: at + 0x20, access: Access.Fetch });
+    expect(pc).toBe(at + 0x20);
+    // Allowed again once the region goes; the code runs.
+    setMpu(r.cpu, ENABLE | PRIVDEFENA, regions.slice(0, 2));
+    expect(runAt(r, B, { R0: (at + 0x20) | 1 }).stop).toBe(Stop.InvalidInsn);
+    expect(r.reg(Reg.R0)).toBe(43);
+  });
+});
