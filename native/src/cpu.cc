@@ -1987,13 +1987,15 @@ Napi::Value NativeCpu::IdleWait(const Napi::CallbackInfo& info) {
   if (watcher_) watcher_->suspend();
   int result = -1;
   int64_t spinUntil = 0;
+  // The loop gets a turn at least this often (watchers it has not yet registered with its epoll).
+  const int64_t capAt = monotonicNowNs() + 50000000LL;
   for (;;) {
     if (watcher_ && watcher_->hasEvents()) { result = 1; break; }
     const int64_t now = monotonicNowNs();
     if (now >= deadline) { result = 0; break; }
     if (loopBusy) { result = 2; break; }
-    const int64_t until = std::min(deadline, std::min<int64_t>(uvDue, now + 50000000LL));
-    if (now >= until) { result = 2; break; }
+    if (now >= std::min(uvDue, capAt)) { result = 2; break; }
+    const int64_t until = std::min(deadline, std::min(uvDue, capAt));
     // The watched fds themselves too: one thread wake-up instead of two (watcher, then us).
     std::vector<int> watched = watcher_ ? watcher_->watchedFds() : std::vector<int>();
     std::vector<struct pollfd> pfd(2 + watched.size());
