@@ -44,6 +44,9 @@ describe(`firmware on ${BOARD}, real time`, { retry: 2 }, () => {
       expect(r.stderr).not.toMatch(/error|lockup/i);
       expect(r.code, r.stdout + r.stderr).toBe(p.exit);
       expect(r.stdout).toContain(`PASS: ${p.name}`);
+      // Input must reach a guest idling in WFI as soon as it is there, not when some unrelated
+      // event-loop timer fires (a bug once made uart_echo take 8 s; it needs ~0.2 s).
+      if (p.input !== undefined) expect(r.ms, 'time to echo piped input').toBeLessThan(4000);
     });
   }
 });
