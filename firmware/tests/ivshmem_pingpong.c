@@ -25,41 +25,7 @@
 #define TICK_HZ 10u
 #define RVR (PP_CPU_HZ / TICK_HZ - 1u)
 
-/* docs/ivshmem-pingpong.md §8 */
-#define PP_MAGIC      0x50505649u
-#define PP_VERSION    1u
-#define PP_SLOT_INIT  0x0000u
-#define PP_SLOT_RESP  0x0040u
-#define PP_RING_I2R   0x0100u
-#define PP_RING_R2I   0x0900u
-#define PP_RING_SLOTS 64u
-#define PP_MSG_SIZE   0x20u
-#define PP_MIN_SHM    0x2000u
-#define PP_OFFLINE    0u
-#define PP_READY      1u
-#define PP_LEFT       2u
-#define PP_REQUEST    1u
-#define PP_REPLY      2u
-#define PP_PAT_MUL    0x9E3779B1u
-#define PP_PAT_IDX    0x85EBCA77u
-/* role slot fields */
-#define S_MAGIC      0x00u
-#define S_VERSION    0x04u
-#define S_STATE      0x08u
-#define S_PEER_ID    0x0Cu
-#define S_VECTOR     0x10u
-#define S_SESSION    0x14u
-#define S_TX_HEAD    0x18u
-#define S_RX_TAIL    0x1Cu
-#define S_RX_SESSION 0x20u
-#define S_HEARTBEAT  0x24u
-#define S_COUNT      0x28u
-/* message slot fields */
-#define M_SEQ     0x00u
-#define M_SESSION 0x04u
-#define M_LEN     0x08u
-#define M_KIND    0x0Cu
-#define M_PAYLOAD 0x10u
+#include "ivshmem_pingpong.h"   /* the layout, shared with the other side */
 
 static uintptr_t shm;
 #define W(off) (*(volatile uint32_t *)(shm + (off)))
@@ -153,10 +119,6 @@ static uint32_t to_us_x10(uint32_t cycles)   /* tenths of a microsecond */
 }
 
 /* ---- the protocol ---- */
-static uint32_t pattern(uint32_t s, uint32_t q, unsigned i)   /* §4 */
-{
-    return (q * PP_PAT_MUL + i * PP_PAT_IDX) ^ s;
-}
 
 static void ring_other(void)
 {
@@ -215,7 +177,7 @@ static void send_msg(uint32_t kind)   /* §3 send */
     W(m + M_LEN) = 16u;
     W(m + M_KIND) = kind;
     for (unsigned i = 0; i < 4u; i++)
-        W(m + M_PAYLOAD + 4u * i) = pattern(session, seq, i);
+        W(m + M_PAYLOAD + 4u * i) = pp_pattern(session, seq, i);
     W(m + M_SEQ) = seq;
     dmb();
     W(my_slot + S_TX_HEAD) = seq;
@@ -256,7 +218,7 @@ static void drain(void)   /* §3 receive, steps 2-5 */
             if (W(m + M_KIND) != want_kind)
                 report_error(seq, "kind", W(m + M_KIND), want_kind);
             for (unsigned i = 0; i < 4u; i++) {
-                uint32_t want = pattern(partner_session, seq, i);
+                uint32_t want = pp_pattern(partner_session, seq, i);
                 if (W(m + M_PAYLOAD + 4u * i) != want)
                     report_error(seq, "payload word", W(m + M_PAYLOAD + 4u * i), want);
             }

@@ -50,7 +50,7 @@ bdeb=$(ls "$debs"/busybox-static_*.deb | head -n1)
 
 # ---- 2. Rebuild only when an input changed ----
 inputs=("$here/scripts/linux-guest/build.sh" "$here/scripts/linux-guest/init" "$here/scripts/linux-guest/mkcpio.py"
-        "$here"/guest/*.c "$here"/guest/*.h)
+        "$here"/guest/*.c "$here"/guest/*.h "$here"/include/*.h)
 sum=$( { for f in "${inputs[@]}"; do [ -f "$f" ] && { echo "$f"; cat "$f"; }; done
          basename "$kdeb"; basename "$bdeb"; aarch64-linux-gnu-gcc --version | head -n1; } | sha256sum | cut -c1-64)
 if [ -f "$out/.inputs" ] && [ "$(cat "$out/.inputs")" = "$sum" ] \
@@ -61,7 +61,7 @@ echo "cmemu: building the Linux guest in build/linux-guest" >&2
 rm -f "$out/.inputs"
 
 # ---- 3. Our guest program ----
-aarch64-linux-gnu-gcc -static -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -o "$out/ivshmem-peer" "$here/guest/ivshmem-peer.c"
+aarch64-linux-gnu-gcc -static -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -I"$here/include" -o "$out/ivshmem-peer" "$here/guest/ivshmem-peer.c"
 
 # ---- 4. Kernel and modules ----
 x=$(mktemp -d)

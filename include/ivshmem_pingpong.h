@@ -1,0 +1,55 @@
+/*
+ * The ivshmem ping-pong protocol's shared-memory layout (docs/ivshmem-pingpong.md §2, §4, §8), one
+ * definition for both sides: our Cortex-M firmware (firmware/tests/ivshmem_pingpong.c) and the
+ * Linux peer program (guest/ivshmem-peer.c). Offsets are bytes; every field is a little-endian
+ * 32-bit word.
+ */
+#ifndef IVSHMEM_PINGPONG_H
+#define IVSHMEM_PINGPONG_H
+#include <stdint.h>
+
+#define PP_MAGIC      0x50505649u   /* 'IVPP' */
+#define PP_VERSION    1u
+#define PP_SLOT_INIT  0x0000u       /* the initiator's role slot */
+#define PP_SLOT_RESP  0x0040u       /* the responder's role slot */
+#define PP_RING_I2R   0x0100u       /* initiator -> responder ring */
+#define PP_RING_R2I   0x0900u       /* responder -> initiator ring */
+#define PP_RING_SLOTS 64u
+#define PP_MSG_SIZE   0x20u
+#define PP_MIN_SHM    0x2000u
+/* role slot states */
+#define PP_OFFLINE    0u
+#define PP_READY      1u
+#define PP_LEFT       2u
+/* message kinds */
+#define PP_REQUEST    1u
+#define PP_REPLY      2u
+/* payload pattern (§4) */
+#define PP_PAT_MUL    0x9E3779B1u
+#define PP_PAT_IDX    0x85EBCA77u
+/* role slot fields */
+#define S_MAGIC      0x00u
+#define S_VERSION    0x04u
+#define S_STATE      0x08u
+#define S_PEER_ID    0x0Cu
+#define S_VECTOR     0x10u
+#define S_SESSION    0x14u
+#define S_TX_HEAD    0x18u
+#define S_RX_TAIL    0x1Cu
+#define S_RX_SESSION 0x20u
+#define S_HEARTBEAT  0x24u
+#define S_COUNT      0x28u
+/* message slot fields */
+#define M_SEQ     0x00u
+#define M_SESSION 0x04u
+#define M_LEN     0x08u
+#define M_KIND    0x0Cu
+#define M_PAYLOAD 0x10u
+
+/* Payload word i of message `q` sent in session `s` (§4): every payload is checked against it. */
+static inline uint32_t pp_pattern(uint32_t s, uint32_t q, unsigned i)
+{
+    return (q * PP_PAT_MUL + i * PP_PAT_IDX) ^ s;
+}
+
+#endif
