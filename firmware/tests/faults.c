@@ -20,6 +20,7 @@
  *   (g) unprivileged read of SYST_CSR -> precise BusFault, BFAR = 0xE000E010
  */
 #include "test.h"
+#include "probe.h"
 
 struct fault {
     uint32_t count, exc, exc_return, shcsr, cfsr, hfsr, bfar, mmfar, pc, xpsr;
@@ -51,18 +52,7 @@ void fault_record(uint32_t *frame, uint32_t exc_return)
     }
 }
 
-__attribute__((naked)) void fault_entry(void)
-{
-    __asm volatile(
-        FRAME_ARGS_ASM
-        "push  {r4, lr}\n"
-        "bl    fault_record\n"
-        "pop   {r4, pc}\n");
-}
-void HardFault_Handler(void) __attribute__((alias("fault_entry")));
-void MemManage_Handler(void) __attribute__((alias("fault_entry")));
-void BusFault_Handler(void) __attribute__((alias("fault_entry")));
-void UsageFault_Handler(void) __attribute__((alias("fault_entry")));
+FAULT_HANDLERS_RECORD()
 
 /* SVC: give Thread mode its privilege back (after the unprivileged probe in (g)). */
 void SVC_Handler(void)
@@ -70,13 +60,6 @@ void SVC_Handler(void)
     set_control(get_control() & ~1u);
 }
 
-/* The probes: one faulting instruction each, at a global label the checks compare with. */
-#define PROBE(name, body)                                                        \
-    extern const char name##_insn[];                                             \
-    __attribute__((naked)) uint32_t name(uint32_t a, uint32_t b)                 \
-    {                                                                            \
-        __asm volatile(".global " #name "_insn\n" #name "_insn:\n" body);        \
-    }
 PROBE(probe_load, "ldr r0, [r0]\n bx lr\n")                 /* skipped: returns a */
 PROBE(probe_store, "str r1, [r0]\n bx lr\n")
 PROBE(probe_udf, "udf #0\n bx lr\n")
@@ -84,7 +67,6 @@ PROBE(probe_udiv, "udiv r0, r0, r1\n bx lr\n")              /* skipped: returns 
 PROBE(probe_bx, "bx r0\n .global probe_bx_resume\n .thumb_func\n probe_bx_resume: bx lr\n")
 extern void probe_bx_resume(void);
 
-#define INSN(label) ((uint32_t)(label) & ~1u)
 
 /* Check the last fault: exactly one, of exception `exc`, with CFSR/HFSR as given and the
  * stacked PC at `pc`; print the registers. */

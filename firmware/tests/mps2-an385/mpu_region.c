@@ -15,6 +15,7 @@
  *   (e) the MPU off again: everything works
  */
 #include "test.h"
+#include "probe.h"
 
 #define MPU_TYPE  REG32(0xE000ED90u)
 #define MPU_CTRL  REG32(0xE000ED94u)
@@ -56,30 +57,12 @@ void fault_record(uint32_t *frame, uint32_t exc_return)
     }
 }
 
-__attribute__((naked)) void fault_entry(void)
-{
-    __asm volatile(
-        FRAME_ARGS_ASM
-        "push  {r4, lr}\n"
-        "bl    fault_record\n"
-        "pop   {r4, pc}\n");
-}
-void HardFault_Handler(void) __attribute__((alias("fault_entry")));
-void MemManage_Handler(void) __attribute__((alias("fault_entry")));
-void BusFault_Handler(void) __attribute__((alias("fault_entry")));
-void UsageFault_Handler(void) __attribute__((alias("fault_entry")));
+FAULT_HANDLERS_RECORD()
 
-#define PROBE(name, body)                                                        \
-    extern const char name##_insn[];                                             \
-    __attribute__((naked)) uint32_t name(uint32_t a, uint32_t b)                 \
-    {                                                                            \
-        __asm volatile(".global " #name "_insn\n" #name "_insn:\n" body);        \
-    }
 PROBE(probe_load, "ldr r0, [r0]\n bx lr\n")
 PROBE(probe_store, "str r1, [r0]\n bx lr\n")
 PROBE(probe_bx, "bx r0\n .global probe_bx_resume\n .thumb_func\n probe_bx_resume: bx lr\n")
 extern void probe_bx_resume(void);
-#define INSN(label) ((uint32_t)(label) & ~1u)
 
 static void expect_fault(const char *what, uint32_t exc, uint32_t cfsr, uint32_t hfsr, uint32_t pc)
 {

@@ -11,6 +11,7 @@
  * then an SVC gives privilege back and the same accesses work.
  */
 #include "test.h"
+#include "probe.h"
 
 #define MPU_CTRL  REG32(0xE000ED94u)
 #define MPU_RBAR  REG32(0xE000ED9Cu)
@@ -37,33 +38,15 @@ void fault_record(uint32_t *frame, uint32_t exc_return)
     frame[6] += (hw >> 11) >= 0x1Du ? 4u : 2u;
 }
 
-__attribute__((naked)) void fault_entry(void)
-{
-    __asm volatile(
-        FRAME_ARGS_ASM
-        "push  {r4, lr}\n"
-        "bl    fault_record\n"
-        "pop   {r4, pc}\n");
-}
-void HardFault_Handler(void) __attribute__((alias("fault_entry")));
-void MemManage_Handler(void) __attribute__((alias("fault_entry")));
-void BusFault_Handler(void) __attribute__((alias("fault_entry")));
-void UsageFault_Handler(void) __attribute__((alias("fault_entry")));
+FAULT_HANDLERS_RECORD()
 
 void SVC_Handler(void)
 {
     set_control(get_control() & ~1u);
 }
 
-#define PROBE(name, body)                                                        \
-    extern const char name##_insn[];                                             \
-    __attribute__((naked)) uint32_t name(uint32_t a, uint32_t b)                 \
-    {                                                                            \
-        __asm volatile(".global " #name "_insn\n" #name "_insn:\n" body);        \
-    }
 PROBE(probe_load, "ldr r0, [r0]\n bx lr\n")
 PROBE(probe_store, "str r1, [r0]\n bx lr\n")
-#define INSN(label) ((uint32_t)(label) & ~1u)
 
 /* Recorded while unprivileged, printed afterwards (UART0 is not reachable from user code here). */
 static struct fault seen[8];
