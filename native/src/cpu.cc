@@ -597,6 +597,9 @@ uint64_t NativeCpu::MmioReadCb(uc_engine*, uint64_t offset, unsigned size, void*
   NativeCpu* c = r->cpu;
   c->mmioCalls_++;
   if (c->haveError_ || c->alignFired_ || c->mmioRead_.IsEmpty()) return 0;  // alignFired_: undone anyway
+  // Account a host stall before the handler reads the clock (stolenNs() is live), so that the
+  // guest's time never has to stand still later to take it back.
+  if (c->deadlineNs_ != 0) c->pollClock(monotonicNowNs());
   napi_env env = c->env_;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
@@ -626,6 +629,7 @@ void NativeCpu::MmioWriteCb(uc_engine*, uint64_t offset, unsigned size, uint64_t
   NativeCpu* c = r->cpu;
   c->mmioCalls_++;
   if (c->haveError_ || c->alignFired_ || c->mmioWrite_.IsEmpty()) return;  // alignFired_: undone anyway
+  if (c->deadlineNs_ != 0) c->pollClock(monotonicNowNs());  // as in MmioReadCb
   napi_env env = c->env_;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -2050,7 +2054,8 @@ Napi::Value NativeCpu::IdleWait(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NativeCpu::StolenNs(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), stolenTotalNs_);
+  // Live: the current run's stalls count at once (MMIO handlers read the clock mid-run).
+  return Napi::Number::New(info.Env(), stolenTotalNs_ + static_cast<double>(runStolenNs_));
 }
 
 Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {

@@ -105,10 +105,16 @@ export class Machine {
     const timeSource: TimeSource = this.icount
       ? { now: () => this.warpNs + this.native.icount() * 2 ** this.icount!.shift }
       : {
-          // Real time minus host stalls of the run loop (see compensateStall), never going back.
+          // Real time minus host stalls (see compensateStall and the native stolenNs), never going
+          // back and never standing still: a stall that would take back time the guest has already
+          // seen is only partly hidden (the guest would read a timer twice and see it frozen).
           now: () => {
             const v = this.addon.monotonicNs() - this.rtStartNs - this.stolenNs - this.native.stolenNs();
             if (v > this.lastRtNs) this.lastRtNs = v;
+            else if (v < this.lastRtNs) {
+              this.stolenNs -= this.lastRtNs - v;
+              this.lastRtNs += 1;
+            }
             return this.lastRtNs;
           },
         };
