@@ -489,19 +489,7 @@ static void drain(void) /* §3 receive, steps 2-5 */
             uint32_t m = other_ring + ((seq - 1u) % PP_RING_SLOTS) * PP_MSG_SIZE;
             uint32_t want_kind = initiator ? PP_REPLY : PP_REQUEST;
             uint32_t e0 = errors;
-            if (W(m + M_SEQ) != seq)
-                report_error(seq, "slot seq", W(m + M_SEQ), seq);
-            if (W(m + M_SESSION) != partner_session)
-                report_error(seq, "slot session", W(m + M_SESSION), partner_session);
-            if (W(m + M_LEN) != 16u)
-                report_error(seq, "len", W(m + M_LEN), 16u);
-            if (W(m + M_KIND) != want_kind)
-                report_error(seq, "kind", W(m + M_KIND), want_kind);
-            for (unsigned i = 0; i < 4u; i++) {
-                uint32_t want = pp_pattern(partner_session, seq, i);
-                if (W(m + M_PAYLOAD + 4u * i) != want)
-                    report_error(seq, "payload word", W(m + M_PAYLOAD + 4u * i), want);
-            }
+            pp_check_message(shm, m, seq, partner_session, want_kind, report_error);
             mb_();
             W(my_slot + S_RX_TAIL) = seq;
             tail = seq;

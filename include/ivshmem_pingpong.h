@@ -52,4 +52,28 @@ static inline uint32_t pp_pattern(uint32_t s, uint32_t q, unsigned i)
     return (q * PP_PAT_MUL + i * PP_PAT_IDX) ^ s;
 }
 
+/* Check message `seq` in the ring slot at byte offset `m` of the shared memory at `shm`: its
+ * sequence number, the sender's session, length, kind and every payload word (§3, receive step 3).
+ * `report(seq, what, got, want)` is called for each mismatch. */
+typedef void pp_report_fn(uint32_t seq, const char *what, uint32_t got, uint32_t want);
+
+static inline void pp_check_message(volatile void *shm, uint32_t m, uint32_t seq, uint32_t session,
+                                    uint32_t kind, pp_report_fn *report)
+{
+    volatile uint32_t *w = (volatile uint32_t *)((volatile uint8_t *)shm + m);
+    if (w[M_SEQ / 4u] != seq)
+        report(seq, "slot seq", w[M_SEQ / 4u], seq);
+    if (w[M_SESSION / 4u] != session)
+        report(seq, "slot session", w[M_SESSION / 4u], session);
+    if (w[M_LEN / 4u] != 16u)
+        report(seq, "len", w[M_LEN / 4u], 16u);
+    if (w[M_KIND / 4u] != kind)
+        report(seq, "kind", w[M_KIND / 4u], kind);
+    for (unsigned i = 0; i < 4u; i++) {
+        uint32_t want = pp_pattern(session, seq, i);
+        if (w[M_PAYLOAD / 4u + i] != want)
+            report(seq, "payload word", w[M_PAYLOAD / 4u + i], want);
+    }
+}
+
 #endif
