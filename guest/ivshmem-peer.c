@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PP_MB() __asm__ volatile("dmb osh" ::: "memory")
+#define PP_WMB() __asm__ volatile("dmb oshst" ::: "memory")
 #include "ivshmem_pingpong.h"   /* the layout, shared with the other side */
 
 /* ivshmem registers (BAR0) */
@@ -410,27 +412,8 @@ static int other_valid(void) { return W(other_slot + S_MAGIC) == PP_MAGIC && W(o
 
 static void start_session(void) /* §5 steps 2-6 */
 {
-    uint32_t gen = (W(my_slot + S_MAGIC) == PP_MAGIC ? W(my_slot + S_SESSION) >> 16 : 0u) + 1u;
-    gen &= 0xFFFFu;
-    if (!gen)
-        gen = 1;
-    session = (gen << 16) | my_id;
-    W(my_slot + S_STATE) = PP_OFFLINE;
-    W(my_slot + S_MAGIC) = 0;
-    mb_();
-    for (uint32_t off = 0; off < PP_RING_SLOTS * PP_MSG_SIZE; off += 4u)
-        W(my_ring + off) = 0;
-    for (uint32_t off = S_TX_HEAD; off < 0x40u; off += 4u)
-        W(my_slot + off) = 0;
-    W(my_slot + S_COUNT) = initiator ? count : 0u;
-    W(my_slot + S_VERSION) = PP_VERSION;
-    W(my_slot + S_PEER_ID) = my_id;
-    W(my_slot + S_VECTOR) = 0;
-    W(my_slot + S_SESSION) = session;
-    mb_();
-    W(my_slot + S_MAGIC) = PP_MAGIC;
-    mb_();
-    W(my_slot + S_STATE) = PP_READY;
+    session = pp_next_session(shm, my_slot, my_id);
+    pp_publish_slot(shm, my_slot, my_ring, session, my_id, initiator ? count : 0u);
     dsb_();
     link_up = 0;
     say("READY id=%u role=%s session=0x%08x shm=%" PRIu64 " vectors=%d", my_id, initiator ? "initiator" : "responder",
@@ -462,15 +445,7 @@ static void send_msg(uint32_t kind) /* §3 send */
         say("ERROR ring to peer %u full at seq %u", partner_id, seq);
         return;
     }
-    uint32_t m = my_ring + ((seq - 1u) % PP_RING_SLOTS) * PP_MSG_SIZE;
-    W(m + M_SESSION) = session;
-    W(m + M_LEN) = 16u;
-    W(m + M_KIND) = kind;
-    for (unsigned i = 0; i < 4u; i++)
-        W(m + M_PAYLOAD + 4u * i) = pp_pattern(session, seq, i);
-    W(m + M_SEQ) = seq;
-    wmb_();
-    W(my_slot + S_TX_HEAD) = seq;
+    pp_write_message(shm, my_slot, my_ring, session, seq, kind);
     ring_peer(partner_id, W(other_slot + S_VECTOR));
 }
 

@@ -76,4 +76,59 @@ static inline void pp_check_message(volatile void *shm, uint32_t m, uint32_t seq
     }
 }
 
+/* The writer's steps (§3 send, §5 start-up). The includer defines the barriers for its
+ * architecture first: PP_MB() (full, ordering the slot publication) and PP_WMB() (stores before
+ * the TX head). `shm` is the shared memory; slot and ring offsets are the caller's role's. */
+#if defined(PP_MB) && defined(PP_WMB)
+#define PP_W(shm, off) (*(volatile uint32_t *)((volatile uint8_t *)(shm) + (off)))
+
+/* A new session for `my_id`: the next generation after the one the slot last published. */
+static inline uint32_t pp_next_session(volatile void *shm, uint32_t my_slot, uint32_t my_id)
+{
+    uint32_t gen = (PP_W(shm, my_slot + S_MAGIC) == PP_MAGIC ? PP_W(shm, my_slot + S_SESSION) >> 16 : 0u) + 1u;
+    gen &= 0xFFFFu;
+    if (gen == 0)
+        gen = 1;
+    return (gen << 16) | my_id;
+}
+
+/* Reset what this side owns (its slot and its sending ring) and publish the slot as READY. */
+static inline void pp_publish_slot(volatile void *shm, uint32_t my_slot, uint32_t my_ring, uint32_t session,
+                                   uint32_t my_id, uint32_t count)
+{
+    PP_W(shm, my_slot + S_STATE) = PP_OFFLINE;
+    PP_W(shm, my_slot + S_MAGIC) = 0;
+    PP_MB();
+    for (uint32_t off = 0; off < PP_RING_SLOTS * PP_MSG_SIZE; off += 4u)
+        PP_W(shm, my_ring + off) = 0;
+    for (uint32_t off = S_TX_HEAD; off < 0x40u; off += 4u)
+        PP_W(shm, my_slot + off) = 0;
+    PP_W(shm, my_slot + S_COUNT) = count;
+    PP_W(shm, my_slot + S_VERSION) = PP_VERSION;
+    PP_W(shm, my_slot + S_PEER_ID) = my_id;
+    PP_W(shm, my_slot + S_VECTOR) = 0;
+    PP_W(shm, my_slot + S_SESSION) = session;
+    PP_MB();
+    PP_W(shm, my_slot + S_MAGIC) = PP_MAGIC;
+    PP_MB();
+    PP_W(shm, my_slot + S_STATE) = PP_READY;
+}
+
+/* Write message `seq` of `kind` into this side's ring and publish it (TX head). The caller has
+ * checked there is room, and rings the peer's doorbell afterwards. */
+static inline void pp_write_message(volatile void *shm, uint32_t my_slot, uint32_t my_ring, uint32_t session,
+                                    uint32_t seq, uint32_t kind)
+{
+    uint32_t m = my_ring + ((seq - 1u) % PP_RING_SLOTS) * PP_MSG_SIZE;
+    PP_W(shm, m + M_SESSION) = session;
+    PP_W(shm, m + M_LEN) = 16u;
+    PP_W(shm, m + M_KIND) = kind;
+    for (unsigned i = 0; i < 4u; i++)
+        PP_W(shm, m + M_PAYLOAD + 4u * i) = pp_pattern(session, seq, i);
+    PP_W(shm, m + M_SEQ) = seq;
+    PP_WMB();
+    PP_W(shm, my_slot + S_TX_HEAD) = seq;
+}
+#endif
+
 #endif

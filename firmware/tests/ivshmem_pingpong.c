@@ -25,6 +25,8 @@
 #define TICK_HZ 10u
 #define RVR (PP_CPU_HZ / TICK_HZ - 1u)
 
+#define PP_MB() __asm volatile("dmb" ::: "memory")
+#define PP_WMB() PP_MB()
 #include "ivshmem_pingpong.h"   /* the layout, shared with the other side */
 
 static uintptr_t shm;
@@ -135,27 +137,8 @@ static int other_valid(void)
 /* §5 steps 2-6 */
 static void start_session(void)
 {
-    uint32_t gen = (W(my_slot + S_MAGIC) == PP_MAGIC ? W(my_slot + S_SESSION) >> 16 : 0u) + 1u;
-    gen &= 0xFFFFu;
-    if (gen == 0)
-        gen = 1;
-    session = (gen << 16) | my_id;
-    W(my_slot + S_STATE) = PP_OFFLINE;
-    W(my_slot + S_MAGIC) = 0;
-    dmb();
-    for (uint32_t off = 0; off < PP_RING_SLOTS * PP_MSG_SIZE; off += 4u)
-        W(my_ring + off) = 0;
-    for (uint32_t off = S_TX_HEAD; off < 0x40u; off += 4u)
-        W(my_slot + off) = 0;
-    W(my_slot + S_COUNT) = initiator ? count : 0u;
-    W(my_slot + S_VERSION) = PP_VERSION;
-    W(my_slot + S_PEER_ID) = my_id;
-    W(my_slot + S_VECTOR) = 0;
-    W(my_slot + S_SESSION) = session;
-    dmb();
-    W(my_slot + S_MAGIC) = PP_MAGIC;
-    dmb();
-    W(my_slot + S_STATE) = PP_READY;
+    session = pp_next_session((volatile void *)shm, my_slot, my_id);
+    pp_publish_slot((volatile void *)shm, my_slot, my_ring, session, my_id, initiator ? count : 0u);
     dsb();
     link_up = 0;
     kprintf("ivshmem: id %u role %s session 0x%08x\n", my_id, initiator ? "initiator" : "responder", session);
@@ -172,15 +155,7 @@ static void send_msg(uint32_t kind)   /* §3 send */
         kprintf("ivshmem: error: ring to peer %u full at seq %u\n", partner_id, seq);
         return;
     }
-    uint32_t m = my_ring + ((seq - 1u) % PP_RING_SLOTS) * PP_MSG_SIZE;
-    W(m + M_SESSION) = session;
-    W(m + M_LEN) = 16u;
-    W(m + M_KIND) = kind;
-    for (unsigned i = 0; i < 4u; i++)
-        W(m + M_PAYLOAD + 4u * i) = pp_pattern(session, seq, i);
-    W(m + M_SEQ) = seq;
-    dmb();
-    W(my_slot + S_TX_HEAD) = seq;
+    pp_write_message((volatile void *)shm, my_slot, my_ring, session, seq, kind);
     ivshmem_int_peer(partner_id, (uint16_t)W(other_slot + S_VECTOR));   /* dsb inside */
 }
 
