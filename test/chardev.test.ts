@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ChardevSpec } from '../src/cli/qemu-args.js';
-import { BufferBackend, ChardevError, openCharBackend, socketAddress, type CharBackend, type StdinLike } from '../src/machine/chardev.js';
+import { BufferBackend, ChardevError, openCharBackend, socketAddress, type CharBackend, type StdinLike } from '../src/host/chardev.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cmemu-chardev-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -514,12 +514,12 @@ describe('-device ivshmem-flat', () => {
       "ivshmem-flat,chardev=ivshm,x-irq-qompath='/machine/armv7m/nvic/unnamed-gpio-in[0]',x-bus-address-iomem=0x400FF000,x-bus-address-shmem=0x40100000,shmem-size=65536",
     );
     expect(c.ivshmem).toEqual([
-      { chardev: 'ivshm', irqPath: "'/machine/armv7m/nvic/unnamed-gpio-in[0]'", irq: 0, iomemAddr: 0x400ff000, shmemAddr: 0x40100000, shmemSize: 65536 },
+      { chardev: 'ivshm', irqPath: "'/machine/armv7m/nvic/unnamed-gpio-in[0]'", irqNode: '/machine/armv7m/nvic/unnamed-gpio-in', irq: 0, iomemAddr: 0x400ff000, shmemAddr: 0x40100000, shmemSize: 65536 },
     ]);
   });
   it('defaults', () => {
     const c = p(...SOCK, '-device', 'ivshmem-flat,chardev=ivshm,x-irq-qompath=/machine/soc/v7m/nvic/unnamed-gpio-in[17]');
-    expect(c.ivshmem[0]).toEqual({ chardev: 'ivshm', irqPath: '/machine/soc/v7m/nvic/unnamed-gpio-in[17]', irq: 17, iomemAddr: 0x400ff000, shmemAddr: 0x40100000, shmemSize: null });
+    expect(c.ivshmem[0]).toEqual({ chardev: 'ivshm', irqPath: '/machine/soc/v7m/nvic/unnamed-gpio-in[17]', irqNode: '/machine/soc/v7m/nvic/unnamed-gpio-in', irq: 17, iomemAddr: null, shmemAddr: null, shmemSize: null });
     expect(p(...SOCK, '-device', 'ivshmem-flat,chardev=ivshm,shmem-size=1M').ivshmem[0]).toMatchObject({ irq: null, irqPath: null, shmemSize: 1 << 20 });
   });
   it('errors', () => {

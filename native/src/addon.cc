@@ -32,6 +32,15 @@ Napi::Value AllocHostMemory(const Napi::CallbackInfo& info) {
   return Napi::ArrayBuffer::New(env, p, size, [size](Napi::Env, void* data) { munmap(data, size); });
 }
 
+// Give the pages of host memory from allocHostMemory back to the system now (they read as zero
+// afterwards); the mapping itself goes when the buffer is collected. For a closed machine's RAM.
+void ReleaseHostMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "releaseHostMemory: expects an ArrayBuffer");
+  Napi::ArrayBuffer b = info[0].As<Napi::ArrayBuffer>();
+  if (b.Data() != nullptr && b.ByteLength() > 0) madvise(b.Data(), b.ByteLength(), MADV_DONTNEED);
+}
+
 Napi::Value MonotonicNs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(monotonicNowNs()));
 }
@@ -129,6 +138,7 @@ Napi::Value LastLaterWriteNs(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeCpu", NativeCpu::Init(env));
   exports.Set("allocHostMemory", Napi::Function::New(env, AllocHostMemory, "allocHostMemory"));
+  exports.Set("releaseHostMemory", Napi::Function::New(env, ReleaseHostMemory, "releaseHostMemory"));
   exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs, "monotonicNs"));
   exports.Set("unicornVersion", Napi::Function::New(env, UnicornVersion, "unicornVersion"));
   exports.Set("registerIds", RegisterIds(env));

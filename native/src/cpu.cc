@@ -1,6 +1,8 @@
 #include <chrono>
 #include "cpu.h"
 
+#include <malloc.h>
+
 #include <unicorn/arm.h>
 
 #include <algorithm>
@@ -168,6 +170,7 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("requestStop", &NativeCpu::RequestStop),
                          InstanceMethod("setMaskWatch", &NativeCpu::SetMaskWatch),
                          InstanceMethod("setDivideSites", &NativeCpu::SetDivideSites),
+                         InstanceMethod("setBreakpoints", &NativeCpu::SetBreakpoints),
                          InstanceMethod("setDivideTrap", &NativeCpu::SetDivideTrap),
                          InstanceMethod("setUnalignedTrap", &NativeCpu::SetUnalignedTrap),
                          InstanceMethod("setUserSetMPend", &NativeCpu::SetUserSetMPend),
@@ -316,6 +319,9 @@ void NativeCpu::shutdown() {
   if (uc_ != nullptr) {
     uc_close(uc_);  // before the host memory references go away
     uc_ = nullptr;
+    // QEMU's teardown frees many small blocks between live ones: give the freed pages back now,
+    // or a process that makes and closes many machines keeps them all (measured: ~0.5 MiB each).
+    malloc_trim(0);
   }
   mappings_.clear();
   mmioRegions_.clear();
@@ -324,6 +330,11 @@ void NativeCpu::shutdown() {
   std::vector<uint64_t>().swap(execBits_);
   std::vector<CountEntry>().swap(countCache_);
   std::vector<uint8_t>().swap(codeBuf_);
+  // The per-page TLB tracking (512 KiB) and the breakpoints go with the engine, not with the GC.
+  std::vector<uint64_t>().swap(tlbPageBits_);
+  std::vector<uint32_t>().swap(tlbPages_);
+  std::vector<uint32_t>().swap(splitCodePages_);
+  breakpoints_.clear();
   mmioRead_.Reset();
   mmioWrite_.Reset();
   eventCb_.Reset();
@@ -1581,6 +1592,10 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
     return Stop::MemFault;
   }
   if (divStop_) return Stop::DivByZero;
+  if (bpStop_) {
+    lastAddress_ = bpAddr_;
+    return Stop::Breakpoint;
+  }
   if (hookStop_ == HookStop::Bits) return reasonFromBits(hookStopBits_);
   if (hookStop_ == HookStop::Limit) return Stop::Limit;
   if (hookStop_ == HookStop::Mask) return Stop::Requested;
@@ -1685,6 +1700,13 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   lastUcErrorText_.clear();
   intrStop_ = divStop_ = alignFired_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
   mpuFaultValid_ = shadowBusFault_ = tlbRefusedMpu_ = lastXn_ = false;
+  bpStop_ = false;
+  bpSkip_ = 0xFFFFFFFFu;
+  if (!breakpoints_.empty()) {
+    const uint32_t start = readPc() & ~1u;
+    for (const Breakpoint& b : breakpoints_)
+      if (b.addr == start) bpSkip_ = start;
+  }
   alignUndo_.clear();
   hookStop_ = HookStop::None;
   hookStopBits_ = 0;
@@ -1866,6 +1888,46 @@ void NativeCpu::SetDivideSites(const Napi::CallbackInfo& info) {
 }
 
 void NativeCpu::SetDivideTrap(const Napi::CallbackInfo& info) { divTrap_ = info[0].ToBoolean().Value(); }
+
+void NativeCpu::SetBreakpoints(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  if (running_) throw Napi::Error::New(env, "setBreakpoints during run()");
+  for (const Breakpoint& b : breakpoints_) {
+    uc_hook_del(uc_, b.hook);
+    uc_ctl_remove_cache(uc_, static_cast<uint64_t>(b.addr), static_cast<uint64_t>(b.addr) + 4);
+  }
+  if (!breakpoints_.empty()) flushDeletedHooks();
+  breakpoints_.clear();
+  Napi::Array arr = info[0].As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    const uint32_t a = toU32(arr.Get(i)) & ~1u;
+    bool dup = false;
+    for (const Breakpoint& b : breakpoints_) dup = dup || b.addr == a;
+    if (dup) continue;
+    uc_hook h;
+    checkUc(env,
+            uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&NativeCpu::HookBreakpoint), this,
+                        static_cast<uint64_t>(a), static_cast<uint64_t>(a)),
+            "uc_hook_add(CODE)");
+    breakpoints_.push_back(Breakpoint{a, h});
+    // Code translated before the hook existed carries no call to it.
+    uc_ctl_remove_cache(uc_, static_cast<uint64_t>(a), static_cast<uint64_t>(a) + 4);
+  }
+}
+
+void NativeCpu::HookBreakpoint(uc_engine* uc, uint64_t address, uint32_t, void* ud) {
+  auto* c = static_cast<NativeCpu*>(ud);
+  const uint32_t a = static_cast<uint32_t>(address);
+  if (a == c->bpSkip_) {  // the run started here: execute it (once)
+    c->bpSkip_ = 0xFFFFFFFFu;
+    return;
+  }
+  if (c->bpStop_ || c->divStop_ || c->alignFired_) return;
+  c->bpStop_ = true;
+  c->bpAddr_ = a;
+  uc_emu_stop(uc);  // followed by an exit check: the instruction does not run
+}
 
 // ---------------------------------------------------------------------------------------------
 // Watched fds

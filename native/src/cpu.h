@@ -36,6 +36,7 @@ enum class Stop : int {
   EngineError = 12,
   Unaligned = 13,
   MpuFault = 14,
+  Breakpoint = 15,
 };
 
 enum class Access : int { Read = 0, Write = 1, Fetch = 2 };
@@ -309,6 +310,21 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   uint32_t itFixBlockStart_ = 0, itFixBlockSize_ = 0;
   uint64_t itFixes_ = 0;
   bool repairItState(uint32_t pc);
+
+  // Breakpoints (runUntil an address, debuggers): one UC_HOOK_CODE bounded to each address, so no
+  // other instruction pays anything. The hook stops the run before the instruction executes (the
+  // code hook is followed by an exit check, as for the divide trap); a run that starts at a
+  // breakpoint executes that instruction first (bpSkip_).
+  struct Breakpoint {
+    uint32_t addr;
+    uc_hook hook;
+  };
+  std::vector<Breakpoint> breakpoints_;
+  uint32_t bpSkip_ = 0xFFFFFFFFu;
+  bool bpStop_ = false;
+  uint32_t bpAddr_ = 0;
+  static void HookBreakpoint(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
+  void SetBreakpoints(const Napi::CallbackInfo& info);
 
   // Host stalls inside a run (preemption, a slow JS handler): a gap between two clock polls
   // longer than kStallNs is not given to the guest (see stolenNs() in src/cpu/native.ts).

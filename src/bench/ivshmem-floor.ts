@@ -16,10 +16,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectIvshmem } from '../devices/ivshmem/client.js';
-import type { IvshmemLink } from '../devices/ivshmem/link.js';
-import { IvshmemServer } from '../devices/ivshmem/server.js';
-import { loadNative } from '../cpu/native.js';
+import { connectIvshmem } from '../host/ivshmem/client.js';
+import type { IvshmemLink } from '../devices/ivshmem-link.js';
+import { IvshmemServer } from '../host/ivshmem/server.js';
+import { loadNative } from '../native/cpu.js';
 import { posix } from '../native/posix.js';
 
 export interface FloorOptions {

@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IvshmemServer } from '../devices/ivshmem/server.js';
+import { IvshmemServer } from '../host/ivshmem/server.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CMEMU = join(ROOT, 'bin', 'cmemu');

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Board, CMEMU, parseRtt, pingpongElf } from '../bench/pingpong.js';
-import { IvshmemServer } from '../devices/ivshmem/server.js';
+import { IvshmemServer } from '../host/ivshmem/server.js';
 import { LinuxPeerVm, PeerFailure, ensureGuestImage, type Role, type VmOptions } from './peer-linux.js';
 
 export const FIRMWARE_BOARD = 'mps2-an385';

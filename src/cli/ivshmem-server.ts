@@ -13,8 +13,8 @@
  */
 import { spawn } from 'node:child_process';
 import { unlinkSync, writeFileSync } from 'node:fs';
-import { IvshmemServer, pow2ceil } from '../devices/ivshmem/server.js';
-import { MAX_VECTORS } from '../devices/ivshmem/protocol.js';
+import { IvshmemServer, pow2ceil } from '../host/ivshmem/server.js';
+import { MAX_VECTORS } from '../host/ivshmem/protocol.js';
 
 export const DEFAULT_SOCKET = '/tmp/ivshmem_socket';
 export const DEFAULT_SIZE = 4 * 1024 * 1024;

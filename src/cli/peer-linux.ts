@@ -317,7 +317,7 @@ export class LinuxPeerVm {
 
 /** Vectors the server hands each peer, read by connecting once (this uses up one peer id). */
 export async function probeServerVectors(socketPath: string): Promise<number> {
-  const { connectIvshmem } = await import('../devices/ivshmem/client.js');
+  const { connectIvshmem } = await import('../host/ivshmem/client.js');
   const link = await connectIvshmem(socketPath);
   const n = link.ownVectorFds.length;
   link.close();

@@ -15,46 +15,15 @@
 import type { LogCategory } from '../devices/device.js';
 import { BOARDS } from '../machine/boards/index.js';
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError } from '../system/errors.js';
+import { UsageError } from '../system/errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Output types
 // ---------------------------------------------------------------------------------------------
 
-/** Where a socket chardev listens or connects. */
-export type SocketAddress =
-  | { type: 'unix'; path: string }
-  /** host defaults to 127.0.0.1 when empty (QEMU would listen on every interface). */
-  | { type: 'tcp'; host: string; port: number };
-
-/** A character backend definition (QEMU's -chardev), after defaults are applied. */
-export type ChardevSpec = {
-  id: string;
-  /** mux=on: several front ends (serial + monitor) share it; input goes through the Ctrl-a escapes. */
-  mux: boolean;
-} & (
-  | { backend: 'stdio'; /** signal=on: Ctrl-C kills the emulator (QEMU default); off: Ctrl-C goes to the guest. */ signal: boolean }
-  | { backend: 'null' }
-  | { backend: 'file'; path: string; /** append=on; QEMU's default truncates. */ append: boolean }
-  | { backend: 'pipe'; path: string }
-  | {
-      backend: 'socket';
-      address: SocketAddress;
-      server: boolean;
-      /** Server only: block start-up until a client connects (QEMU default: on). */
-      wait: boolean;
-      nodelay: boolean;
-      /** Client only: seconds between reconnection attempts (0 = never). */
-      reconnect: number;
-    }
-);
-
-export type ChardevBackendKind = ChardevSpec['backend'];
+export type { SocketAddress, ChardevSpec, ChardevBackendKind } from '../host/chardev.js';
+import type { ChardevSpec, SocketAddress } from '../host/chardev.js';
 
 export interface MonitorSpec {
   /** The chardev the (unimplemented) monitor would sit on. */
@@ -113,12 +82,14 @@ export interface IvshmemFlatSpec {
   chardev: string;
   /** x-irq-qompath as given, or null. */
   irqPath: string | null;
-  /** NVIC input parsed from the path's `gpio-in[N]`, or null. */
+  /** The NVIC node that path names: the path without its `[N]` and quotes (checked against the board by the launcher), or null. */
+  irqNode: string | null;
+  /** NVIC input N from the path's `gpio-in[N]`, or null (the board's default). */
   irq: number | null;
-  /** MMIO register window (x-bus-address-iomem, default 0x400FF000). */
-  iomemAddr: number;
-  /** Shared memory window (x-bus-address-shmem, default 0x40100000). */
-  shmemAddr: number;
+  /** MMIO register window (x-bus-address-iomem), or null: the board's default. */
+  iomemAddr: number | null;
+  /** Shared memory window (x-bus-address-shmem), or null: the board's default. */
+  shmemAddr: number | null;
   /** shmem-size in bytes, or null when not given: then the server's region size is used (QEMU would default to 4 MiB and demand an exact match). */
   shmemSize: number | null;
 }
@@ -198,8 +169,6 @@ const DEVICES: readonly { name: string; help: string }[] = [
   },
 ];
 
-const IVSHMEM_IOMEM_DEFAULT = 0x400ff000;
-const IVSHMEM_SHMEM_DEFAULT = 0x40100000;
 const MAX_ICOUNT_SHIFT = 10;
 
 // ---------------------------------------------------------------------------------------------
@@ -960,17 +929,19 @@ function parseIvshmem(opt: string, kv: Map<string, string>): IvshmemFlatSpec {
   if (!chardev) throw new UsageError(`${opt}: ivshmem-flat needs chardev=ID (a socket to the ivshmem server)`);
   const irqPath = kv.get('x-irq-qompath') ?? null;
   let irq: number | null = null;
+  let irqNode: string | null = null;
   if (irqPath !== null) {
-    const m = /gpio-in\[(\d+)\]'?$/.exec(irqPath);
-    if (!m) throw new UsageError(`${opt}: x-irq-qompath '${irqPath}' does not name an NVIC input (…/nvic/unnamed-gpio-in[N])`);
-    irq = parseInt(m[1], 10);
+    const m = /^(.*)\[(\d+)\]$/.exec(irqPath.replace(/^(['"])(.*)\1$/, '$2'));
+    if (!m || !/gpio-in$/.test(m[1]!)) throw new UsageError(`${opt}: x-irq-qompath '${irqPath}' does not name an NVIC input (…/nvic/unnamed-gpio-in[N])`);
+    irqNode = m[1]!;
+    irq = parseInt(m[2]!, 10);
   }
-  const iomemAddr = kv.has('x-bus-address-iomem') ? parseUint(opt, 'x-bus-address-iomem', kv.get('x-bus-address-iomem')!) : IVSHMEM_IOMEM_DEFAULT;
-  const shmemAddr = kv.has('x-bus-address-shmem') ? parseUint(opt, 'x-bus-address-shmem', kv.get('x-bus-address-shmem')!) : IVSHMEM_SHMEM_DEFAULT;
+  const iomemAddr = kv.has('x-bus-address-iomem') ? parseUint(opt, 'x-bus-address-iomem', kv.get('x-bus-address-iomem')!) : null;
+  const shmemAddr = kv.has('x-bus-address-shmem') ? parseUint(opt, 'x-bus-address-shmem', kv.get('x-bus-address-shmem')!) : null;
   const shmemSize = kv.has('shmem-size') ? parseSize(opt, kv.get('shmem-size')!) : null;
   if (shmemSize !== null && (shmemSize === 0 || shmemSize > 0x4000_0000)) throw new UsageError(`${opt}: shmem-size ${kv.get('shmem-size')} is out of range`);
-  if (shmemSize !== null && shmemAddr + shmemSize > 0x1_0000_0000) throw new UsageError(`${opt}: shared memory at 0x${shmemAddr.toString(16)} (+${shmemSize}) runs past 4 GiB`);
-  return { chardev, irqPath, irq, iomemAddr, shmemAddr, shmemSize };
+  if (shmemSize !== null && shmemAddr !== null && shmemAddr + shmemSize > 0x1_0000_0000) throw new UsageError(`${opt}: shared memory at 0x${shmemAddr.toString(16)} (+${shmemSize}) runs past 4 GiB`);
+  return { chardev, irqPath, irqNode, irq, iomemAddr, shmemAddr, shmemSize };
 }
 
 // ---------------------------------------------------------------------------------------------

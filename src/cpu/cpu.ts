@@ -5,7 +5,7 @@
  * writing IPSR does not swap the banked stack pointers. `enterHandler` and `returnToMode` order
  * their writes so that the banked SPs and CONTROL end up exactly as the architecture says.
  */
-import { type NativeCpu, Reg } from './native.js';
+import { type NativeCpu, Reg } from '../native/cpu.js';
 
 export const XPSR_T = 1 << 24;
 

@@ -6,8 +6,8 @@
  * checks for a pending exception before running a single instruction, and the frame it pushes is
  * the one it just popped.
  */
-import type { Logger } from '../devices/device.js';
-import { Reg } from './native.js';
+import type { Logger } from '../log/logger.js';
+import { Reg } from '../native/cpu.js';
 import { type CoreState, Cpu, XPSR_T, CONTROL_SPSEL, CONTROL_NPRIV } from './cpu.js';
 import { type MpuView, mpuAllows } from './mpu-check.js';
 import {
@@ -64,6 +64,19 @@ export class Lockup extends Error {
 
 function hex(v: number): string {
   return '0x' + (v >>> 0).toString(16).padStart(8, '0');
+}
+
+/** A fault as the core raised it: the kind asked for, the exception it became (HardFault when escalated, 0 on lockup), and the fault status registers. */
+export interface FaultEvent {
+  kind: FaultKind;
+  exception: number;
+  what: string;
+  /** Address of the faulting instruction (the stacked return address). */
+  pc: number;
+  cfsr: number;
+  hfsr: number;
+  bfar: number;
+  mmfar: number;
 }
 
 export class ExceptionModel {
@@ -292,9 +305,16 @@ export class ExceptionModel {
   }
 
   /** A synchronous fault at `returnAddress` (the faulting instruction): taken now. */
+  /** Told of every fault as it is raised (after CFSR/HFSR/BFAR/MMFAR are set, before it is taken). */
+  onFault: ((f: FaultEvent) => void) | null = null;
+
   raiseFault(kind: FaultKind, d: FaultDetail, returnAddress: number): void {
     const exc = this.routeFault(kind, d);
     if (this.log.enabled('int')) this.log.log('int', `${kind}: ${d.what} at ${hex(returnAddress)}`);
+    if (this.onFault) {
+      const scb = this.nvic.scb;
+      this.onFault({ kind, exception: exc, what: d.what, pc: returnAddress >>> 0, cfsr: scb.cfsr >>> 0, hfsr: scb.hfsr >>> 0, bfar: scb.bfar >>> 0, mmfar: scb.mmfar >>> 0 });
+    }
     if (exc === 0) this.lockup(`${d.what} (${kind} while the execution priority is -1 or lower)`, returnAddress);
     this.take(exc, returnAddress);
   }

@@ -25,7 +25,7 @@
  * Any access size is accepted at the exact register offset (QEMU zero-pads sub-word accesses).
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
-import type { Clock } from '../machine/clock.js';
+import type { Clock } from '../time/clock.js';
 import { Ptimer } from './ptimer.js';
 import { truncate } from './cmsdk-timer.js';
 

@@ -15,7 +15,7 @@
  * register offset (reads are truncated to the access size).
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
-import type { Clock } from '../machine/clock.js';
+import type { Clock } from '../time/clock.js';
 import { Ptimer } from './ptimer.js';
 
 const CTRL = 0x00;

@@ -25,7 +25,7 @@
  * ITCR/ITOP, CONTROL ignores writes once INTEN is set, WDOGTEST (0x418) accepted and not modelled.
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
-import type { Clock } from '../machine/clock.js';
+import type { Clock } from '../time/clock.js';
 import { Ptimer } from './ptimer.js';
 import { truncate } from './cmsdk-timer.js';
 

@@ -27,16 +27,8 @@ export interface IrqLine {
 /** An IRQ line wired to nothing: for devices whose output a board leaves unconnected. */
 export const NO_IRQ: IrqLine = { set() {}, pulse() {} };
 
-/** Logging categories, as QEMU's `-d` items. */
-export type LogCategory = 'unimp' | 'guest_errors' | 'int' | 'exec' | 'in_asm' | 'cpu_reset' | 'trace';
-
-export interface Logger {
-  enabled(cat: LogCategory): boolean;
-  log(cat: LogCategory, msg: string): void;
-}
-
-/** Logger that drops everything: for unit tests and tools. */
-export const SILENT: Logger = { enabled: () => false, log() {} };
+export type { LogCategory, Logger } from '../log/logger.js';
+export { SILENT } from '../log/logger.js';
 
 /** Read-modify-write helper for sub-word writes to a 32-bit register. */
 export function mergeSubword(old: number, offset: number, size: AccessSize, value: number): number {

@@ -64,7 +64,7 @@
  * the connection (id, peers, memory contents) survives it.
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
-import type { IvshmemLink } from './ivshmem/link.js';
+import type { IvshmemLink } from './ivshmem-link.js';
 
 export const IVSHMEM_REG = {
   INTRMASK: 0x00,
@@ -130,7 +130,7 @@ export class IvshmemFlat implements MmioDevice {
     this.log = opts.log ?? SILENT;
     this.shmemAddr = opts.shmemAddr >>> 0;
     this.shmemSize = opts.shmemSize ?? link.shmSize;
-    this.vectors = Math.min(link.ownVectorFds.length, MAX_VECTORS);
+    this.vectors = Math.min(link.peerVectors(link.id), MAX_VECTORS);
     this.onServerGone = opts.onServerGone;
     for (const p of link.peers()) this.knownPeers.add(p);
     link.onPeerChange((peer, joined) => {

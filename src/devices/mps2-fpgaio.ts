@@ -16,7 +16,7 @@
  * icount mode the values follow the instruction count exactly; in real-time mode they follow the host.
  */
 import { type AccessSize, type Logger, type MmioDevice, SILENT } from './device.js';
-import type { Clock } from '../machine/clock.js';
+import type { Clock } from '../time/clock.js';
 import { truncate } from './cmsdk-timer.js';
 
 const LED0 = 0x00;

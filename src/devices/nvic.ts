@@ -125,17 +125,18 @@ export class Nvic implements ExceptionController {
 
   // ---- external interrupt inputs ----
 
-  /** External interrupt input n (0-based), level-sensitive. */
+  /**
+   * External interrupt input n (0-based). `set` is level-sensitive (a rising level pends the
+   * interrupt; while high, it pends again when its handler returns); `pulse` is an edge: it pends
+   * the interrupt whatever the level, which it leaves alone (another device may hold it high).
+   */
   line(n: number): IrqLine {
     if (!Number.isInteger(n) || n < 0 || n >= this.numIrqs) throw new RangeError(`nvic: no IRQ line ${n} (${this.numIrqs} lines)`);
     let l = this.lines[n];
     if (!l) {
       l = {
         set: (high: boolean) => this.setLevel(n, high),
-        pulse: () => {
-          this.setLevel(n, true);
-          this.setLevel(n, false);
-        },
+        pulse: () => this.setPending(EXC_EXTERNAL0 + n),
       };
       this.lines[n] = l;
     }

@@ -19,7 +19,7 @@
  * 10 µs without -icount) and its stderr messages ("Timer with delta zero, disabling"). Added: an
  * expiry noticed very late (a loaded host in real-time mode) counts once (see tick()).
  */
-import type { Clock, ClockTimer } from '../machine/clock.js';
+import type { Clock, ClockTimer } from '../time/clock.js';
 
 const DELTA_ADJUST = 1;
 /** See tick(): lateness below this is normal jitter and is caught up exactly, as QEMU does. */

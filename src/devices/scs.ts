@@ -18,7 +18,7 @@ import { type AccessSize, type Logger, type MmioDevice, SILENT, extractSubword }
 import { Nvic } from './nvic.js';
 import { SysTick } from './systick.js';
 import { MPU_WINDOW, Mpu } from './mpu.js';
-import type { Clock } from '../machine/clock.js';
+import type { Clock } from '../time/clock.js';
 import {
   EXC_BUSFAULT,
   EXC_DEBUGMON,

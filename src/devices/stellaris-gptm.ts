@@ -18,7 +18,7 @@
  * and does not arm.
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
-import type { Clock, ClockTimer } from '../machine/clock.js';
+import type { Clock, ClockTimer } from '../time/clock.js';
 
 const NS_PER_SECOND = 1_000_000_000;
 export const RIS_TATO = 1 << 0;

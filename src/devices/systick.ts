@@ -23,7 +23,7 @@
  */
 import type { AccessSize, Logger, MmioDevice } from './device.js';
 import { SILENT } from './device.js';
-import type { Clock, ClockTimer } from '../machine/clock.js';
+import type { Clock, ClockTimer } from '../time/clock.js';
 
 const CSR = 0x0;
 const RVR = 0x4;

@@ -7,7 +7,7 @@
  * guest access there is a precise BusFault.
  */
 import type { AccessSize, Logger, MmioDevice } from '../devices/device.js';
-import type { NativeCpu } from '../cpu/native.js';
+import type { NativeCpu } from '../native/cpu.js';
 
 const PAGE = 0x400;
 

@@ -3,7 +3,7 @@
  * addresses and IRQ wiring. The machine builds the address map from it; adding a board is a new file
  * in src/machine/boards/ and one line in boards/index.ts.
  */
-import type { Clock } from './clock.js';
+import type { Clock } from '../time/clock.js';
 import type { IrqLine, Logger, MmioDevice } from '../devices/device.js';
 import type { BusAccess } from '../devices/bitband.js';
 import type { SerialPort } from '../devices/cmsdk-uart.js';

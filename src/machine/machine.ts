@@ -6,24 +6,21 @@
  * JavaScript runs only at device accesses and at stops; guest code runs inside Unicorn.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { type NativeAddon, type NativeCpu, Access, loadNative, Reg, Stop } from '../cpu/native.js';
+import { type NativeAddon, type NativeCpu, Access, loadNative, Reg, Stop } from '../native/cpu.js';
 import { Cpu, XPSR_T } from '../cpu/cpu.js';
 import { ExceptionModel, Lockup } from '../cpu/exceptions.js';
 import { CFSR, EXC_HARDFAULT, EXC_NMI } from '../cpu/exception-controller.js';
 import type { IrqLine, Logger } from '../devices/device.js';
 import { SILENT } from '../devices/device.js';
 import { AddressMap } from './address-map.js';
-import { Scheduler, type TimeSource } from './clock.js';
+import { Scheduler } from '../time/clock.js';
+import { IcountTime, RealTime, type IcountOptions } from '../time/sources.js';
 import type { BoardContext, BoardDef } from './board.js';
 import { BitBand, type BusAccess } from '../devices/bitband.js';
 import type { SerialPort } from '../devices/cmsdk-uart.js';
 import { createScs, type ScsParts } from './scs-wiring.js';
 
-export interface IcountOptions {
-  shift: number;
-  /** sleep=on: while the guest sleeps, virtual time follows real time; sleep=off: it jumps to the next deadline. */
-  sleep: boolean;
-}
+export type { IcountOptions };
 
 export interface MachineOptions {
   board: BoardDef;
@@ -40,7 +37,12 @@ export type Outcome =
   | { kind: 'exit'; code: number; reason: string }
   | { kind: 'lockup'; message: string }
   | { kind: 'error'; message: string }
-  | { kind: 'stopped'; reason: string };
+  | { kind: 'stopped'; reason: string }
+  /** pause() took effect: the machine is intact and run() carries on from here. */
+  | { kind: 'paused'; reason: string };
+
+/** A terminal outcome: the machine will not run again (run() returns it at once). */
+export type FinalOutcome = Exclude<Outcome, { kind: 'paused' }>;
 
 /** Something the run loop calls at a BKPT 0xAB when semihosting is on. */
 export interface SemihostingHandler {
@@ -51,8 +53,6 @@ const SLICE_INSNS = 4_000_000;
 const SLICE_NS = 20_000_000;
 const YIELD_EVERY_NS = 10_000_000;
 const FORCED_TURN_NS = 50_000_000;
-/** Real-time mode: run-loop time between CPU runs beyond this is a host stall, hidden from the guest. */
-const STALL_SLACK_NS = 100_000;
 
 export class Machine {
   readonly board: BoardDef;
@@ -70,16 +70,20 @@ export class Machine {
   semihosting: SemihostingHandler | null = null;
 
   private readonly icount: IcountOptions | null;
-  private warpNs = 0;
-  private rtStartNs = 0;
-  /** Real-time mode: host time the run loop spent stalled between CPU runs, hidden from the guest. */
-  private stolenNs = 0;
-  private lastRtNs = 0;
+  /** Where virtual time comes from: exactly one of the two is set. */
+  private readonly icountTime: IcountTime | null;
+  private readonly realTime: RealTime | null;
   /** Host time when the CPU last stopped running or the last idle wait ended. */
   private progressNs = 0;
   private running = false;
   private sleeping: 'wfi' | 'wfe' | null = null;
-  private outcome: Outcome | null = null;
+  private outcome: FinalOutcome | null = null;
+  /** pause() was called: run() returns 'paused' at the next stop, the machine stays intact. */
+  private pauseReason: string | null = null;
+  /** The core has been reset and run (run() resumes from here, it does not reset again). */
+  private started = false;
+  /** Absolute instruction count at which run() pauses (pauseAtInstruction), or Infinity. */
+  private insnTarget = Infinity;
   private resetRequested = false;
   /** HardFault or NMI active, as last told to the native MPU check. */
   private hfNmiActive = false;
@@ -102,25 +106,9 @@ export class Machine {
     this.addon = loadNative();
     this.native = new this.addon.NativeCpu();
     this.cpu = new Cpu(this.native);
-    const timeSource: TimeSource = this.icount
-      ? { now: () => this.warpNs + this.native.icount() * 2 ** this.icount!.shift }
-      : {
-          // Real time minus host stalls (see compensateStall and the native stolenNs), never going
-          // back and never standing still: a stall that would take back time the guest has already
-          // seen is only partly hidden (the guest would read a timer twice and see it frozen).
-          now: () => {
-            const v = this.addon.monotonicNs() - this.rtStartNs - this.stolenNs - this.native.stolenNs();
-            if (v > this.lastRtNs) this.lastRtNs = v;
-            else if (v < this.lastRtNs) {
-              this.stolenNs -= this.lastRtNs - v;
-              this.lastRtNs += 1;
-            }
-            return this.lastRtNs;
-          },
-        };
-    // Real time starts when the machine is made (devices and semihosting may read the clock before run()).
-    this.rtStartNs = this.addon.monotonicNs();
-    this.sched = new Scheduler(timeSource);
+    this.icountTime = this.icount ? new IcountTime(this.icount, () => this.native.icount()) : null;
+    this.realTime = this.icount ? null : new RealTime(() => this.addon.monotonicNs(), () => this.native.stolenNs());
+    this.sched = new Scheduler((this.icountTime ?? this.realTime)!);
     this.sched.onEarlierDeadline = () => this.kick();
     this.map = new AddressMap(this.log);
 
@@ -284,11 +272,59 @@ export class Machine {
     this.kicked = true;
   }
 
-  /** Stop the run loop from outside (tests, Ctrl-a x). */
+  /** Stop the run loop from outside, for good (tests, Ctrl-a x, signals): run() returns an 'exit' outcome. */
   stop(reason: string, code = 0): void {
     if (!this.outcome) this.outcome = { kind: 'exit', code, reason };
     this.kick();
   }
+
+  /**
+   * Make run() return { kind: 'paused', reason } at the next stop (from a device access, a timer or
+   * an event handler: within the current translated block), leaving the machine as it is: the next
+   * run() carries on from the same instruction. No effect once the machine has finished.
+   */
+  pause(reason: string): void {
+    if (this.pauseReason === null) this.pauseReason = reason;
+    this.kick();
+  }
+
+  /** Pause when the executed-instruction count reaches `count` (absolute, see instructions()); Infinity: never. */
+  pauseAtInstruction(count: number): void {
+    this.insnTarget = count;
+  }
+
+  /** Stop before executing an instruction at any of these addresses (run() pauses; see breakpointHit). Replaces the set. */
+  setBreakpoints(addresses: readonly number[]): void {
+    this.commit();
+    this.native.setBreakpoints(addresses.map((a) => (a & ~1) >>> 0));
+  }
+
+  /** The breakpoint address the last pause stopped at, or null. Cleared when run() starts. */
+  breakpointHit: number | null = null;
+
+  /** Deterministic virtual time (-icount) rather than the host clock. */
+  get icountMode(): boolean {
+    return this.icount !== null;
+  }
+
+  /** A system reset at the top of the run loop (as AIRCR.SYSRESETREQ; -no-reboot exits instead). */
+  requestReset(): void {
+    this.resetRequested = true;
+    this.kick();
+  }
+
+  /** Instructions executed since the machine was made (exact in both time modes). */
+  instructions(): number {
+    return this.native.icount();
+  }
+
+  /** The terminal outcome once the machine has exited, locked up or failed; null while it can run. */
+  get finished(): FinalOutcome | null {
+    return this.outcome;
+  }
+
+  /** Called at the top of every run-loop iteration (after timers and events): for conditions checked between stops. */
+  onIteration: (() => void) | null = null;
 
   /** Reset everything: devices, SCS, core (SP/PC from the vector table). */
   reset(): void {
@@ -300,52 +336,48 @@ export class Machine {
   }
 
   /**
-   * Real-time mode: the host may stall the run loop (GC, preemption on a loaded machine) between
-   * two CPU runs. Without this, the guest would see that time pass between, say, a SysTick wrap
-   * and its handler, and get wraps back to back that silicon never shows. Time spent between runs
-   * beyond STALL_SLACK_NS is hidden from the guest (the clock stays monotonic: it never goes back
-   * below a value the guest or a device has already seen).
+   * Commit the memory map and reset the core from the vector table, once (run() does it if nobody
+   * did): after this the registers are the reset state. A lockup at reset is the machine's outcome.
    */
-  private compensateStall(): void {
-    const now = this.addon.monotonicNs();
-    const gap = now - this.progressNs;
-    if (this.progressNs === 0 || gap <= STALL_SLACK_NS) return;
-    const maxStolen = now - this.rtStartNs - this.native.stolenNs() - this.lastRtNs;
-    this.stolenNs = Math.min(this.stolenNs + gap - STALL_SLACK_NS, Math.max(this.stolenNs, maxStolen));
-  }
-
-  private icountLimitFor(deadlineNs: number): number {
-    const shift = this.icount!.shift;
-    return Math.ceil((deadlineNs - this.warpNs) / 2 ** shift);
-  }
-
-  /** Run until the guest exits, locks up, or stop() is called. */
-  async run(): Promise<Outcome> {
+  powerOn(): void {
     this.commit();
-    if (!this.outcome) {
-      try {
-        this.reset();
-      } catch (e) {
-        if (e instanceof Lockup) return { kind: 'lockup', message: e.message };
-        throw e;
-      }
+    if (this.started || this.outcome) return;
+    this.started = true;
+    try {
+      this.reset();
+    } catch (e) {
+      if (e instanceof Lockup) this.outcome = { kind: 'lockup', message: e.message };
+      else throw e;
     }
+  }
+
+  /**
+   * Run until the guest exits, locks up, stop() is called (a final outcome), or pause() is called
+   * (then the next run() carries on). The first run() resets the core from the vector table.
+   */
+  async run(): Promise<Outcome> {
+    this.powerOn();
+    if (this.outcome) return this.outcome;
+    this.breakpointHit = null;
     // lastYield: the event loop last had a turn, or was seen idle by a native idle wait (which
     // watches its fds and timers); lastTurn: it really ran (forced every FORCED_TURN_NS, for
     // watchers it registers with its epoll only when it polls).
     let lastYield = this.addon.monotonicNs();
     let lastTurn = lastYield;
     try {
-      while (!this.outcome) {
+      while (!this.outcome && this.pauseReason === null) {
         // Give the event loop a turn now and then (signals, sockets, stdin), whatever the guest does.
         const t = this.addon.monotonicNs();
         if (t - lastYield > YIELD_EVERY_NS || t - lastTurn > FORCED_TURN_NS) {
           await yieldToEventLoop();
           lastYield = lastTurn = this.addon.monotonicNs();
-          if (this.outcome) break;
+          if (this.outcome || this.pauseReason !== null) break;
         }
         this.sched.runDue();
         this.takeExternalEvents();
+        this.onIteration?.();
+        if (this.native.icount() >= this.insnTarget) this.pause('instruction count reached');
+        if (this.outcome || this.pauseReason !== null) break;
         if (this.resetRequested) {
           this.resetRequested = false;
           if (this.noReboot) {
@@ -391,14 +423,15 @@ export class Machine {
         if (this.icount) {
           const ic = this.native.icount();
           limit = ic + SLICE_INSNS;
-          if (deadline !== Infinity) limit = Math.min(limit, Math.max(ic + 1, this.icountLimitFor(deadline)));
+          if (deadline !== Infinity) limit = Math.min(limit, Math.max(ic + 1, this.icountTime!.instructionsAt(deadline)));
           hostDeadline = 0;
         } else {
           limit = Number.MAX_SAFE_INTEGER;
           hostDeadline = nowHost + SLICE_NS;
-          if (deadline !== Infinity) hostDeadline = Math.min(hostDeadline, this.rtStartNs + this.stolenNs + this.native.stolenNs() + deadline);
+          if (deadline !== Infinity) hostDeadline = Math.min(hostDeadline, this.realTime!.hostTimeAt(deadline));
         }
-        if (!this.icount) this.compensateStall();
+        if (this.insnTarget !== Infinity) limit = Math.min(limit, Math.max(this.native.icount() + 1, this.insnTarget));
+        if (this.realTime) this.realTime.compensateStall(this.progressNs);
         this.running = true;
         let stop: Stop;
         try {
@@ -418,7 +451,10 @@ export class Machine {
         throw e;
       }
     }
-    return this.outcome!;
+    if (this.outcome) return this.outcome;
+    const reason = this.pauseReason ?? 'paused';
+    this.pauseReason = null;
+    return { kind: 'paused', reason };
   }
 
   /** The guest asked to leave (semihosting SYS_EXIT): unwinds from inside a handler. */
@@ -499,6 +535,12 @@ export class Machine {
       case Stop.Unaligned:
         this.exceptions.raiseFault('usagefault', { cfsr: CFSR.UNALIGNED, what: 'unaligned access with CCR.UNALIGN_TRP set' }, this.cpu.pc & ~1);
         return;
+      case Stop.Breakpoint: {
+        const addr = this.native.stopInfo().address >>> 0;
+        this.breakpointHit = addr;
+        this.pause(`breakpoint at 0x${addr.toString(16)}`);
+        return;
+      }
       case Stop.HandlerError:
         return; // the wrapper rethrows before we get here
       case Stop.EngineError: {
@@ -551,7 +593,7 @@ export class Machine {
     if (this.icount && !this.icount.sleep) {
       if (deadline !== Infinity) {
         const now = this.sched.now();
-        if (deadline > now) this.warpNs += deadline - now;
+        if (deadline > now) this.icountTime!.warp(deadline - now);
         return 'none';
       }
       return this.waitOutside(Infinity);
@@ -563,7 +605,7 @@ export class Machine {
     if (this.icount) {
       // sleep=on: virtual time follows real time while the guest sleeps, up to the deadline.
       const slept = this.addon.monotonicNs() - before;
-      this.warpNs += Math.min(slept, waitNs === Infinity ? slept : waitNs);
+      this.icountTime!.warp(Math.min(slept, waitNs === Infinity ? slept : waitNs));
     }
     return yielded;
   }
@@ -578,7 +620,7 @@ export class Machine {
     const hostDeadline = ns === Infinity ? Infinity : this.addon.monotonicNs() + ns;
     let yielded = false;
     this.kicked = false;
-    while (!this.outcome && !this.kicked) {
+    while (!this.outcome && this.pauseReason === null && !this.kicked) {
       if (this.native.idleWait(hostDeadline, yielded) !== 2) break;
       await yieldToEventLoop();
       yielded = true;
@@ -586,8 +628,11 @@ export class Machine {
     return yielded ? 'turn' : 'waited';
   }
 
+  /** Free the engine (its threads, code cache, mappings) and give the board's RAM back. Idempotent. */
   close(): void {
     this.native.close();
+    for (const buf of this.ram.values()) this.addon.releaseHostMemory(buf);
+    this.ram.clear();
   }
 }
 

@@ -1,5 +1,5 @@
 /** Builds a board's System Control Space (NVIC, SCB, SysTick, MPU registers) with the machine's callbacks. */
-import type { Clock } from './clock.js';
+import type { Clock } from '../time/clock.js';
 import type { BoardDef } from './board.js';
 import type { Logger } from '../devices/device.js';
 import { buildScs, type ScsParts } from '../devices/scs.js';

@@ -9,10 +9,10 @@
  * from system calls are thrown as `Error`s whose message names the call and whose `code` is the
  * errno name ("ENOENT", "ECONNREFUSED", ...), as Node's own errors.
  *
- * `NativeAddon` (src/cpu/native.ts) extends this interface: this file is the one place these
+ * `NativeAddon` (src/native/cpu.ts) extends this interface: this file is the one place these
  * functions are documented.
  */
-import { loadNative } from '../cpu/native.js';
+import { loadAddonModule } from './addon.js';
 
 /** What one non-blocking `recvChunk` got. */
 export interface RecvChunk {
@@ -155,5 +155,5 @@ export interface PosixApi {
 
 /** The addon's POSIX functions (loads the addon on first use). */
 export function posix(): PosixApi {
-  return loadNative();
+  return loadAddonModule() as PosixApi;
 }

@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseQemuArgs, UsageError } from '../../src/cli/qemu-args.js';
-import { InputError, launch, planIvshmem, type IvshmemConnector } from '../../src/cli/launch.js';
+import { InputError, ivshmemFromArgs, launch, type IvshmemConnector } from '../../src/cli/launch.js';
+import { IvshmemPlacementError, placeIvshmemFlat } from '../../src/machine/ivshmem-flat.js';
 import { mps2an385 } from '../../src/machine/boards/mps2-an385.js';
 import type { BoardDef } from '../../src/machine/board.js';
-import type { IvshmemLink } from '../../src/devices/ivshmem/link.js';
-import { loadNative } from '../../src/cpu/native.js';
+import type { IvshmemLink } from '../../src/devices/ivshmem-link.js';
+import { loadNative } from '../../src/native/cpu.js';
 import type { Machine } from '../../src/machine/machine.js';
 import { firmwarePath, runCmemu } from '../support/run-cmemu.js';
 
@@ -28,14 +29,16 @@ const SOCK = ['-chardev', 'socket,path=/tmp/cmemu-test-ivshmem.sock,id=iv'];
 function plan(dev: string, board: BoardDef = mps2an385) {
   const c = parseQemuArgs(['-M', board.name, '-kernel', 'x.elf', ...SOCK, '-device', dev]);
   const notes: string[] = [];
-  const p = planIvshmem(board, c.ivshmem[0]!, c.chardevs.get('iv')!, (n) => notes.push(n));
+  const cfg = ivshmemFromArgs(board, c.ivshmem[0]!, c.chardevs.get('iv')!, (n) => notes.push(n));
+  const p = { socket: cfg.socket, ...placeIvshmemFlat(board, cfg, cfg.name) };
   return { p, notes };
 }
 function planError(dev: string, board: BoardDef = mps2an385): string {
   try {
     plan(dev, board);
   } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
+    // Argument errors are the CLI's; placement errors the machine's (the System turns them into UsageErrors).
+    expect(e instanceof UsageError || e instanceof IvshmemPlacementError, String(e)).toBe(true);
     return (e as Error).message;
   }
   throw new Error('no error');
@@ -50,7 +53,7 @@ function fakeLink(shmSize: number, vectors = 1): IvshmemLink {
     shm: n.allocHostMemory(shmSize),
     shmSize,
     ownVectorFds: fds,
-    peerVectors: () => 0,
+    peerVectors: (p: number) => (p === 3 ? fds.length : 0),
     peers: () => [],
     notify: () => false,
     onPeerChange() {},
@@ -68,15 +71,15 @@ async function launchWith(dev: string, connect: IvshmemConnector, onMachine?: (m
   return { code, errs };
 }
 
-describe('ivshmem-flat placement (planIvshmem)', () => {
+describe('ivshmem-flat placement (ivshmemFromArgs, placeIvshmemFlat)', () => {
   it('defaults to the board: registers 0x400FF000, memory 0x40100000, NVIC input 0, size from the server', () => {
     const { p, notes } = plan('ivshmem-flat,chardev=iv');
-    expect(p).toEqual({ what: '-device ivshmem-flat,chardev=iv', socketPath: '/tmp/cmemu-test-ivshmem.sock', irq: 0, iomem: 0x400ff000, shmem: 0x40100000, shmemSize: null });
+    expect(p).toEqual({ what: '-device ivshmem-flat,chardev=iv', socket: '/tmp/cmemu-test-ivshmem.sock', irq: 0, iomem: 0x400ff000, shmem: 0x40100000, size: null });
     expect(notes).toEqual([]);
   });
   it("takes the board's own x-irq-qompath, quoted or not, and the addresses", () => {
     const { p, notes } = plan("ivshmem-flat,chardev=iv,x-irq-qompath='/machine/armv7m/nvic/unnamed-gpio-in[7]',x-bus-address-iomem=0x40200000,x-bus-address-shmem=0x40300000,shmem-size=64K");
-    expect(p).toMatchObject({ irq: 7, iomem: 0x40200000, shmem: 0x40300000, shmemSize: 65536 });
+    expect(p).toMatchObject({ irq: 7, iomem: 0x40200000, shmem: 0x40300000, size: 65536 });
     expect(notes).toEqual([]);
   });
   it("accepts lm3s6965evb's path on mps2-an385 with a note", () => {
@@ -102,7 +105,7 @@ describe('ivshmem-flat placement (planIvshmem)', () => {
   });
   it('needs a UNIX socket chardev', () => {
     const c = parseQemuArgs(['-M', 'mps2-an385', '-kernel', 'x.elf', '-chardev', 'socket,host=localhost,port=4444,id=iv', '-device', 'ivshmem-flat,chardev=iv']);
-    expect(() => planIvshmem(mps2an385, c.ivshmem[0]!, c.chardevs.get('iv')!)).toThrow('must be a UNIX socket (path=) to the ivshmem server');
+    expect(() => ivshmemFromArgs(mps2an385, c.ivshmem[0]!, c.chardevs.get('iv')!)).toThrow('must be a UNIX socket (path=) to the ivshmem server');
   });
 });
 

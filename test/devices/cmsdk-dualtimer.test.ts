@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CmsdkDualTimer } from '../../src/devices/cmsdk-dualtimer.js';
-import { ManualTime, Scheduler } from '../../src/machine/clock.js';
+import { ManualTime, Scheduler } from '../../src/time/clock.js';
 import type { Logger } from '../../src/devices/device.js';
 
 const TICK = 40;

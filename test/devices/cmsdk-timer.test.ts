@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CmsdkTimer } from '../../src/devices/cmsdk-timer.js';
-import { ManualTime, Scheduler } from '../../src/machine/clock.js';
+import { ManualTime, Scheduler } from '../../src/time/clock.js';
 import type { IrqLine, Logger } from '../../src/devices/device.js';
 
 const CTRL = 0x0;

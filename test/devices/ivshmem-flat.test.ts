@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EV_PEERS_CHANGED, EV_SERVER_GONE, IVSHMEM_EXTID, IVSHMEM_REG as R, IvshmemFlat } from '../../src/devices/ivshmem-flat.js';
 import type { IrqLine, Logger } from '../../src/devices/device.js';
-import type { IvshmemLink } from '../../src/devices/ivshmem/link.js';
+import type { IvshmemLink } from '../../src/devices/ivshmem-link.js';
 
 /** An in-memory link: peers with vector counts, rings recorded, callbacks triggered by the test. */
 class FakeLink implements IvshmemLink {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Mps2Fpgaio } from '../../src/devices/mps2-fpgaio.js';
-import { ManualTime, Scheduler } from '../../src/machine/clock.js';
+import { ManualTime, Scheduler } from '../../src/time/clock.js';
 import type { Logger } from '../../src/devices/device.js';
 
 const LED0 = 0x0, BUTTON = 0x8, CLK1HZ = 0x10, CLK100HZ = 0x14, COUNTER = 0x18, PRESCALE = 0x1c, PSCNTR = 0x20, MISC = 0x4c;

@@ -272,6 +272,16 @@ describe('Nvic: level-sensitive lines', () => {
     expect(nvic.isPending(IRQ(7))).toBe(false);
   });
 
+  it('pulse is an edge: it pends a line that another source holds high, and leaves the level high', () => {
+    const { nvic } = make();
+    nvic.line(3).set(true);
+    nvic.activate(IRQ(3));
+    expect(nvic.isPending(IRQ(3))).toBe(false);
+    nvic.line(3).pulse();
+    expect(nvic.isPending(IRQ(3))).toBe(true);
+    expect(nvic.levelHigh(IRQ(3))).toBe(true);
+  });
+
   it('returns the same line object and refuses lines that do not exist', () => {
     const { nvic } = make(43);
     expect(nvic.line(42)).toBe(nvic.line(42));

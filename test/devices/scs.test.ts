@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildScs } from '../../src/devices/scs.js';
-import { ManualTime, Scheduler } from '../../src/machine/clock.js';
+import { ManualTime, Scheduler } from '../../src/time/clock.js';
 import type { Logger } from '../../src/devices/device.js';
 import { EXC_BUSFAULT, EXC_MEMMANAGE, EXC_NMI, EXC_PENDSV, EXC_SVCALL, EXC_SYSTICK, EXC_USAGEFAULT } from '../../src/cpu/exception-controller.js';
 

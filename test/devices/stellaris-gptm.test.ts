@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RIS_RTC, RIS_TATO, StellarisGptm } from '../../src/devices/stellaris-gptm.js';
-import { ManualTime, Scheduler } from '../../src/machine/clock.js';
+import { ManualTime, Scheduler } from '../../src/time/clock.js';
 import type { IrqLine, Logger } from '../../src/devices/device.js';
 
 const CFG = 0x00, TAMR = 0x04, TBMR = 0x08, CTL = 0x0c, IMR = 0x18, RIS = 0x1c, MIS = 0x20, ICR = 0x24;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseServerArgs, parseSize } from '../../src/cli/ivshmem-server.js';
-import { connectIvshmem } from '../../src/devices/ivshmem/client.js';
+import { connectIvshmem } from '../../src/host/ivshmem/client.js';
 import { CMEMU, runCmemu } from '../support/run-cmemu.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cmemu-ivsrv-'));

@@ -26,11 +26,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseQemuArgs } from '../../src/cli/qemu-args.js';
 import { launch } from '../../src/cli/launch.js';
-import { loadNative } from '../../src/cpu/native.js';
-import type { IvshmemLink } from '../../src/devices/ivshmem/link.js';
+import { loadNative } from '../../src/native/cpu.js';
+import type { IvshmemLink } from '../../src/devices/ivshmem-link.js';
 import type { Machine } from '../../src/machine/machine.js';
-import { connectIvshmem } from '../../src/devices/ivshmem/client.js';
-import { IvshmemServer } from '../../src/devices/ivshmem/server.js';
+import { connectIvshmem } from '../../src/host/ivshmem/client.js';
+import { IvshmemServer } from '../../src/host/ivshmem/server.js';
 
 const CODE =
   '0f48012101604ff00052d3682bb10d484360002181600721016062b630bffde7fee70948416841604ff000521368013313605160936813b1013b1b04c360704700e100e010e000e000f00f40';

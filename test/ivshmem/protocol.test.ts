@@ -8,7 +8,7 @@ import {
   type Message,
   type ShmFdInfo,
   type Step,
-} from '../../src/devices/ivshmem/protocol.js';
+} from '../../src/host/ivshmem/protocol.js';
 import { posix } from '../../src/native/posix.js';
 
 const MiB = 1 << 20;

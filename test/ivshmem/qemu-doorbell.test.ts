@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { connectIvshmem } from '../../src/devices/ivshmem/client.js';
-import type { IvshmemLink } from '../../src/devices/ivshmem/link.js';
-import { IvshmemServer } from '../../src/devices/ivshmem/server.js';
+import { connectIvshmem } from '../../src/host/ivshmem/client.js';
+import type { IvshmemLink } from '../../src/devices/ivshmem-link.js';
+import { IvshmemServer } from '../../src/host/ivshmem/server.js';
 
 const QEMU = 'qemu-system-aarch64';
 const haveQemu = spawnSync(QEMU, ['--version']).status === 0;

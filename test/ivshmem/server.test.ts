@@ -6,10 +6,10 @@ import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { connectIvshmem } from '../../src/devices/ivshmem/client.js';
-import type { IvshmemLink } from '../../src/devices/ivshmem/link.js';
-import { MessageFramer, type Message } from '../../src/devices/ivshmem/protocol.js';
-import { IvshmemServer } from '../../src/devices/ivshmem/server.js';
+import { connectIvshmem } from '../../src/host/ivshmem/client.js';
+import type { IvshmemLink } from '../../src/devices/ivshmem-link.js';
+import { MessageFramer, type Message } from '../../src/host/ivshmem/protocol.js';
+import { IvshmemServer } from '../../src/host/ivshmem/server.js';
 import { posix, PollBits } from '../../src/native/posix.js';
 import { ROOT } from '../support/run-cmemu.js';
 
@@ -264,7 +264,7 @@ describe('IvshmemServer with our client', () => {
     const s = server({ vectors: 2 });
     const here = await connect(s);
     const script = `
-      import { connectIvshmem } from ${JSON.stringify(join(ROOT, 'dist/devices/ivshmem/client.js'))};
+      import { connectIvshmem } from ${JSON.stringify(join(ROOT, 'dist/host/ivshmem/client.js'))};
       import { posix } from ${JSON.stringify(join(ROOT, 'dist/native/posix.js'))};
       const px = posix();
       const [path, role] = process.argv.slice(1);

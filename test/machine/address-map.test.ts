@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AddressMap } from '../../src/machine/address-map.js';
 import type { AccessSize, Logger, MmioDevice } from '../../src/devices/device.js';
-import type { NativeCpu } from '../../src/cpu/native.js';
+import type { NativeCpu } from '../../src/native/cpu.js';
 
 function fakeCpu() {
   const maps: { kind: string; base: number; size: number; id?: number }[] = [];

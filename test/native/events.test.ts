@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Reg, Stop } from '../../src/cpu/native.js';
+import { Reg, Stop } from '../../src/native/cpu.js';
 import { addon, closeAll, median, quantile, rig } from './helpers.js';
 
 afterEach(closeAll);

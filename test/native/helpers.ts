@@ -1,7 +1,7 @@
 // Shared set-up for the native addon tests: a Cortex-M3 with 64 KiB of read-only "flash" at 0
 // and 64 KiB of RAM at 0x20000000, code placed at FLASH_CODE. Guest programs are written inline
 // as Thumb halfwords with their assembly in comments (assembled once with arm-none-eabi-as).
-import { loadNative, Reg, type NativeAddon, type NativeCpu } from '../../src/cpu/native.js';
+import { loadNative, Reg, type NativeAddon, type NativeCpu } from '../../src/native/cpu.js';
 
 /** Test utilities the addon exports beside the contract (the eventfd functions are in it: src/native/posix.ts). */
 export interface TestAddon extends NativeAddon {

@@ -1,6 +1,6 @@
 // Exact instruction counting (virtual time) across limits, stops and faults.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Reg, Stop } from '../../src/cpu/native.js';
+import { Reg, Stop } from '../../src/native/cpu.js';
 import { addon, closeAll, FLASH_CODE, RAM, rig } from './helpers.js';
 
 afterEach(closeAll);

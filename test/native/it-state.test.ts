@@ -7,7 +7,7 @@
  * memcpy hit this at unaligned destinations.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Reg, Stop } from '../../src/cpu/native.js';
+import { Reg, Stop } from '../../src/native/cpu.js';
 import { RAM, closeAll, rig } from './helpers.js';
 
 // Each pass loads from a fresh 1 KiB page in the first instruction of an ITT block (a TLB miss,

@@ -1,6 +1,6 @@
 // Host memory mappings (aliases, read-only, foreign ArrayBuffers, code in RAM) and MMIO.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Reg, Stop } from '../../src/cpu/native.js';
+import { Reg, Stop } from '../../src/native/cpu.js';
 import { addon, closeAll, FLASH_CODE as C, RAM, rig } from './helpers.js';
 
 afterEach(closeAll);

@@ -3,7 +3,7 @@
 // HFNMIENA, the PPB exemption, and the TLB flush when the MPU is reprogrammed (also from inside an
 // MMIO handler, in the middle of a translated block).
 import { afterAll, describe, expect, it } from 'vitest';
-import { Access, Reg, Stop, type NativeCpu } from '../../src/cpu/native.js';
+import { Access, Reg, Stop, type NativeCpu } from '../../src/native/cpu.js';
 import { closeAll, FLASH_CODE as C, RAM, rig, type Rig } from './helpers.js';
 
 afterAll(closeAll);

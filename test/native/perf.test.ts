@@ -1,7 +1,7 @@
 // Throughput of the native core (printed; only a loose floor is asserted for stores, the
 // case the virtual-TLB design exists for).
 import { afterAll, describe, expect, it } from 'vitest';
-import { Reg, Stop } from '../../src/cpu/native.js';
+import { Reg, Stop } from '../../src/native/cpu.js';
 import { addon, closeAll, FLASH_CODE as C, RAM, rig } from './helpers.js';
 
 afterAll(closeAll);

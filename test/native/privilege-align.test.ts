@@ -2,7 +2,7 @@
 // CCR.UNALIGN_TRP and the always-aligned accesses (see docs/unicorn.md, "Privilege and the PPB"
 // and "Unaligned accesses").
 import { afterAll, describe, expect, it } from 'vitest';
-import { Access, Reg, Stop, type NativeCpu } from '../../src/cpu/native.js';
+import { Access, Reg, Stop, type NativeCpu } from '../../src/native/cpu.js';
 import { addon, closeAll, FLASH_CODE as C, RAM, rig, type Rig } from './helpers.js';
 
 afterAll(closeAll);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Reg, Stop } from '../../src/cpu/native.js';
+import { Reg, Stop } from '../../src/native/cpu.js';
 import { addon, closeAll, rig } from './helpers.js';
 
 afterEach(closeAll);

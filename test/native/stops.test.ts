@@ -1,6 +1,6 @@
 // Stop reasons: exception instructions, hints, faults (with precise PC), divide trap, mask watch.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Access, Reg, Stop } from '../../src/cpu/native.js';
+import { Access, Reg, Stop } from '../../src/native/cpu.js';
 import { addon, closeAll, FLASH_CODE as C, RAM, RAM_SIZE, rig } from './helpers.js';
 
 afterEach(closeAll);

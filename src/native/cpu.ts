@@ -9,11 +9,8 @@
  * No JavaScript runs per instruction or per block: JS runs at MMIO accesses (one call per access)
  * and when `run()` returns with a stop reason.
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { PosixApi } from '../native/posix.js';
+import { loadAddonModule } from './addon.js';
+import type { PosixApi } from './posix.js';
 
 /** Why `run()` returned. */
 export const enum Stop {
@@ -68,6 +65,8 @@ export const enum Stop {
    * the IT block (see docs/unicorn.md, "The MPU").
    */
   MpuFault = 14,
+  /** A breakpoint (setBreakpoints) was reached: PC = info.address, the instruction not executed. */
+  Breakpoint = 15,
 }
 
 export const enum Access {
@@ -151,6 +150,12 @@ export interface NativeCpu {
 
   /** Addresses of UDIV/SDIV instructions to guard (found by scanning loaded code), and whether CCR.DIV_0_TRP is set. */
   setDivideSites(addresses: readonly number[]): void;
+  /**
+   * Replace the breakpoints: a run stops (Stop.Breakpoint) before executing an instruction at one
+   * of these addresses (bit 0 ignored), except the instruction a run starts at. Each is a code hook
+   * bounded to its address: nothing else gets slower. Not while running.
+   */
+  setBreakpoints(addresses: readonly number[]): void;
   setDivideTrap(enabled: boolean): void;
   /**
    * CCR.UNALIGN_TRP. Off (the default) costs nothing and unaligned halfword/word accesses work.
@@ -227,6 +232,8 @@ export interface NativeAddon extends PosixApi {
   NativeCpu: new () => NativeCpu;
   /** Zeroed, page-aligned host memory (anonymous mmap), exposed as an external ArrayBuffer. */
   allocHostMemory(size: number): ArrayBuffer;
+  /** Give the pages of a buffer from allocHostMemory back to the system now (it reads as zeros after). */
+  releaseHostMemory(buffer: ArrayBuffer): void;
   /** CLOCK_MONOTONIC now, in ns. */
   monotonicNs(): number;
   /** Unicorn's version string, e.g. "2.1.4". */
@@ -235,20 +242,7 @@ export interface NativeAddon extends PosixApi {
   registerIds: Record<string, number>;
 }
 
-let cached: NativeAddon | undefined;
-
 /** Load the addon (built by `make native`). */
 export function loadNative(): NativeAddon {
-  if (cached) return cached;
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [
-    join(here, '..', '..', 'native', 'build', 'Release', 'cmemu.node'),
-    join(here, '..', '..', '..', 'native', 'build', 'Release', 'cmemu.node'),
-  ];
-  const path = candidates.find((p) => existsSync(p));
-  if (!path) {
-    throw new Error('cmemu: the native addon is not built (run `make native`, or `make test` which builds everything)');
-  }
-  cached = createRequire(import.meta.url)(path) as NativeAddon;
-  return cached;
+  return loadAddonModule() as NativeAddon;
 }

@@ -14,8 +14,8 @@
  * once nothing (the CPU's mapping of it included) uses the buffer.
  */
 import { posix, Ready, type FdWatch, type PosixApi } from '../../native/posix.js';
-import { SILENT, type Logger } from '../device.js';
-import type { ConnectOptions, IvshmemLink } from './link.js';
+import { SILENT, type Logger } from '../../log/logger.js';
+import type { ConnectOptions, IvshmemLink } from '../../devices/ivshmem-link.js';
 import { IvshmemClientProtocol, MAX_PEER_ID, MAX_VECTORS, MessageFramer, type Step } from './protocol.js';
 
 /** Default greeting timeout (ms). */

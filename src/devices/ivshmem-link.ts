@@ -3,7 +3,7 @@
  * protocol, fds, mmap) and what uses it (the ivshmem-flat device, tests, tools). A link is one
  * peer's view of the shared-memory group.
  */
-import type { Logger } from '../device.js';
+import type { Logger } from '../log/logger.js';
 
 export interface IvshmemLink {
   /** Own peer id, as the server assigned it (IVPOSITION). */
@@ -16,9 +16,15 @@ export interface IvshmemLink {
   readonly shm: ArrayBuffer;
   /** = shm.byteLength. */
   readonly shmSize: number;
-  /** Own eventfds, index = vector number (the server decides how many; 1..64 once connected). The link never reads them: the user watches them. */
+  /**
+   * Own eventfds, index = vector number (the server decides how many; 1..64 once connected). The
+   * link never reads them: the user watches them. Empty for a link without fds (an in-process
+   * link between boards of one world): its doorbells come through onDoorbell instead.
+   */
   readonly ownVectorFds: readonly number[];
-  /** Vectors the peer has: 0 when the peer is unknown or has left. */
+  /** Links without eventfds: `cb(vector)` for each doorbell to one of our vectors, on the JS thread. */
+  onDoorbell?(cb: (vector: number) => void): void;
+  /** Vectors the peer has: 0 when the peer is unknown or has left; own id: own vector count. */
   peerVectors(peer: number): number;
   /** Ids of the other peers currently connected. */
   peers(): number[];

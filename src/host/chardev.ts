@@ -30,8 +30,38 @@
  */
 import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import * as net from 'node:net';
-import type { ChardevSpec } from '../cli/qemu-args.js';
-import type { LogCategory, Logger } from '../devices/device.js';
+import type { LogCategory, Logger } from '../log/logger.js';
+
+/** Where a socket chardev listens or connects. */
+export type SocketAddress =
+  | { type: 'unix'; path: string }
+  /** host defaults to 127.0.0.1 when empty (QEMU would listen on every interface). */
+  | { type: 'tcp'; host: string; port: number };
+
+/** A character backend definition (QEMU's -chardev), after defaults are applied. */
+export type ChardevSpec = {
+  id: string;
+  /** mux=on: several front ends (serial + monitor) share it; input goes through the Ctrl-a escapes. */
+  mux: boolean;
+} & (
+  | { backend: 'stdio'; /** signal=on: Ctrl-C kills the emulator (QEMU default); off: Ctrl-C goes to the guest. */ signal: boolean }
+  | { backend: 'null' }
+  | { backend: 'file'; path: string; /** append=on; QEMU's default truncates. */ append: boolean }
+  | { backend: 'pipe'; path: string }
+  | {
+      backend: 'socket';
+      address: SocketAddress;
+      server: boolean;
+      /** Server only: block start-up until a client connects (QEMU default: on). */
+      wait: boolean;
+      nodelay: boolean;
+      /** Client only: seconds between reconnection attempts (0 = never). */
+      reconnect: number;
+    }
+);
+
+export type ChardevBackendKind = ChardevSpec['backend'];
+
 
 export interface CharBackend {
   /** Queue bytes for the host side (the caller may reuse `data` afterwards). */

@@ -1,6 +1,6 @@
 /** QEMU-style `-d item,...` logging to stderr or the `-D` file. */
 import { appendFileSync, writeFileSync } from 'node:fs';
-import type { LogCategory, Logger } from '../devices/device.js';
+import type { LogCategory, Logger } from './logger.js';
 
 export class CategoryLogger implements Logger {
   private readonly items: Set<string>;

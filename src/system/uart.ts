@@ -1,0 +1,154 @@
+/**
+ * A board's UART as a test sees it: everything the guest sent (bytes, text, lines), input to the
+ * guest, and waits on text that drive the machine (see System.runUntil).
+ */
+export type TextPattern = string | RegExp;
+
+function matches(p: TextPattern, s: string): boolean {
+  if (typeof p === 'string') return s.includes(p);
+  p.lastIndex = 0;
+  return p.test(s);
+}
+
+export interface WaitOptions {
+  /** Give up after this long: virtual time in icount mode, host time otherwise ('2 s', '10 ms', or ns). */
+  timeout?: number | string;
+}
+
+/** What a wait drives: the system the console belongs to (or its world). */
+export interface ConsoleDriver {
+  runUntilCondition(cond: () => boolean, what: string, timeout: number | string | undefined, console: UartConsole): Promise<void>;
+}
+
+export class UartConsole {
+  private readonly chunks: Uint8Array[] = [];
+  private bytesSeen = 0;
+  private textCache = '';
+  private textCacheBytes = 0;
+  private lineBuf = '';
+  private readonly doneLines: string[] = [];
+  private readonly lineListeners: ((line: string) => void)[] = [];
+  private readonly dataListeners: ((data: Uint8Array) => void)[] = [];
+  /** Offset (in characters of text()) from which waits look for new output (see mark()). */
+  private markAt = 0;
+  private markLine = 0;
+  /** Called for each byte the guest sends (the system uses it to re-check waits). */
+  onActivity: (() => void) | null = null;
+
+  constructor(
+    /** 'uart0', 'uart1', ... or 'semihosting'. */
+    readonly name: string,
+    private readonly driver: ConsoleDriver,
+    private readonly input: (data: Uint8Array) => void,
+  ) {}
+
+  /** @internal The UART sent a byte. */
+  push(byte: number): void {
+    const b = Uint8Array.of(byte);
+    this.chunks.push(b);
+    this.bytesSeen++;
+    const ch = String.fromCharCode(byte);
+    if (ch === '\n') {
+      const line = this.lineBuf.endsWith('\r') ? this.lineBuf.slice(0, -1) : this.lineBuf;
+      this.lineBuf = '';
+      this.doneLines.push(line);
+      for (const l of this.lineListeners) l(line);
+    } else this.lineBuf += ch;
+    for (const l of this.dataListeners) l(b);
+    this.onActivity?.();
+  }
+
+  /** Every byte the guest sent so far. */
+  bytes(): Uint8Array {
+    if (this.chunks.length > 1) {
+      const all = new Uint8Array(this.bytesSeen);
+      let o = 0;
+      for (const c of this.chunks) {
+        all.set(c, o);
+        o += c.length;
+      }
+      this.chunks.length = 0;
+      this.chunks.push(all);
+    }
+    return this.chunks[0] ?? new Uint8Array(0);
+  }
+
+  /** Everything sent so far as text (latin1: one character per byte, as a terminal shows it). */
+  text(): string {
+    if (this.textCacheBytes !== this.bytesSeen) {
+      const b = this.bytes();
+      let s = this.textCache;
+      for (let i = this.textCacheBytes; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, Math.min(b.length, i + 8192)));
+      this.textCache = s;
+      this.textCacheBytes = b.length;
+    }
+    return this.textCache;
+  }
+
+  /** Complete lines so far (without their line ends). */
+  lines(): readonly string[] {
+    return this.doneLines;
+  }
+
+  /** Whether the output so far (since mark(), if called) contains `p`. */
+  seen(p: TextPattern): boolean {
+    return matches(p, this.text().slice(this.markAt));
+  }
+
+  /** The last `n` lines (and the incomplete one), for messages. */
+  tail(n = 20): string {
+    const all = [...this.doneLines.slice(-n), ...(this.lineBuf ? [this.lineBuf] : [])];
+    return all.slice(-n).join('\n');
+  }
+
+  /** Waits and seen() look only at output after this point from now on. */
+  mark(): void {
+    this.markAt = this.text().length;
+    this.markLine = this.doneLines.length;
+  }
+
+  /** Send bytes (or text) to the guest. */
+  write(data: Uint8Array | string): void {
+    this.input(typeof data === 'string' ? Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff) : data);
+  }
+
+  onLine(cb: (line: string) => void): () => void {
+    this.lineListeners.push(cb);
+    return () => this.lineListeners.splice(this.lineListeners.indexOf(cb) >>> 0, 1);
+  }
+
+  onData(cb: (data: Uint8Array) => void): () => void {
+    this.dataListeners.push(cb);
+    return () => this.dataListeners.splice(this.dataListeners.indexOf(cb) >>> 0, 1);
+  }
+
+  /**
+   * Run until a complete line (since mark(), or since the start) matches; returns that line. Lines already printed count: a wait for a boot banner that came
+   * before the call returns at once. Throws TimeoutError with the console's tail on timeout.
+   */
+  async waitForLine(p: TextPattern, opts: WaitOptions = {}): Promise<string> {
+    const from = this.lineIndexAtMark();
+    let found: string | null = null;
+    const check = () => {
+      if (found !== null) return true;
+      for (let i = from; i < this.doneLines.length; i++) {
+        if (matches(p, this.doneLines[i]!)) {
+          found = this.doneLines[i]!;
+          return true;
+        }
+      }
+      return false;
+    };
+    await this.driver.runUntilCondition(check, `a line matching ${String(p)} on ${this.name}`, opts.timeout, this);
+    return found!;
+  }
+
+  /** Run until the output (since mark()) contains `p` anywhere, not only in a complete line. */
+  async waitFor(p: TextPattern, opts: WaitOptions = {}): Promise<void> {
+    await this.driver.runUntilCondition(() => this.seen(p), `${String(p)} on ${this.name}`, opts.timeout, this);
+  }
+
+  private lineIndexAtMark(): number {
+    return this.markLine;
+  }
+}
