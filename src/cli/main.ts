@@ -39,11 +39,12 @@ async function runFriendly(argv: string[]): Promise<number> {
   await yargs(argv)
     .scriptName('cmemu run')
     .command(
-      '$0 <firmware>',
-      'Run a firmware ELF on an emulated board, with UART0 on stdout',
+      '$0 [firmware]',
+      'Run a firmware ELF on an emulated board, with UART0 on stdout (or several boards: --world FILE)',
       (y) =>
         y
-          .positional('firmware', { type: 'string', describe: 'ELF file to load', demandOption: true })
+          .positional('firmware', { type: 'string', describe: 'ELF file to load' })
+          .option('world', { type: 'string', describe: 'a JSON file of boards on one virtual timeline, linked by ivshmem-flat (docs/api.md, "Worlds")' })
           .option('machine', { alias: 'M', type: 'string', default: 'mps2-an385', describe: 'board (see `cmemu boards`)' })
           .option('timeout', { type: 'number', describe: 'give up after this many seconds (exit code 3)' })
           .option('until', { type: 'string', describe: 'exit 0 as soon as this text appears on UART0' })
@@ -55,6 +56,12 @@ async function runFriendly(argv: string[]): Promise<number> {
           .option('ivshmem', { type: 'string', describe: 'ivshmem server socket (ivshmem-flat at the board defaults)' })
           .strict(),
       async (a) => {
+        if (a.world) {
+          if (a.firmware) throw new UsageError('--world FILE names its firmware itself: give no FIRMWARE');
+          code = await (await import('./world.js')).runWorldFile(a.world);
+          return;
+        }
+        if (!a.firmware) throw new UsageError('give FIRMWARE.elf (or --world FILE); see cmemu run --help');
         const board = findBoard(a.machine);
         if (!board) throw new UsageError(`unknown board '${a.machine}' (known: ${BOARDS.map((x) => x.name).join(', ')})`);
         if (a.realtime && a.icount !== undefined) throw new UsageError('--realtime and --icount exclude each other');

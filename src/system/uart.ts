@@ -95,6 +95,11 @@ export class UartConsole {
     return matches(p, this.text().slice(this.markAt));
   }
 
+  /** What the guest has sent since the last line end (an incomplete line), or ''. */
+  partialLine(): string {
+    return this.lineBuf;
+  }
+
   /** The last `n` lines (and the incomplete one), for messages. */
   tail(n = 20): string {
     const all = [...this.doneLines.slice(-n), ...(this.lineBuf ? [this.lineBuf] : [])];
