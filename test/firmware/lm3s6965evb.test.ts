@@ -1,5 +1,6 @@
 /**
- * Our firmware on lm3s6965evb, run the way a user runs it: bin/cmemu with qemu-system-arm's arguments,
+ * Our firmware on lm3s6965evb, run with qemu-system-arm's arguments through the System API (the same
+ * translation from argv as bin/cmemu; the process itself is tested in test/cli/),
  * in real-time and in icount mode (-icount shift=6, the board's shift, as Zephyr's qemu_cortex_m3 runs
  * it). Each program checks itself and reports by exit code; in icount mode the UART output must equal
  * what qemu-system-arm 7.2 printed (firmware/expected/lm3s6965evb/) and be the same on every run.
@@ -8,7 +9,8 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, firmwarePath, runCmemu } from '../support/run-cmemu.js';
+import { ROOT, firmwarePath } from '../support/run-cmemu.js';
+import { runArgs } from '../support/run-system.js';
 
 const BOARD = 'lm3s6965evb';
 const input = (prog: string): string | undefined => {
@@ -35,7 +37,7 @@ describe(`firmware on ${BOARD}, real time`, { retry: 2 }, () => {
     const elf = firmwarePath(BOARD, p.name);
     it(`${p.name} exits ${p.exit}`, { timeout: TIMEOUT_MS + 5_000 }, async () => {
       expect(existsSync(elf), `${elf} is built by make firmware`).toBe(true);
-      const r = await runCmemu([...BASE, '-kernel', elf], { input: p.input, timeoutMs: TIMEOUT_MS });
+      const r = await runArgs([...BASE, '-kernel', elf], { input: p.input, timeoutMs: TIMEOUT_MS });
       expect(r.stderr).not.toMatch(/error|lockup/i);
       expect(r.code, r.stdout + r.stderr).toBe(p.exit);
       expect(r.stdout).toContain(`PASS: ${p.name}`);
@@ -49,7 +51,7 @@ describe.concurrent(`firmware on ${BOARD}, icount`, () => {
     it(`${p.name} matches qemu-system-arm byte for byte and is deterministic`, { timeout: 2 * TIMEOUT_MS + 10_000 }, async () => {
       const args = [...BASE, ...ICOUNT, '-kernel', elf];
       const opts = { input: p.input, timeoutMs: TIMEOUT_MS };
-      const [a, b] = [await runCmemu(args, opts), await runCmemu(args, opts)];
+      const [a, b] = [await runArgs(args, opts), await runArgs(args, opts)];
       expect(a.code, a.stdout + a.stderr).toBe(p.exit);
       expect(b.stdout).toBe(a.stdout);
       const expected = join(ROOT, 'firmware', 'expected', BOARD, `${p.name}.txt`);

@@ -1,5 +1,6 @@
 /**
- * Our firmware on mps2-an385, run the way a user runs it: bin/cmemu with qemu-system-arm's arguments,
+ * Our firmware on mps2-an385, run with qemu-system-arm's arguments through the System API (the same
+ * translation from argv as bin/cmemu; the process itself is tested in test/cli/),
  * in real-time and in icount mode. Each program checks itself and reports by exit code; in icount
  * mode the UART output must equal what qemu-system-arm 7.2 printed (firmware/expected/<board>/) and be the
  * same on every run.
@@ -7,7 +8,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, firmwarePath, runCmemu } from '../support/run-cmemu.js';
+import { ROOT, firmwarePath } from '../support/run-cmemu.js';
+import { runArgs } from '../support/run-system.js';
 
 const BOARD = 'mps2-an385';
 const PROGRAMS: { name: string; exit: number; input?: string }[] = [
@@ -40,7 +42,7 @@ describe(`firmware on ${BOARD}, real time`, { retry: 2 }, () => {
     const elf = firmwarePath(BOARD, p.name);
     it(`${p.name} exits ${p.exit}`, async () => {
       expect(existsSync(elf), `${elf} is built by make firmware`).toBe(true);
-      const r = await runCmemu([...BASE, '-kernel', elf], { input: p.input });
+      const r = await runArgs([...BASE, '-kernel', elf], { input: p.input });
       expect(r.stderr).not.toMatch(/error|lockup/i);
       expect(r.code, r.stdout + r.stderr).toBe(p.exit);
       expect(r.stdout).toContain(`PASS: ${p.name}`);
@@ -57,7 +59,7 @@ describe.concurrent(`firmware on ${BOARD}, icount`, () => {
     it(`${p.name} matches qemu-system-arm byte for byte and is deterministic`, async () => {
       const args = [...BASE, ...ICOUNT, '-kernel', elf];
       const input = 'input' in p ? p.input : undefined;
-      const [a, b] = [await runCmemu(args, { input }), await runCmemu(args, { input })];
+      const [a, b] = [await runArgs(args, { input }), await runArgs(args, { input })];
       expect(a.code, a.stdout + a.stderr).toBe(p.exit);
       expect(b.stdout).toBe(a.stdout);
       const expected = join(ROOT, 'firmware', 'expected', BOARD, `${p.name}.txt`);

@@ -1,7 +1,7 @@
 /**
  * Parity with qemu-system-arm: every firmware program built for every board (firmware/build/<board>/
- * <prog>.elf, discovered, not listed here) runs under qemu-system-arm and under bin/cmemu with the
- * same arguments, in icount mode with the board's shift (firmware/qemu-run.sh --icount-shift), and
+ * <prog>.elf, discovered, not listed here) runs under qemu-system-arm and under cmemu with the
+ * same arguments (cmemu through the System API, with the CLI's own argv translation: runArgs), in icount mode with the board's shift (firmware/qemu-run.sh --icount-shift), and
  * must print the same UART output, byte for byte, and exit with the same code.
  *
  * - Only programs that run on their own: those `make -C firmware BOARD=<board> list` names (the
@@ -19,6 +19,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CMEMU, ROOT, haveQemu, runProcess, type RunResult } from '../support/run-cmemu.js';
+import { runArgs } from '../support/run-system.js';
 
 const FIRMWARE = join(ROOT, 'firmware');
 const QEMU = '/usr/bin/qemu-system-arm';
@@ -105,7 +106,7 @@ describe.skipIf(!haveQemu())('parity with qemu-system-arm (icount mode)', () => 
           const opts = { input: text, timeoutMs: timeout };
           const [q, c]: RunResult[] = await Promise.all([
             limited(() => runProcess(QEMU, args, opts)),
-            limited(() => runProcess(process.execPath, [CMEMU, ...args], opts)),
+            limited(() => runArgs(args, opts)),
           ]);
           expect(q.signal, `qemu-system-arm timed out or was killed\n${q.stderr}`).toBeNull();
           if (c.stdout !== q.stdout) expect.fail(`${board}/${prog}: UART output differs\n${shortDiff(q.stdout, c.stdout)}\ncmemu stderr: ${c.stderr.slice(0, 500)}`);

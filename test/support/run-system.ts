@@ -1,0 +1,47 @@
+/**
+ * Run firmware with qemu-system-arm's arguments through the System API, in this process: the
+ * same translation from argv that `bin/cmemu` makes (parseQemuArgs, systemConfigFromArgs), with
+ * the host side captured instead of the terminal. For tests where the process itself (argv
+ * errors, signals, stdio plumbing) is not what is under test.
+ *
+ * stdout = what the terminal would show on `-serial stdio` / `-nographic` (UART0, and semihosting
+ * writes to `:tt`, as QEMU routes them); stderr = the semihosting console and notes.
+ */
+import { parseQemuArgs } from '../../src/cli/qemu-args.js';
+import { systemConfigFromArgs } from '../../src/cli/launch.js';
+import { createSystem } from '../../src/system/system.js';
+import type { RunResult } from './run-cmemu.js';
+
+export async function runArgs(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  const t0 = Date.now();
+  let stdout = '';
+  let stderr = '';
+  const latin1 = (d: Uint8Array) => String.fromCharCode(...d);
+  const q = parseQemuArgs(args);
+  const cfg = systemConfigFromArgs(q, (s) => (stderr += s));
+  const shown = q.serials[0]?.backend === 'stdio';
+  // Every host side captured: the consoles record the UARTs.
+  cfg.serial = q.serials.map(() => null);
+  if (cfg.semihosting && typeof cfg.semihosting === 'object') {
+    cfg.semihosting.stdout = (d) => (stdout += latin1(d));
+    cfg.semihosting.stderr = (d) => (stderr += latin1(d));
+    cfg.semihosting.console = (d) => (stderr += latin1(d));
+  }
+  const sys = await createSystem(cfg);
+  if (shown) sys.uart(0).onData((d) => (stdout += latin1(d)));
+  if (opts.input !== undefined) sys.uart(0).write(opts.input);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    sys.stop('timeout', 124);
+  }, opts.timeoutMs ?? 30_000);
+  try {
+    const o = await sys.run();
+    const code = o.kind === 'exit' ? o.code : o.kind === 'stopped' ? 0 : 1;
+    if (o.kind === 'lockup' || o.kind === 'error') stderr += `cmemu: ${o.message}\n`;
+    return { code: timedOut ? null : code, signal: timedOut ? 'SIGKILL' : null, stdout, stderr, ms: Date.now() - t0 };
+  } finally {
+    clearTimeout(timer);
+    await sys.close();
+  }
+}
