@@ -24,8 +24,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseQemuArgs } from '../../src/cli/qemu-args.js';
-import { launch } from '../../src/cli/launch.js';
+import { createSystem } from '../../src/system/system.js';
 import { loadNative } from '../../src/native/cpu.js';
 import type { IvshmemLink } from '../../src/devices/ivshmem-link.js';
 import type { Machine } from '../../src/machine/machine.js';
@@ -108,19 +107,17 @@ async function runScenario(link: IvshmemLink, peerB: number, sc: Scenario): Prom
       },
     },
   });
-  const args = ['-M', 'mps2-an385', '-nographic', '-device', `loader,file=${guestImage(sc.idle)},addr=0`];
-  if (sc.icount) args.push('-icount', 'shift=7,align=off,sleep=off');
-  args.push('-chardev', 'socket,path=/nonexistent,id=iv', '-device', 'ivshmem-flat,chardev=iv');
   const stderr: string[] = [];
-  const done = launch(parseQemuArgs(args), {
-    stderr: (l) => stderr.push(l),
-    connectIvshmem: async () => wrapped,
-    onMachine: (m) => {
-      machine = m;
-      const ram = new Uint32Array([0, 0, peerB + 1, sc.systick]);
-      m.load(0x20000000, new Uint8Array(ram.buffer));
-    },
+  const sys = await createSystem({
+    board: 'mps2-an385',
+    firmware: { raw: guestImage(sc.idle), addr: 0 },
+    time: sc.icount ? { icount: 7 } : 'realtime',
+    ivshmem: { link: wrapped },
+    onHostMessage: (l) => stderr.push(`cmemu: ${l}\n`),
   });
+  machine = sys.machine;
+  sys.memory.write(0x20000000, new Uint8Array(new Uint32Array([0, 0, peerB + 1, sc.systick]).buffer));
+  const done = sys.run();
   const latenciesUs: number[] = [];
   /** Ring A's vector 0 from a native thread; the latency (ns) to the ring-back, or null without one within `waitMs`. */
   const ring = (delayNs = 1e6, waitMs = 2000) => {
@@ -144,12 +141,13 @@ async function runScenario(link: IvshmemLink, peerB: number, sc: Scenario): Prom
     }
     await sc.after?.({ machine: machine!, stderr, ring: () => ring(1e6, 300) });
   } finally {
-    (machine as Machine | null)?.stop('test done');
+    sys.stop('test done');
   }
   const m = machine as unknown as Machine;
   const words = new Uint32Array(new Uint8Array(m.native.memRead(0x20000000, 8)).buffer);
-  const code = await done;
-  expect(code).toBe(0);
+  const outcome = await done;
+  expect(outcome).toMatchObject({ kind: 'exit', code: 0 });
+  await sys.close();
   return { latenciesUs, count: words[0]!, lastStatus: words[1]! };
 }
 
