@@ -16,7 +16,7 @@ import { loadNative } from '../native/cpu.js';
 import type { IvshmemFlatConfig } from '../machine/ivshmem-flat.js';
 
 export interface WorldConfig {
-  /** How far one board may run ahead of the others (virtual time); default '10 us'. */
+  /** How far one board may run ahead of the others (virtual time); default '100 us'. */
   quantum?: Duration;
 }
 
@@ -48,7 +48,7 @@ export class World implements Driver {
   quanta = 0;
 
   constructor(config: WorldConfig = {}) {
-    this.quantumNs = parseDuration(config.quantum ?? '10 us', 'quantum');
+    this.quantumNs = parseDuration(config.quantum ?? '100 us', 'quantum');
     if (this.quantumNs < 1) throw new UsageError('quantum: must be at least 1 ns');
   }
 
