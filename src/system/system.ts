@@ -318,7 +318,13 @@ export class System implements ConsoleDriver {
         let b = opened.get(spec.id);
         if (!b) {
           try {
-            b = openCharBackend(spec, { onQuit: () => machine.stop('quit from the console (Ctrl-a x)', 0), logger: log, log: (m) => hostMsg(m.replace(/^cmemu: /, '')) });
+            b = openCharBackend(spec, {
+              onQuit: () => machine.stop('quit from the console (Ctrl-a x)', 0),
+              // A raw terminal's Ctrl-C / Ctrl-\ (signal=on) ends the run, as the signal would: the library sends no signals.
+              onSignal: (sig) => machine.stop(`terminating on signal ${sig}`, 0),
+              logger: log,
+              log: (m) => hostMsg(m.replace(/^cmemu: /, '')),
+            });
           } catch (e) {
             if (e instanceof ChardevError) throw new InputError(e.message);
             throw e;
