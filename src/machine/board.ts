@@ -49,15 +49,20 @@ export interface BoardContext {
   systemReset?(): void;
 }
 
-export interface DeviceDef {
+/**
+ * One device of a board. `create` gets the machine's context and the parts the board's setup step
+ * made for this machine (shared IRQ gates, a system control block several devices follow).
+ */
+export interface DeviceDef<P = unknown> {
   name: string;
   base: number;
   /** IRQ lines used, for `-M board,help` (documentation; the factory does the wiring). */
   irqs?: number[];
-  create(ctx: BoardContext): MmioDevice;
+  create(ctx: BoardContext, parts: P): MmioDevice;
 }
 
-export interface BoardDef {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface BoardDef<P = any> {
   name: string;
   description: string;
   cpu: 'cortex-m3';
@@ -70,7 +75,9 @@ export interface BoardDef {
   /** Cortex-M3 bit-band aliases (0x22000000 → 0x20000000, 0x42000000 → 0x40000000). */
   bitband: boolean;
   unimplemented: RegionDef[];
-  devices: DeviceDef[];
+  /** Run once per machine before the device factories: what several devices share (its result is each `create`'s `parts`). */
+  setup?(ctx: BoardContext): P;
+  devices: DeviceDef<P>[];
   /** `cmemu run`'s default -icount shift (Zephyr's CONFIG_QEMU_ICOUNT_SHIFT for the board). */
   icountShift: number;
   /** Where `-device ivshmem-flat` goes by default (registers, shared memory). */

@@ -167,8 +167,9 @@ export class Machine {
       this.map.addDevice('bitband 0x22000000', 0x22000000, new BitBand('bitband-sram', 0x20000000, bus));
       this.map.addDevice('bitband 0x42000000', 0x42000000, new BitBand('bitband-periph', 0x40000000, bus));
     }
+    const parts = this.board.setup?.(ctx);
     for (const d of this.board.devices) {
-      const dev = d.create(ctx);
+      const dev = d.create(ctx, parts);
       this.devices.set(d.name, dev);
       this.map.addDevice(d.name, d.base, dev);
     }

@@ -58,23 +58,22 @@ const GPIOS = [
   { port: 'G', base: 0x40026000, irq: 31 },
 ];
 
-/** One system control block per machine: the timers and SysTick follow its clock. */
-const sysctls = new WeakMap<BoardContext, StellarisSysctl>();
-function sysctl(ctx: BoardContext): StellarisSysctl {
-  let s = sysctls.get(ctx);
-  if (!s) {
-    s = new StellarisSysctl({ irq: ctx.irq(SYSCTL_IRQ), logger: ctx.log });
-    const setCpu = ctx.setCpuClockPeriodNs;
-    if (setCpu) s.onClockChange((ns) => setCpu(ns));
-    sysctls.set(ctx, s);
-  }
-  return s;
+/** What several lm3s6965evb devices share, made once per machine (BoardDef.setup): the system control block, whose clock the timers and SysTick follow. */
+interface LmParts {
+  sysctl: StellarisSysctl;
+}
+
+function setup(ctx: BoardContext): LmParts {
+  const sysctl = new StellarisSysctl({ irq: ctx.irq(SYSCTL_IRQ), logger: ctx.log });
+  const setCpu = ctx.setCpuClockPeriodNs;
+  if (setCpu) sysctl.onClockChange((ns) => setCpu(ns));
+  return { sysctl };
 }
 
 /** A QEMU device this board does not model: its window reads as zero. */
 const notModelled = (name: string, base: number) => ({ name: `${name} (not modelled)`, base, size: 0x1000 });
 
-export const lm3s6965evb: BoardDef = {
+export const lm3s6965evb: BoardDef<LmParts> = {
   name: 'lm3s6965evb',
   description: 'Stellaris LM3S6965EVB (Cortex-M3)',
   cpu: 'cortex-m3',
@@ -103,8 +102,9 @@ export const lm3s6965evb: BoardDef = {
     notModelled('adc', 0x40038000),
     notModelled('stellaris_enet', 0x40048000),
   ],
+  setup,
   devices: [
-    { name: 'ssys', base: 0x400fe000, irqs: [SYSCTL_IRQ], create: (ctx) => sysctl(ctx) },
+    { name: 'ssys', base: 0x400fe000, irqs: [SYSCTL_IRQ], create: (_ctx, parts) => parts.sysctl },
     ...UARTS.map((u, i) => ({
       name: `uart${i}`,
       base: u.base,
@@ -121,8 +121,7 @@ export const lm3s6965evb: BoardDef = {
       name: 'watchdog',
       base: 0x40000000,
       irqs: [WATCHDOG_IRQ],
-      create: (ctx: BoardContext) => {
-        const s = sysctl(ctx);
+      create: (ctx: BoardContext, { sysctl: s }: LmParts) => {
         const wd = new CmsdkWatchdog('watchdog', {
           clock: ctx.clock,
           wdogclkHz: Math.round(1e9 / s.clockPeriodNs),
@@ -151,8 +150,7 @@ export const lm3s6965evb: BoardDef = {
       name: `gptm${i}`,
       base: t.base,
       irqs: [t.irq],
-      create: (ctx: BoardContext) => {
-        const s = sysctl(ctx);
+      create: (ctx: BoardContext, { sysctl: s }: LmParts) => {
         return new StellarisGptm(`gptm${i}`, { clock: ctx.clock, sysclkPeriodNs: () => s.clockPeriodNs, irq: ctx.irq(t.irq), logger: ctx.log });
       },
     })),

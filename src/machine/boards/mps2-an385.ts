@@ -34,26 +34,27 @@ const SPIS: { name: string; base: number; irq: number; gate?: number }[] = [
   { name: 'spi-shield1', base: 0x40027000, irq: 24, gate: 1 },
 ];
 
-const spiGates = new WeakMap<BoardContext, Map<number, OrGate>>();
-function spiGate(ctx: BoardContext, irq: number): OrGate {
-  let m = spiGates.get(ctx);
-  if (!m) spiGates.set(ctx, (m = new Map()));
-  let g = m.get(irq);
-  if (!g) m.set(irq, (g = new OrGate(2, ctx.irq(irq))));
-  return g;
+/** What several mps2-an385 devices share, made once per machine (BoardDef.setup). */
+interface Mps2Parts {
+  /** The OR gate of the SPI controllers on `irq` (11 or 24), made on first use. */
+  spiGate(irq: number): OrGate;
+  /** UARTs 0-2's TX/RX overrun outputs ORed onto IRQ 12. */
+  overflow: OrGate;
 }
 
-const overflowGates = new WeakMap<BoardContext, OrGate>();
-function overflowGate(ctx: BoardContext): OrGate {
-  let g = overflowGates.get(ctx);
-  if (!g) {
-    g = new OrGate(6, ctx.irq(12));
-    overflowGates.set(ctx, g);
-  }
-  return g;
+function setup(ctx: BoardContext): Mps2Parts {
+  const spi = new Map<number, OrGate>();
+  return {
+    spiGate: (irq) => {
+      let g = spi.get(irq);
+      if (!g) spi.set(irq, (g = new OrGate(2, ctx.irq(irq))));
+      return g;
+    },
+    overflow: new OrGate(6, ctx.irq(12)),
+  };
 }
 
-export const mps2an385: BoardDef = {
+export const mps2an385: BoardDef<Mps2Parts> = {
   name: 'mps2-an385',
   description: 'ARM MPS2 with AN385 FPGA image for Cortex-M3',
   cpu: 'cortex-m3',
@@ -94,13 +95,14 @@ export const mps2an385: BoardDef = {
     { name: 'arm_sbcon_i2c (shield 1, not modelled)', base: 0x4002a000, size: 0x1000 },
     { name: 'lan9118 ethernet (not modelled)', base: 0x40200000, size: 0x100 },
   ],
+  setup,
   devices: [
     ...UARTS.map((u, i) => ({
       name: `uart${i}`,
       base: u.base,
       irqs: i < 3 ? [u.rx, u.rx + 1, 12] : [u.rx, u.rx + 1],
-      create: (ctx: BoardContext) => {
-        const gate = i < 3 ? overflowGate(ctx) : null;
+      create: (ctx: BoardContext, parts: Mps2Parts) => {
+        const gate = i < 3 ? parts.overflow : null;
         const uart = new CmsdkUart(
           `uart${i}`,
           ctx.serial(i),
@@ -147,8 +149,8 @@ export const mps2an385: BoardDef = {
       name: s.name,
       base: s.base,
       irqs: [s.irq],
-      create: (ctx: BoardContext) =>
-        new Pl022(s.name, { irq: s.gate === undefined ? ctx.irq(s.irq) : spiGate(ctx, s.irq).input(s.gate), log: ctx.log }),
+      create: (ctx: BoardContext, parts: Mps2Parts) =>
+        new Pl022(s.name, { irq: s.gate === undefined ? ctx.irq(s.irq) : parts.spiGate(s.irq).input(s.gate), log: ctx.log }),
     })),
     {
       name: 'fpgaio',
