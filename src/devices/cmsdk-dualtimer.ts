@@ -27,7 +27,7 @@
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
 import type { Clock } from '../time/clock.js';
 import { Ptimer } from './ptimer.js';
-import { truncate } from './cmsdk-timer.js';
+import { cmsdkIdRegs, logGuestError, truncate } from './peripheral.js';
 
 const LOAD = 0x00;
 const VALUE = 0x04;
@@ -49,7 +49,7 @@ const C_MODE = 1 << 6;
 const C_ENABLE = 1 << 7;
 const C_VALID = C_ONESHOT | C_SIZE | C_PRESCALE | C_INTEN | C_MODE | C_ENABLE;
 
-const ID_REGS = [0x04, 0x00, 0x00, 0x00, 0x23, 0xb8, 0x1b, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
+const ID_REGS = cmsdkIdRegs(0x23);
 
 function divisorOf(control: number): number {
   const p = (control & C_PRESCALE) >> 2;
@@ -309,6 +309,6 @@ export class CmsdkDualTimer implements MmioDevice {
   }
 
   guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', `CMSDK APB dual-timer ${msg}`);
+    logGuestError(this.log, `CMSDK APB dual-timer ${msg}`);
   }
 }

@@ -17,6 +17,7 @@
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
 import type { Clock } from '../time/clock.js';
 import { Ptimer } from './ptimer.js';
+import { logGuestError, cmsdkIdRegs, truncate } from './peripheral.js';
 
 const CTRL = 0x00;
 const VALUE = 0x04;
@@ -29,7 +30,7 @@ const CTRL_EN = 1 << 0;
 const CTRL_EXTIN = (1 << 1) | (1 << 2);
 const CTRL_IRQEN = 1 << 3;
 
-const ID_REGS = [0x04, 0x00, 0x00, 0x00, 0x22, 0xb8, 0x1b, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
+const ID_REGS = cmsdkIdRegs(0x22);
 
 export interface CmsdkTimerOptions {
   clock: Clock;
@@ -146,11 +147,8 @@ export class CmsdkTimer implements MmioDevice {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', `CMSDK APB timer ${msg}`);
+    logGuestError(this.log, `CMSDK APB timer ${msg}`);
   }
 }
 
 /** A register value as an access of `size` bytes sees it (QEMU masks the result to the access size). */
-export function truncate(v: number, size: AccessSize): number {
-  return size === 4 ? v >>> 0 : v & (size === 1 ? 0xff : 0xffff);
-}

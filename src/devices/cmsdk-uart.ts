@@ -4,6 +4,7 @@
  * TX interrupt fires if enabled); RX holds one byte; overrun interrupt bits are STATE & CTRL.
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
+import { logGuestError, cmsdkIdRegs } from './peripheral.js';
 
 const DATA = 0x00;
 const STATE = 0x04;
@@ -26,7 +27,7 @@ const INT_RX = 1 << 1;
 const INT_TXO = 1 << 2;
 const INT_RXO = 1 << 3;
 
-const ID_REGS = [0x04, 0x00, 0x00, 0x00, 0x21, 0xb8, 0x1b, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
+const ID_REGS = cmsdkIdRegs(0x21);
 
 /** Where a UART's bytes go and come from (a chardev, a test buffer, or nothing). */
 export interface SerialPort {
@@ -182,6 +183,6 @@ export class CmsdkUart implements MmioDevice {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', `CMSDK APB UART (${this.name}) ${msg}`);
+    logGuestError(this.log, `CMSDK APB UART (${this.name}) ${msg}`);
   }
 }

@@ -27,7 +27,7 @@
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
 import type { Clock } from '../time/clock.js';
 import { Ptimer } from './ptimer.js';
-import { truncate } from './cmsdk-timer.js';
+import { cmsdkIdRegs, logGuestError, truncate } from './peripheral.js';
 
 const LOAD = 0x000;
 const VALUE = 0x004;
@@ -48,7 +48,7 @@ const CONTROL_RESEN = 1 << 1;
 const ITOP_WDOGRES = 1 << 0;
 const ITOP_WDOGINT = 1 << 1;
 
-const CMSDK_IDS = [0x04, 0x00, 0x00, 0x00, 0x24, 0xb8, 0x1b, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
+const CMSDK_IDS = cmsdkIdRegs(0x24);
 const LUMINARY_IDS = [0x00, 0x00, 0x00, 0x00, 0x05, 0x18, 0x18, 0x01, 0x0d, 0xf0, 0x05, 0xb1];
 
 export interface CmsdkWatchdogOptions {
@@ -75,7 +75,7 @@ export class CmsdkWatchdog implements MmioDevice {
   private readonly irq: IrqLine;
   private readonly systemReset: () => void;
   private readonly luminary: boolean;
-  private readonly ids: number[];
+  private readonly ids: readonly number[];
   private readonly log: Logger;
 
   constructor(
@@ -256,6 +256,6 @@ export class CmsdkWatchdog implements MmioDevice {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', `CMSDK APB watchdog ${msg}`);
+    logGuestError(this.log, `CMSDK APB watchdog ${msg}`);
   }
 }

@@ -65,6 +65,7 @@
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
 import type { IvshmemLink } from './ivshmem-link.js';
+import { logGuestError } from './peripheral.js';
 
 export const IVSHMEM_REG = {
   INTRMASK: 0x00,
@@ -178,7 +179,7 @@ export class IvshmemFlat implements MmioDevice {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', `ivshmem-flat: ${msg}`);
+    logGuestError(this.log, `ivshmem-flat: ${msg}`);
   }
 
   private otherPeers(): number[] {

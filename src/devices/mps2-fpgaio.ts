@@ -17,7 +17,7 @@
  */
 import { type AccessSize, type Logger, type MmioDevice, SILENT } from './device.js';
 import type { Clock } from '../time/clock.js';
-import { truncate } from './cmsdk-timer.js';
+import { truncate } from './peripheral.js';
 
 const LED0 = 0x00;
 const DBGCTRL = 0x04;

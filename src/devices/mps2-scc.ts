@@ -19,7 +19,7 @@
  *   0xFF8 AID, 0xFFC ID  RO
  */
 import { type AccessSize, type Logger, type MmioDevice, SILENT } from './device.js';
-import { truncate } from './cmsdk-timer.js';
+import { logGuestError, truncate } from './peripheral.js';
 
 const CFG0 = 0x00;
 const CFG1 = 0x04;
@@ -150,6 +150,6 @@ export class Mps2Scc implements MmioDevice {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', msg);
+    logGuestError(this.log, msg);
   }
 }

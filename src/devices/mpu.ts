@@ -18,6 +18,7 @@
  */
 import type { AccessSize, Logger } from './device.js';
 import { SILENT } from './device.js';
+import { logGuestError } from './peripheral.js';
 
 export const MPU_CTRL_ENABLE = 1 << 0;
 export const MPU_CTRL_HFNMIENA = 1 << 1;
@@ -172,6 +173,6 @@ export class Mpu {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', msg);
+    logGuestError(this.log, msg);
   }
 }

@@ -29,7 +29,7 @@
  * before then queues 0).
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
-import { truncate } from './cmsdk-timer.js';
+import { logGuestError, truncate } from './peripheral.js';
 
 export const CR1_LBM = 1 << 0;
 export const CR1_SSE = 1 << 1;
@@ -221,6 +221,6 @@ export class Pl022 implements MmioDevice {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', msg);
+    logGuestError(this.log, msg);
   }
 }

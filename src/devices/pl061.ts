@@ -27,7 +27,7 @@
  * inputs, floating inputs keep the last level). The lm3s6965evb's gamepad (E0-E3, F1) is not connected.
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
-import { truncate } from './cmsdk-timer.js';
+import { logGuestError, truncate } from './peripheral.js';
 
 const DIR = 0x400;
 const IS = 0x404;
@@ -357,6 +357,6 @@ export class Pl061 implements MmioDevice {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', msg);
+    logGuestError(this.log, msg);
   }
 }

@@ -19,6 +19,7 @@ import { Nvic } from './nvic.js';
 import { SysTick } from './systick.js';
 import { MPU_WINDOW, Mpu } from './mpu.js';
 import type { Clock } from '../time/clock.js';
+import { logGuestError } from './peripheral.js';
 import {
   EXC_BUSFAULT,
   EXC_DEBUGMON,
@@ -458,7 +459,7 @@ export class SystemControlSpace implements MmioDevice {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', msg);
+    logGuestError(this.log, msg);
   }
 }
 

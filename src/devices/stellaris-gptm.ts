@@ -19,6 +19,7 @@
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
 import type { Clock, ClockTimer } from '../time/clock.js';
+import { logGuestError } from './peripheral.js';
 
 const NS_PER_SECOND = 1_000_000_000;
 export const RIS_TATO = 1 << 0;
@@ -248,6 +249,6 @@ export class StellarisGptm implements MmioDevice {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', msg);
+    logGuestError(this.log, msg);
   }
 }

@@ -17,6 +17,7 @@
  * error, as in QEMU.
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
+import { logGuestError } from './peripheral.js';
 
 /** Identity of the part, as QEMU's stellaris_board_info for the LM3S6965EVB. */
 export const LM3S6965_ID = {
@@ -247,6 +248,6 @@ export class StellarisSysctl implements MmioDevice {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', msg);
+    logGuestError(this.log, msg);
   }
 }

@@ -19,6 +19,7 @@
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
 import type { SerialPort } from './cmsdk-uart.js';
+import { logGuestError } from './peripheral.js';
 
 export const FR_BUSY = 1 << 3;
 export const FR_RXFE = 1 << 4;
@@ -227,6 +228,6 @@ export class StellarisUart implements MmioDevice {
   }
 
   private guestError(msg: string): void {
-    if (this.log.enabled('guest_errors')) this.log.log('guest_errors', msg);
+    logGuestError(this.log, msg);
   }
 }

@@ -24,6 +24,7 @@
 import type { AccessSize, Logger, MmioDevice } from './device.js';
 import { SILENT } from './device.js';
 import type { Clock, ClockTimer } from '../time/clock.js';
+import { logGuestError } from './peripheral.js';
 
 const CSR = 0x0;
 const RVR = 0x4;
@@ -188,7 +189,7 @@ export class SysTick implements MmioDevice {
       case CALIB:
         return this.calib();
       default:
-        if (this.log.enabled('guest_errors')) this.log.log('guest_errors', `SysTick: Bad read offset ${hex(offset)}`);
+        logGuestError(this.log, `SysTick: Bad read offset ${hex(offset)}`);
         return 0;
     }
   }
@@ -214,7 +215,7 @@ export class SysTick implements MmioDevice {
         else this.count = 0;
         return;
       default:
-        if (this.log.enabled('guest_errors')) this.log.log('guest_errors', `SysTick: Bad write offset ${hex(offset)}`);
+        logGuestError(this.log, `SysTick: Bad write offset ${hex(offset)}`);
     }
   }
 
