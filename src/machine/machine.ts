@@ -10,6 +10,7 @@ import { type NativeAddon, type NativeCpu, Access, loadNative, Reg, Stop } from 
 import { Cpu, XPSR_T } from '../cpu/cpu.js';
 import { ExceptionModel, Lockup } from '../cpu/exceptions.js';
 import { CFSR, EXC_HARDFAULT, EXC_NMI } from '../cpu/exception-controller.js';
+import { coprocessorFault, interruptAction } from '../cpu/unicorn-exceptions.js';
 import type { IrqLine, Logger } from '../devices/device.js';
 import { SILENT } from '../devices/device.js';
 import { AddressMap } from './address-map.js';
@@ -493,8 +494,8 @@ export class Machine {
         } catch {
           /* fetch of the instruction failed: report as undefined */
         }
-        // Coprocessor instructions (no FPU on Cortex-M3): NOCP, as silicon.
-        const isCoproc = (h & 0xec00) === 0xec00 && (h >> 11) >= 0x1d;
+        // Coprocessor instructions (no coprocessor on a Cortex-M3): NOCP (src/cpu/unicorn-exceptions.ts).
+        const isCoproc = coprocessorFault(h) === 'nocp';
         this.exceptions.raiseFault(
           'usagefault',
           isCoproc ? { cfsr: CFSR.NOCP, what: `coprocessor instruction 0x${h.toString(16)}` } : { cfsr: CFSR.UNDEFINSTR, what: `undefined instruction 0x${h.toString(16)}` },
@@ -582,8 +583,19 @@ export class Machine {
         this.exceptions.raiseFault('memmanage', { cfsr: CFSR.IACCVIOL, what: `instruction fetch from 0x${addr.toString(16)} not permitted` }, addr);
         return;
       }
-      default:
-        this.outcome = { kind: 'error', message: `unexpected CPU interrupt ${intno} at PC=0x${pc.toString(16)}` };
+      default: {
+        // Every other exception Unicorn raises is an architectural fault (src/cpu/unicorn-exceptions.ts).
+        let hw1 = 0;
+        try {
+          hw1 = this.cpu.read16(pc);
+        } catch {
+          /* unreadable */
+        }
+        const a = interruptAction(intno, hw1);
+        if (a.kind === 'usagefault') this.exceptions.raiseFault('usagefault', { cfsr: a.cfsr, what: a.what }, pc);
+        else if (a.kind === 'busfault') this.exceptions.raiseFault('busfault', { cfsr: CFSR.PRECISERR, what: a.what }, pc);
+        else this.log.log('guest_errors', `cmemu: ${a.what} at PC=0x${pc.toString(16)}`);
+      }
     }
   }
 
