@@ -18,6 +18,8 @@ import { SILENT, type Logger } from '../../log/logger.js';
 import type { ConnectOptions, IvshmemLink } from '../../devices/ivshmem-link.js';
 import { IvshmemClientProtocol, MAX_PEER_ID, MAX_VECTORS, MessageFramer, type Step } from './protocol.js';
 
+/** During the greeting, the socket counts as quiet after this long without new data (ms). */
+const GREETING_SETTLE_MS = 25;
 /** Default greeting timeout (ms). */
 export const DEFAULT_GREETING_TIMEOUT_MS = 5000;
 
@@ -100,8 +102,25 @@ class ClientLink implements IvshmemLink {
       greeted = true;
       onGreeting(err);
     };
-    this.watch = new this.px.FdWatch(this.sock, () => {
-      const outcome = this.readAvailable();
+    // The protocol never says how many vectors we have: the greeting is complete when the socket
+    // goes quiet. A server that sends its messages one by one (under load, with pauses between
+    // them) must not look done after the first vector, so during the greeting "quiet" means no
+    // new data for GREETING_SETTLE_MS after a drained read.
+    let settle: NodeJS.Timeout | null = null;
+    const onReadable = (settled: boolean) => {
+      if (settle) {
+        clearTimeout(settle);
+        settle = null;
+      }
+      if (!greeted && !settled) {
+        const outcome = this.readAvailable(false);
+        if (outcome.fatal !== undefined) finishGreeting(outcome.fatal);
+        else if (this.sock >= 0) settle = setTimeout(() => onReadable(true), GREETING_SETTLE_MS);
+        return;
+      }
+      handle(this.readAvailable(true));
+    };
+    const handle = (outcome: { ready: boolean; fatal?: string }) => {
       if (outcome.ready) {
         try {
           this.mapShm();
@@ -117,17 +136,19 @@ class ClientLink implements IvshmemLink {
           this.serverLost(outcome.fatal);
         }
       }
-    });
+    };
+    this.watch = new this.px.FdWatch(this.sock, () => onReadable(false));
     this.watch.start(Ready.Readable);
   }
 
   /** Read until EAGAIN (or EOF/error); apply every step. */
-  private readAvailable(): { ready: boolean; fatal?: string } {
+  private readAvailable(endBurst = true): { ready: boolean; fatal?: string } {
     let ready = false;
     for (;;) {
       if (this.sock < 0) return { ready };
       const chunk = this.px.recvChunk(this.sock, this.framer.need());
       if (chunk.again) {
+        if (!endBurst) return { ready };
         const s = this.proto.endOfBurst();
         const r = this.apply(s);
         if (r !== undefined) return { ready, fatal: r };
