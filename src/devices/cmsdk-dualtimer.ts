@@ -25,9 +25,9 @@
  * Any access size is accepted at the exact register offset (QEMU zero-pads sub-word accesses).
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
+import { Peripheral, cmsdkIdRegs, truncate } from './peripheral.js';
 import type { Clock } from '../time/clock.js';
 import { Ptimer } from './ptimer.js';
-import { cmsdkIdRegs, logGuestError, truncate } from './peripheral.js';
 
 const LOAD = 0x00;
 const VALUE = 0x04;
@@ -229,22 +229,21 @@ export interface CmsdkDualTimerOptions {
   log?: Logger;
 }
 
-export class CmsdkDualTimer implements MmioDevice {
+export class CmsdkDualTimer extends Peripheral implements MmioDevice {
   readonly size = 0x1000;
   private itcr = 0;
   private itop = 0;
   private readonly mods: [DualTimerModule, DualTimerModule];
   private readonly combined: IrqLine;
   private readonly timint: [IrqLine, IrqLine];
-  private readonly log: Logger;
 
   constructor(
     readonly name: string,
     opts: CmsdkDualTimerOptions,
   ) {
+    super(opts.log ?? SILENT, 'CMSDK APB dual-timer ');
     this.combined = opts.combined ?? NO_IRQ;
     this.timint = [opts.timint1 ?? NO_IRQ, opts.timint2 ?? NO_IRQ];
-    this.log = opts.log ?? SILENT;
     const parent = { update: () => this.update(), guestError: (m: string) => this.guestError(m) };
     this.mods = [
       new DualTimerModule(opts.clock, `${name}.timer1`, opts.timclkHz, parent),
@@ -306,9 +305,5 @@ export class CmsdkDualTimer implements MmioDevice {
       ok = this.mods[offset >> 5]!.write(offset & 0x1f, value);
     }
     if (!ok) this.guestError(`write: bad offset ${offset.toString(16)}`);
-  }
-
-  guestError(msg: string): void {
-    logGuestError(this.log, `CMSDK APB dual-timer ${msg}`);
   }
 }

@@ -15,9 +15,9 @@
  * register offset (reads are truncated to the access size).
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
+import { Peripheral, cmsdkIdRegs, truncate } from './peripheral.js';
 import type { Clock } from '../time/clock.js';
 import { Ptimer } from './ptimer.js';
-import { logGuestError, cmsdkIdRegs, truncate } from './peripheral.js';
 
 const CTRL = 0x00;
 const VALUE = 0x04;
@@ -40,20 +40,19 @@ export interface CmsdkTimerOptions {
   log?: Logger;
 }
 
-export class CmsdkTimer implements MmioDevice {
+export class CmsdkTimer extends Peripheral implements MmioDevice {
   readonly size = 0x1000;
   private ctrl = 0;
   private intstatus = 0;
   private readonly timer: Ptimer;
   private readonly irq: IrqLine;
-  private readonly log: Logger;
 
   constructor(
     readonly name: string,
     opts: CmsdkTimerOptions,
   ) {
+    super(opts.log ?? SILENT, 'CMSDK APB timer ');
     this.irq = opts.irq ?? NO_IRQ;
-    this.log = opts.log ?? SILENT;
     this.timer = new Ptimer(opts.clock, name, () => this.expired());
     this.timer.begin();
     this.timer.setPeriodFromHz(opts.pclkHz);
@@ -102,8 +101,7 @@ export class CmsdkTimer implements MmioDevice {
           r = ID_REGS[(offset - PID4) >> 2]!;
           break;
         }
-        this.guestError(`read: bad offset ${offset.toString(16)}`);
-        r = 0;
+        r = this.badOffset('read', offset);
     }
     return truncate(r, size);
   }
@@ -113,7 +111,7 @@ export class CmsdkTimer implements MmioDevice {
     const t = this.timer;
     switch (offset) {
       case CTRL:
-        if (value & CTRL_EXTIN && this.log.enabled('unimp')) this.log.log('unimp', 'CMSDK APB timer: EXTIN input not supported');
+        if (value & CTRL_EXTIN) this.unimp('CMSDK APB timer: EXTIN input not supported');
         this.ctrl = value & 0xf;
         t.begin();
         if (this.ctrl & CTRL_EN) t.run(t.getLimit() === 0);
@@ -142,13 +140,8 @@ export class CmsdkTimer implements MmioDevice {
         break;
       default:
         if (offset >= PID4 && offset <= CID3) this.guestError(`write: write to RO offset 0x${offset.toString(16)}`);
-        else this.guestError(`write: bad offset 0x${offset.toString(16)}`);
+        else this.badOffset('write', offset);
     }
-  }
-
-  private guestError(msg: string): void {
-    logGuestError(this.log, `CMSDK APB timer ${msg}`);
   }
 }
 
-/** A register value as an access of `size` bytes sees it (QEMU masks the result to the access size). */

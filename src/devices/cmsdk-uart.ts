@@ -4,7 +4,7 @@
  * TX interrupt fires if enabled); RX holds one byte; overrun interrupt bits are STATE & CTRL.
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
-import { logGuestError, cmsdkIdRegs } from './peripheral.js';
+import { Peripheral, cmsdkIdRegs } from './peripheral.js';
 
 const DATA = 0x00;
 const STATE = 0x04;
@@ -42,7 +42,7 @@ export interface CmsdkUartIrqs {
   combined?: IrqLine;
 }
 
-export class CmsdkUart implements MmioDevice {
+export class CmsdkUart extends Peripheral implements MmioDevice {
   readonly size = 0x1000;
   private state = 0;
   private ctrl = 0;
@@ -58,8 +58,9 @@ export class CmsdkUart implements MmioDevice {
     readonly name: string,
     private port: SerialPort | null,
     irqs: CmsdkUartIrqs = {},
-    private readonly log: Logger = SILENT,
+    log: Logger = SILENT,
   ) {
+    super(log, `CMSDK APB UART (${name}) `);
     this.irq = {
       tx: irqs.tx ?? NO_IRQ,
       rx: irqs.rx ?? NO_IRQ,
@@ -180,9 +181,5 @@ export class CmsdkUart implements MmioDevice {
         if (offset >= PID4 && offset <= CID3) this.guestError(`write to RO offset 0x${offset.toString(16)}`);
         else this.guestError(`write: bad offset 0x${offset.toString(16)}`);
     }
-  }
-
-  private guestError(msg: string): void {
-    logGuestError(this.log, `CMSDK APB UART (${this.name}) ${msg}`);
   }
 }

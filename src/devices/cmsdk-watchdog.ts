@@ -25,9 +25,9 @@
  * ITCR/ITOP, CONTROL ignores writes once INTEN is set, WDOGTEST (0x418) accepted and not modelled.
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
+import { Peripheral, cmsdkIdRegs, primeCellIds, truncate } from './peripheral.js';
 import type { Clock } from '../time/clock.js';
 import { Ptimer } from './ptimer.js';
-import { cmsdkIdRegs, logGuestError, truncate } from './peripheral.js';
 
 const LOAD = 0x000;
 const VALUE = 0x004;
@@ -49,7 +49,7 @@ const ITOP_WDOGRES = 1 << 0;
 const ITOP_WDOGINT = 1 << 1;
 
 const CMSDK_IDS = cmsdkIdRegs(0x24);
-const LUMINARY_IDS = [0x00, 0x00, 0x00, 0x00, 0x05, 0x18, 0x18, 0x01, 0x0d, 0xf0, 0x05, 0xb1];
+const LUMINARY_IDS = primeCellIds(0x00, 0x00, 0x00, 0x00, 0x05, 0x18, 0x18, 0x01);
 
 export interface CmsdkWatchdogOptions {
   clock: Clock;
@@ -63,7 +63,7 @@ export interface CmsdkWatchdogOptions {
   log?: Logger;
 }
 
-export class CmsdkWatchdog implements MmioDevice {
+export class CmsdkWatchdog extends Peripheral implements MmioDevice {
   readonly size = 0x1000;
   private control = 0;
   private intstatus = 0;
@@ -76,17 +76,16 @@ export class CmsdkWatchdog implements MmioDevice {
   private readonly systemReset: () => void;
   private readonly luminary: boolean;
   private readonly ids: readonly number[];
-  private readonly log: Logger;
 
   constructor(
     readonly name: string,
     opts: CmsdkWatchdogOptions,
   ) {
+    super(opts.log ?? SILENT, 'CMSDK APB watchdog ');
     this.irq = opts.irq ?? NO_IRQ;
     this.systemReset = opts.systemReset ?? (() => {});
     this.luminary = opts.luminary ?? false;
     this.ids = this.luminary ? LUMINARY_IDS : CMSDK_IDS;
-    this.log = opts.log ?? SILENT;
     this.timer = new Ptimer(opts.clock, name, () => this.expired());
     this.timer.begin();
     this.timer.setPeriodFromHz(opts.wdogclkHz);
@@ -182,7 +181,7 @@ export class CmsdkWatchdog implements MmioDevice {
         break;
       case TEST:
         if (!this.luminary) return this.badOffset('read', offset);
-        if (this.log.enabled('unimp')) this.log.log('unimp', 'Luminary watchdog read: stall not implemented');
+        this.unimp('Luminary watchdog read: stall not implemented');
         r = 0;
         break;
       default:
@@ -242,20 +241,11 @@ export class CmsdkWatchdog implements MmioDevice {
         break;
       case TEST:
         if (!this.luminary) return void this.badOffset('write', offset);
-        if (this.log.enabled('unimp')) this.log.log('unimp', 'Luminary watchdog write: stall not implemented');
+        this.unimp('Luminary watchdog write: stall not implemented');
         break;
       default:
         if (offset >= PID4 && offset <= CID3) this.guestError(`write: write to RO offset 0x${offset.toString(16)}`);
         else this.badOffset('write', offset);
     }
-  }
-
-  private badOffset(what: 'read' | 'write', offset: number): number {
-    this.guestError(`${what}: bad offset ${what === 'write' ? '0x' : ''}${offset.toString(16)}`);
-    return 0;
-  }
-
-  private guestError(msg: string): void {
-    logGuestError(this.log, `CMSDK APB watchdog ${msg}`);
   }
 }

@@ -16,8 +16,8 @@
  * icount mode the values follow the instruction count exactly; in real-time mode they follow the host.
  */
 import { type AccessSize, type Logger, type MmioDevice, SILENT } from './device.js';
+import { Peripheral, truncate } from './peripheral.js';
 import type { Clock } from '../time/clock.js';
-import { truncate } from './peripheral.js';
 
 const LED0 = 0x00;
 const DBGCTRL = 0x04;
@@ -48,7 +48,7 @@ function muldiv64(a: bigint, b: bigint, c: bigint): bigint {
   return ((a & U64) * b) / c;
 }
 
-export class Mps2Fpgaio implements MmioDevice {
+export class Mps2Fpgaio extends Peripheral implements MmioDevice {
   readonly size = 0x1000;
   private led0 = 0;
   private dbgctrl = 0;
@@ -62,16 +62,15 @@ export class Mps2Fpgaio implements MmioDevice {
   private readonly clock: Clock;
   private readonly prescaleClk: bigint;
   private readonly numLeds: number;
-  private readonly log: Logger;
 
   constructor(
     readonly name: string,
     private readonly opts: Mps2FpgaioOptions,
   ) {
+    super(opts.log ?? SILENT, 'MPS2 FPGAIO ');
     this.clock = opts.clock;
     this.prescaleClk = BigInt(opts.prescaleClkHz);
     this.numLeds = opts.numLeds ?? 2;
-    this.log = opts.log ?? SILENT;
     this.reset();
   }
 
@@ -166,7 +165,7 @@ export class Mps2Fpgaio implements MmioDevice {
         break;
       case DBGCTRL:
         if (!this.opts.hasDbgctrl) return void this.badOffset('write', offset);
-        if (this.log.enabled('unimp')) this.log.log('unimp', 'MPS2 FPGAIO: DBGCTRL unimplemented');
+        this.unimp('MPS2 FPGAIO: DBGCTRL unimplemented');
         this.dbgctrl = value;
         break;
       case PRESCALE:
@@ -174,7 +173,7 @@ export class Mps2Fpgaio implements MmioDevice {
         this.prescale = value;
         break;
       case MISC:
-        if (this.log.enabled('unimp')) this.log.log('unimp', 'MPS2 FPGAIO: MISC control bits unimplemented');
+        this.unimp('MPS2 FPGAIO: MISC control bits unimplemented');
         this.misc = value;
         break;
       case CLK1HZ:
@@ -194,12 +193,5 @@ export class Mps2Fpgaio implements MmioDevice {
       default:
         this.badOffset('write', offset);
     }
-  }
-
-  private badOffset(what: 'read' | 'write', offset: number): number {
-    if (this.log.enabled('guest_errors')) {
-      this.log.log('guest_errors', `MPS2 FPGAIO ${what}: bad offset ${what === 'write' ? '0x' : ''}${offset.toString(16)}`);
-    }
-    return 0;
   }
 }

@@ -19,7 +19,7 @@
  *   0xFF8 AID, 0xFFC ID  RO
  */
 import { type AccessSize, type Logger, type MmioDevice, SILENT } from './device.js';
-import { logGuestError, truncate } from './peripheral.js';
+import { Peripheral, truncate } from './peripheral.js';
 
 const CFG0 = 0x00;
 const CFG1 = 0x04;
@@ -51,7 +51,7 @@ export interface Mps2SccOptions {
   log?: Logger;
 }
 
-export class Mps2Scc implements MmioDevice {
+export class Mps2Scc extends Peripheral implements MmioDevice {
   readonly size = 0x1000;
   private cfg0 = 0;
   private cfg1 = 0;
@@ -61,13 +61,12 @@ export class Mps2Scc implements MmioDevice {
   private cfgstat = 0;
   private dll = 0;
   private readonly oscclk: number[];
-  private readonly log: Logger;
 
   constructor(
     readonly name: string,
     private readonly opts: Mps2SccOptions,
   ) {
-    this.log = opts.log ?? SILENT;
+    super(opts.log ?? SILENT, 'MPS2 SCC ');
     this.oscclk = [...opts.oscclk];
     this.reset();
   }
@@ -103,8 +102,7 @@ export class Mps2Scc implements MmioDevice {
       case AID: r = this.opts.aid; break;
       case ID: r = this.opts.id; break;
       default:
-        this.guestError(`MPS2 SCC read: bad offset ${offset.toString(16)}`);
-        return 0;
+        return this.badOffset('read', offset);
     }
     return truncate(r, size);
   }
@@ -130,7 +128,7 @@ export class Mps2Scc implements MmioDevice {
         this.dll = ((this.dll & 0x00ffffff) | (value & 0xff000000)) >>> 0;
         break;
       default:
-        this.guestError(`MPS2 SCC write: bad offset 0x${offset.toString(16)}`);
+        this.badOffset('write', offset);
     }
   }
 
@@ -141,15 +139,11 @@ export class Mps2Scc implements MmioDevice {
     const write = (this.cfgctrl & CFGCTRL_WRITE) !== 0;
     this.cfgstat = CFGSTAT_DONE;
     if (fn !== 1 || device >= this.oscclk.length) {
-      this.guestError(`MPS2 SCC config ${write ? 'write' : 'read'}: bad function ${fn} device ${device}`);
+      this.guestError(`config ${write ? 'write' : 'read'}: bad function ${fn} device ${device}`);
       this.cfgstat |= CFGSTAT_ERROR;
       return;
     }
     if (write) this.oscclk[device] = this.cfgdataOut;
     else this.cfgdataRtn = this.oscclk[device]!;
-  }
-
-  private guestError(msg: string): void {
-    logGuestError(this.log, msg);
   }
 }

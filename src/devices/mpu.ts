@@ -17,8 +17,8 @@
  * Offsets here are relative to 0xE000ED90 (TYPE = 0).
  */
 import type { AccessSize, Logger } from './device.js';
+import { Peripheral } from './peripheral.js';
 import { SILENT } from './device.js';
-import { logGuestError } from './peripheral.js';
 
 export const MPU_CTRL_ENABLE = 1 << 0;
 export const MPU_CTRL_HFNMIENA = 1 << 1;
@@ -50,20 +50,19 @@ function hex(v: number): string {
   return '0x' + (v >>> 0).toString(16);
 }
 
-export class Mpu {
+export class Mpu extends Peripheral {
   readonly dregion: number;
   onChange: () => void;
-  private readonly log: Logger;
   private _ctrl = 0;
   private _rnr = 0;
   private readonly rbar: Uint32Array;
   private readonly rasr: Uint32Array;
 
   constructor(opts: MpuOptions = {}) {
+    super(opts.logger ?? SILENT);
     this.dregion = opts.regions ?? 8;
     if (!Number.isInteger(this.dregion) || this.dregion < 0 || this.dregion > 16) throw new Error(`mpu: regions must be 0..16`);
     this.onChange = opts.onChange ?? (() => {});
-    this.log = opts.logger ?? SILENT;
     this.rbar = new Uint32Array(this.dregion);
     this.rasr = new Uint32Array(this.dregion);
   }
@@ -170,9 +169,5 @@ export class Mpu {
       default:
         this.guestError(`NVIC: Bad write offset ${hex(0xd90 + offset)}`);
     }
-  }
-
-  private guestError(msg: string): void {
-    logGuestError(this.log, msg);
   }
 }

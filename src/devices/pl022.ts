@@ -29,7 +29,7 @@
  * before then queues 0).
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
-import { logGuestError, truncate } from './peripheral.js';
+import { Peripheral, primeCellIds, truncate } from './peripheral.js';
 
 export const CR1_LBM = 1 << 0;
 export const CR1_SSE = 1 << 1;
@@ -56,7 +56,7 @@ const RIS = 0x18;
 const MIS = 0x1c;
 const DMACR_QEMU = 0x20;
 
-const IDS = [0x22, 0x10, 0x04, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
+const IDS = primeCellIds(0x22, 0x10, 0x04, 0x00);
 const FIFO_DEPTH = 8;
 
 export interface Pl022Options {
@@ -66,7 +66,7 @@ export interface Pl022Options {
   log?: Logger;
 }
 
-export class Pl022 implements MmioDevice {
+export class Pl022 extends Peripheral implements MmioDevice {
   readonly size = 0x1000;
   private cr0 = 0;
   private cr1 = 0;
@@ -83,15 +83,14 @@ export class Pl022 implements MmioDevice {
   private rxLen = 0;
   private readonly irq: IrqLine;
   private readonly transfer: (value: number) => number;
-  private readonly log: Logger;
 
   constructor(
     readonly name: string,
     opts: Pl022Options = {},
   ) {
+    super(opts.log ?? SILENT);
     this.irq = opts.irq ?? NO_IRQ;
     this.transfer = opts.transfer ?? (() => 0);
-    this.log = opts.log ?? SILENT;
     this.reset();
   }
 
@@ -213,14 +212,10 @@ export class Pl022 implements MmioDevice {
         this.update();
         break;
       case DMACR_QEMU:
-        if (value && this.log.enabled('unimp')) this.log.log('unimp', 'pl022: DMA not implemented');
+        if (value) this.unimp('pl022: DMA not implemented');
         break;
       default:
         this.guestError(`pl022_write: Bad offset 0x${offset.toString(16)}`);
     }
-  }
-
-  private guestError(msg: string): void {
-    logGuestError(this.log, msg);
   }
 }

@@ -27,7 +27,7 @@
  * inputs, floating inputs keep the last level). The lm3s6965evb's gamepad (E0-E3, F1) is not connected.
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
-import { logGuestError, truncate } from './peripheral.js';
+import { Peripheral, primeCellIds, truncate } from './peripheral.js';
 
 const DIR = 0x400;
 const IS = 0x404;
@@ -52,8 +52,8 @@ const AMSEL = 0x528;
 
 export const GPIO_UNLOCK_KEY = 0x0acce551;
 
-const PL061_IDS = [0x00, 0x00, 0x00, 0x00, 0x61, 0x10, 0x04, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
-const LUMINARY_IDS = [0x00, 0x00, 0x00, 0x00, 0x61, 0x00, 0x18, 0x01, 0x0d, 0xf0, 0x05, 0xb1];
+const PL061_IDS = primeCellIds(0x00, 0x00, 0x00, 0x00, 0x61, 0x10, 0x04, 0x00);
+const LUMINARY_IDS = primeCellIds(0x00, 0x00, 0x00, 0x00, 0x61, 0x00, 0x18, 0x01);
 
 export interface Pl061Options {
   irq?: IrqLine;
@@ -67,7 +67,7 @@ export interface Pl061Options {
   log?: Logger;
 }
 
-export class Pl061 implements MmioDevice {
+export class Pl061 extends Peripheral implements MmioDevice {
   readonly size = 0x1000;
   private locked = 1;
   private data = 0;
@@ -91,17 +91,17 @@ export class Pl061 implements MmioDevice {
   private cr = 0;
   private amsel = 0;
   private readonly luminary: boolean;
-  private readonly ids: number[];
+  private readonly ids: readonly number[];
   private readonly pullupsProp: number;
   private readonly pulldownsProp: number;
   private readonly irq: IrqLine;
   private readonly onOutput: (pin: number, level: boolean) => void;
-  private readonly log: Logger;
 
   constructor(
     readonly name: string,
     opts: Pl061Options = {},
   ) {
+    super(opts.log ?? SILENT);
     this.luminary = opts.luminary ?? false;
     this.ids = this.luminary ? LUMINARY_IDS : PL061_IDS;
     this.pullupsProp = (opts.pullups ?? 0xff) & 0xff;
@@ -109,7 +109,6 @@ export class Pl061 implements MmioDevice {
     if (this.pullupsProp & this.pulldownsProp) throw new Error('pl061: no bit may be set both in pullups and pulldowns');
     this.irq = opts.irq ?? NO_IRQ;
     this.onOutput = opts.onOutput ?? (() => {});
-    this.log = opts.log ?? SILENT;
     this.reset();
   }
 
@@ -354,9 +353,5 @@ export class Pl061 implements MmioDevice {
         return false;
     }
     return true;
-  }
-
-  private guestError(msg: string): void {
-    logGuestError(this.log, msg);
   }
 }

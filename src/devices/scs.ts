@@ -15,11 +15,11 @@
  * device callback, so it reads 0 and logs (as QEMU's lm3s6965evb, which ignores bus errors).
  */
 import { type AccessSize, type Logger, type MmioDevice, SILENT, extractSubword } from './device.js';
+import { Peripheral } from './peripheral.js';
 import { Nvic } from './nvic.js';
 import { SysTick } from './systick.js';
 import { MPU_WINDOW, Mpu } from './mpu.js';
 import type { Clock } from '../time/clock.js';
-import { logGuestError } from './peripheral.js';
 import {
   EXC_BUSFAULT,
   EXC_DEBUGMON,
@@ -124,7 +124,7 @@ function hex(v: number): string {
   return '0x' + (v >>> 0).toString(16);
 }
 
-export class SystemControlSpace implements MmioDevice {
+export class SystemControlSpace extends Peripheral implements MmioDevice {
   readonly name = 'scs';
   readonly size = 0x1000;
   readonly nvic: Nvic;
@@ -133,18 +133,17 @@ export class SystemControlSpace implements MmioDevice {
   private readonly ipsr: () => number;
   private readonly onSystemReset: () => void;
   private readonly onCcrChange: (ccr: number) => void;
-  private readonly log: Logger;
   private readonly cpuid: number;
   private dfsr = 0;
 
   constructor(opts: ScsOptions) {
+    super(opts.logger ?? SILENT);
     this.nvic = opts.nvic;
     this.systick = opts.systick;
     this.mpu = opts.mpu;
     this.ipsr = opts.ipsr;
     this.onSystemReset = opts.onSystemReset ?? (() => {});
     this.onCcrChange = opts.onCcrChange ?? (() => {});
-    this.log = opts.logger ?? SILENT;
     this.cpuid = opts.cpuid ?? CORTEX_M3_CPUID;
   }
 
@@ -348,7 +347,7 @@ export class SystemControlSpace implements MmioDevice {
       case 0xd38:
         return scb.bfar;
       case 0xd3c: // AFSR
-        if (this.log.enabled('unimp')) this.log.log('unimp', 'Aux Fault status registers unimplemented');
+        this.unimp('Aux Fault status registers unimplemented');
         return 0;
     }
     if (offset >= 0xd40 && offset <= 0xd70) return ID_REGS[(offset - 0xd40) >> 2]!;
@@ -400,7 +399,7 @@ export class SystemControlSpace implements MmioDevice {
         scb.bfar = value;
         return;
       case 0xd3c:
-        if (this.log.enabled('unimp')) this.log.log('unimp', 'NVIC: Aux fault status registers unimplemented');
+        this.unimp('NVIC: Aux fault status registers unimplemented');
         return;
       case 0xd84: // CSSELR
       case 0xd88: // CPACR: RAZ/WI without an FPU
@@ -456,10 +455,6 @@ export class SystemControlSpace implements MmioDevice {
       else nvic.clearPending(exc);
     }
     for (const [bit, exc] of SHCSR_ACTIVE) nvic.setActive(exc, ((value >>> bit) & 1) === 1);
-  }
-
-  private guestError(msg: string): void {
-    logGuestError(this.log, msg);
   }
 }
 

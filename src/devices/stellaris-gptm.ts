@@ -18,8 +18,8 @@
  * and does not arm.
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
+import { Peripheral } from './peripheral.js';
 import type { Clock, ClockTimer } from '../time/clock.js';
-import { logGuestError } from './peripheral.js';
 
 const NS_PER_SECOND = 1_000_000_000;
 export const RIS_TATO = 1 << 0;
@@ -38,13 +38,12 @@ export interface StellarisGptmOptions {
   logger?: Logger;
 }
 
-export class StellarisGptm implements MmioDevice {
+export class StellarisGptm extends Peripheral implements MmioDevice {
   readonly size = 0x1000;
   private readonly clock: Clock;
   private readonly sysclk: () => number;
   private readonly irq: IrqLine;
   private readonly trigger: IrqLine;
-  private readonly log: Logger;
   private readonly timers: [ClockTimer, ClockTimer];
 
   private config = 0;
@@ -64,11 +63,11 @@ export class StellarisGptm implements MmioDevice {
     readonly name: string,
     opts: StellarisGptmOptions,
   ) {
+    super(opts.logger ?? SILENT);
     this.clock = opts.clock;
     this.sysclk = opts.sysclkPeriodNs;
     this.irq = opts.irq ?? NO_IRQ;
     this.trigger = opts.trigger ?? NO_IRQ;
-    this.log = opts.logger ?? SILENT;
     this.timers = [this.clock.timer(`${name} A`, () => this.onTick(0)), this.clock.timer(`${name} B`, () => this.onTick(1))];
     this.reset();
   }
@@ -113,7 +112,7 @@ export class StellarisGptm implements MmioDevice {
       // PWM mode: not modelled (QEMU leaves the timer as it was).
       return;
     } else {
-      if (this.log.enabled('unimp')) this.log.log('unimp', `GPTM: 16-bit timer mode unimplemented: 0x${this.mode[n]!.toString(16)}`);
+      this.unimp(`GPTM: 16-bit timer mode unimplemented: 0x${this.mode[n]!.toString(16)}`);
       return;
     }
     this.tick[n] = t;
@@ -133,7 +132,7 @@ export class StellarisGptm implements MmioDevice {
       if (this.rtc === 0) this.state |= RIS_RTC;
       this.reload(0, false);
     } else if (this.mode[n] !== 0xa) {
-      if (this.log.enabled('unimp')) this.log.log('unimp', `GPTM: 16-bit timer mode unimplemented: 0x${this.mode[n]!.toString(16)}`);
+      this.unimp(`GPTM: 16-bit timer mode unimplemented: 0x${this.mode[n]!.toString(16)}`);
     }
     this.update();
   }
@@ -174,10 +173,10 @@ export class StellarisGptm implements MmioDevice {
         return this.matchPrescale[1]!;
       case 0x48:
         if (this.config === 1) return this.rtc;
-        if (this.log.enabled('unimp')) this.log.log('unimp', 'GPTM: read of TAR but timer read not supported');
+        this.unimp('GPTM: read of TAR but timer read not supported');
         return 0;
       case 0x4c:
-        if (this.log.enabled('unimp')) this.log.log('unimp', 'GPTM: read of TBR but timer read not supported');
+        this.unimp('GPTM: read of TBR but timer read not supported');
         return 0;
       default:
         this.guestError(`GPTM: read at bad offset 0x${offset.toString(16)}`);
@@ -246,9 +245,5 @@ export class StellarisGptm implements MmioDevice {
         this.guestError(`GPTM: write at bad offset 0x${offset.toString(16)}`);
     }
     this.update();
-  }
-
-  private guestError(msg: string): void {
-    logGuestError(this.log, msg);
   }
 }

@@ -17,7 +17,7 @@
  * error, as in QEMU.
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
-import { logGuestError } from './peripheral.js';
+import { Peripheral } from './peripheral.js';
 
 /** Identity of the part, as QEMU's stellaris_board_info for the LM3S6965EVB. */
 export const LM3S6965_ID = {
@@ -55,11 +55,10 @@ export function sysclkPeriodNs(rcc: number, rcc2: number): number {
   return 5 * (sysdiv + 1);
 }
 
-export class StellarisSysctl implements MmioDevice {
+export class StellarisSysctl extends Peripheral implements MmioDevice {
   readonly name = 'ssys';
   readonly size = 0x1000;
   private readonly irq: IrqLine;
-  private readonly log: Logger;
   private readonly user0: number;
   private readonly user1: number;
   private readonly clockListeners: ((periodNs: number) => void)[] = [];
@@ -79,8 +78,8 @@ export class StellarisSysctl implements MmioDevice {
   private period = 0;
 
   constructor(opts: StellarisSysctlOptions = {}) {
+    super(opts.logger ?? SILENT);
     this.irq = opts.irq ?? NO_IRQ;
-    this.log = opts.logger ?? SILENT;
     this.user0 = opts.user0 ?? 0x00005452;
     this.user1 = opts.user1 ?? 0x00563412;
     this.reset();
@@ -199,7 +198,7 @@ export class StellarisSysctl implements MmioDevice {
       case 0x040:
       case 0x044:
       case 0x048:
-        if (this.log.enabled('unimp')) this.log.log('unimp', 'Peripheral reset not implemented');
+        this.unimp('Peripheral reset not implemented');
         break;
       case 0x054:
         this.imc = value & 0x7f;
@@ -245,9 +244,5 @@ export class StellarisSysctl implements MmioDevice {
         this.guestError(`SSYS: write at bad offset 0x${offset.toString(16)}`);
     }
     this.update();
-  }
-
-  private guestError(msg: string): void {
-    logGuestError(this.log, msg);
   }
 }

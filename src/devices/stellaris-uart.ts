@@ -18,8 +18,8 @@
  * conditions, modem status, DMA (a DMACR write with TX/RX DMA enable logs unimplemented).
  */
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
+import { Peripheral } from './peripheral.js';
 import type { SerialPort } from './cmsdk-uart.js';
-import { logGuestError } from './peripheral.js';
 
 export const FR_BUSY = 1 << 3;
 export const FR_RXFE = 1 << 4;
@@ -34,10 +34,9 @@ const FIFO_DEPTH = 16;
 /** PrimeCell peripheral and cell IDs at 0xFE0-0xFFC: Luminary's values. */
 const LUMINARY_ID = [0x11, 0x00, 0x18, 0x01, 0x0d, 0xf0, 0x05, 0xb1];
 
-export class StellarisUart implements MmioDevice {
+export class StellarisUart extends Peripheral implements MmioDevice {
   readonly size = 0x1000;
   private readonly irq: IrqLine;
-  private readonly log: Logger;
 
   private flags = 0;
   private lcr = 0;
@@ -62,8 +61,8 @@ export class StellarisUart implements MmioDevice {
     irq: IrqLine = NO_IRQ,
     logger: Logger = SILENT,
   ) {
+    super(logger);
     this.irq = irq;
-    this.log = logger;
     this.reset();
   }
 
@@ -220,14 +219,10 @@ export class StellarisUart implements MmioDevice {
         break;
       case 18:
         this.dmacr = value;
-        if (value & 3 && this.log.enabled('unimp')) this.log.log('unimp', 'pl011: DMA not implemented');
+        if (value & 3) this.unimp('pl011: DMA not implemented');
         break;
       default:
         this.guestError(`pl011_write: Bad offset 0x${offset.toString(16)}`);
     }
-  }
-
-  private guestError(msg: string): void {
-    logGuestError(this.log, msg);
   }
 }
