@@ -6,6 +6,7 @@
  *   IRQ 7 (a RAM vector table, so the handler needs no board-specific name): "irq 7 taken N".
  * Not in the parity list: without a driver it only counts (PROGS_DRIVEN in the Makefile). */
 #include "test.h"
+#include "probe.h"
 
 volatile uint32_t g_mode;
 volatile uint32_t g_counter;
@@ -27,17 +28,15 @@ static void irq7_handler(void)
     kprintf("irq 7 taken %u\n", g_irq_count);
 }
 
-/* The handler gets the stacked frame (MSP: the fault came from Thread mode on MSP). */
-void __attribute__((used)) busfault_c(uint32_t *frame)
+/* Every fault handler comes here with the stacked frame (probe.h's trampoline). */
+FAULT_HANDLERS_RECORD()
+
+void fault_record(uint32_t *frame, uint32_t exc_return)
 {
+    (void)exc_return;
     kprintf("busfault CFSR=0x%08x BFAR=0x%08x\n", SCB_CFSR, SCB_BFAR);
     SCB_CFSR = SCB_CFSR;
     frame[6] += 2; /* skip the faulting 16-bit load */
-}
-
-void __attribute__((naked)) BusFault_Handler(void)
-{
-    __asm volatile("mrs r0, msp\n\tb busfault_c");
 }
 
 int main(void)

@@ -378,7 +378,7 @@ export class Machine {
         this.sched.runDue();
         this.takeExternalEvents();
         this.onIteration?.();
-        if (this.native.icount() >= this.insnTarget) this.pause('instruction count reached');
+        if (this.insnTarget !== Infinity && this.native.icount() >= this.insnTarget) this.pause('instruction count reached');
         if (this.outcome || this.pauseReason !== null) break;
         if (this.resetRequested) {
           this.resetRequested = false;

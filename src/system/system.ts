@@ -84,18 +84,10 @@ export interface SystemConfig {
   connectIvshmem?: (socketPath: string, opts: ConnectOptions) => Promise<IvshmemLink>;
 }
 
-/** A fault the core raised, as data. */
-export interface FaultInfo {
+/** A fault the core raised, as data: the core's FaultEvent, with the name it ended as. */
+export interface FaultInfo extends Omit<FaultEvent, 'kind'> {
   /** 'memmanage', 'busfault', 'usagefault', 'debug', or 'hardfault' when escalated; 'lockup' when it locked the core up. */
   name: string;
-  /** The exception number it became (3 HardFault, 4 MemManage, 5 BusFault, 6 UsageFault, 12 DebugMonitor; 0 = lockup). */
-  exception: number;
-  what: string;
-  pc: number;
-  cfsr: number;
-  hfsr: number;
-  bfar: number;
-  mmfar: number;
 }
 
 /** What a run stops on besides its timeout. A function is checked between stops and after each line of UART output. */
@@ -473,7 +465,8 @@ export class System implements ConsoleDriver {
 
   private noteFault(f: FaultEvent): void {
     const name = f.exception === 3 && f.kind !== 'debug' ? 'hardfault' : f.exception === 0 ? 'lockup' : f.kind;
-    const info: FaultInfo = { name, exception: f.exception, what: f.what, pc: f.pc, cfsr: f.cfsr, hfsr: f.hfsr, bfar: f.bfar, mmfar: f.mmfar };
+    const { kind: _kind, ...rest } = f;
+    const info: FaultInfo = { name, ...rest };
     this.faults.push(info);
     if (this.faults.length > 1000) this.faults.shift();
     if (this.faultWanted && !this.faultHit) {
