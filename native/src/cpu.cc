@@ -1704,7 +1704,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   bpSkip_ = 0xFFFFFFFFu;
   if (!breakpoints_.empty()) {
     const uint32_t start = readPc() & ~1u;
-    for (const Breakpoint& b : breakpoints_)
+    for (const CodeHook& b : breakpoints_)
       if (b.addr == start) bpSkip_ = start;
   }
   alignUndo_.clear();
@@ -1863,57 +1863,37 @@ void NativeCpu::SetMaskWatch(const Napi::CallbackInfo& info) {
   if (maskPrio_ < -1) maskPrio_ = -1;
 }
 
-void NativeCpu::SetDivideSites(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+void NativeCpu::setCodeHooks(Napi::Env env, std::vector<CodeHook>& hooks, const Napi::Array& addrs, void* callback) {
   ensureOpen(env);
-  if (running_) throw Napi::Error::New(env, "setDivideSites during run()");
-  for (const DivSite& s : divSites_) {
-    uc_hook_del(uc_, s.hook);
-    uc_ctl_remove_cache(uc_, static_cast<uint64_t>(s.addr), static_cast<uint64_t>(s.addr) + 4);
+  if (running_) throw Napi::Error::New(env, "code hooks changed during run()");
+  for (const CodeHook& h : hooks) {
+    uc_hook_del(uc_, h.hook);
+    uc_ctl_remove_cache(uc_, static_cast<uint64_t>(h.addr), static_cast<uint64_t>(h.addr) + 4);
   }
-  if (!divSites_.empty()) flushDeletedHooks();
-  divSites_.clear();
-  Napi::Array arr = info[0].As<Napi::Array>();
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    const uint32_t a = toU32(arr.Get(i)) & ~1u;
+  if (!hooks.empty()) flushDeletedHooks();
+  hooks.clear();
+  for (uint32_t i = 0; i < addrs.Length(); i++) {
+    const uint32_t a = toU32(addrs.Get(i)) & ~1u;
+    bool dup = false;
+    for (const CodeHook& h : hooks) dup = dup || h.addr == a;
+    if (dup) continue;
     uc_hook h;
-    checkUc(env,
-            uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&NativeCpu::HookDivide), this,
-                        static_cast<uint64_t>(a), static_cast<uint64_t>(a)),
+    checkUc(env, uc_hook_add(uc_, &h, UC_HOOK_CODE, callback, this, static_cast<uint64_t>(a), static_cast<uint64_t>(a)),
             "uc_hook_add(CODE)");
-    divSites_.push_back(DivSite{a, h});
+    hooks.push_back(CodeHook{a, h});
     // Code translated before the hook existed carries no call to it.
     uc_ctl_remove_cache(uc_, static_cast<uint64_t>(a), static_cast<uint64_t>(a) + 4);
   }
 }
 
+void NativeCpu::SetDivideSites(const Napi::CallbackInfo& info) {
+  setCodeHooks(info.Env(), divSites_, info[0].As<Napi::Array>(), reinterpret_cast<void*>(&NativeCpu::HookDivide));
+}
+
 void NativeCpu::SetDivideTrap(const Napi::CallbackInfo& info) { divTrap_ = info[0].ToBoolean().Value(); }
 
 void NativeCpu::SetBreakpoints(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ensureOpen(env);
-  if (running_) throw Napi::Error::New(env, "setBreakpoints during run()");
-  for (const Breakpoint& b : breakpoints_) {
-    uc_hook_del(uc_, b.hook);
-    uc_ctl_remove_cache(uc_, static_cast<uint64_t>(b.addr), static_cast<uint64_t>(b.addr) + 4);
-  }
-  if (!breakpoints_.empty()) flushDeletedHooks();
-  breakpoints_.clear();
-  Napi::Array arr = info[0].As<Napi::Array>();
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    const uint32_t a = toU32(arr.Get(i)) & ~1u;
-    bool dup = false;
-    for (const Breakpoint& b : breakpoints_) dup = dup || b.addr == a;
-    if (dup) continue;
-    uc_hook h;
-    checkUc(env,
-            uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&NativeCpu::HookBreakpoint), this,
-                        static_cast<uint64_t>(a), static_cast<uint64_t>(a)),
-            "uc_hook_add(CODE)");
-    breakpoints_.push_back(Breakpoint{a, h});
-    // Code translated before the hook existed carries no call to it.
-    uc_ctl_remove_cache(uc_, static_cast<uint64_t>(a), static_cast<uint64_t>(a) + 4);
-  }
+  setCodeHooks(info.Env(), breakpoints_, info[0].As<Napi::Array>(), reinterpret_cast<void*>(&NativeCpu::HookBreakpoint));
 }
 
 void NativeCpu::HookBreakpoint(uc_engine* uc, uint64_t address, uint32_t, void* ud) {

@@ -79,7 +79,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
     uint32_t size = 0;
     uint32_t count = 0;
   };
-  struct DivSite {
+  // A UC_HOOK_CODE bounded to one address (divide sites, breakpoints): nothing else pays for it.
+  struct CodeHook {
     uint32_t addr;
     uc_hook hook;
   };
@@ -141,6 +142,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   bool maskWouldTake();
   const Mapping* findMapping(uint32_t addr) const;
   void clearExec(uint32_t addr, uint32_t size);
+  // Replace `hooks` with one bounded code hook per address in `addrs` (bit 0 ignored, duplicates once).
+  void setCodeHooks(Napi::Env env, std::vector<CodeHook>& hooks, const Napi::Array& addrs, void* callback);
   void rebuildUnmappedHooks();
   void flushDeletedHooks();
   void fixIcount(uint32_t pc);
@@ -199,7 +202,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   std::vector<uc_hook> unmappedHooks_;
 
   // divide trap
-  std::vector<DivSite> divSites_;
+  std::vector<CodeHook> divSites_;
   bool divTrap_ = false;
 
   // CCR.UNALIGN_TRP (see docs/unicorn.md, "Unaligned accesses"): while the trap is on, one
@@ -315,11 +318,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // other instruction pays anything. The hook stops the run before the instruction executes (the
   // code hook is followed by an exit check, as for the divide trap); a run that starts at a
   // breakpoint executes that instruction first (bpSkip_).
-  struct Breakpoint {
-    uint32_t addr;
-    uc_hook hook;
-  };
-  std::vector<Breakpoint> breakpoints_;
+  std::vector<CodeHook> breakpoints_;
   uint32_t bpSkip_ = 0xFFFFFFFFu;
   bool bpStop_ = false;
   uint32_t bpAddr_ = 0;
