@@ -203,7 +203,6 @@ export class System implements ConsoleDriver {
   private timedOut = false;
   private faultWanted = false;
   private faultHit: FaultInfo | null = null;
-  private lineCheck: (() => void) | null = null;
   /** @internal The world this system belongs to, if any: its runs drive every board. */
   driver: Driver | null = null;
   /** @internal Called when the machine finishes (the world marks the peer gone). */

@@ -21,7 +21,8 @@ export interface ConsoleDriver {
 }
 
 export class UartConsole {
-  private readonly chunks: Uint8Array[] = [];
+  /** Everything sent, in a buffer that doubles as it fills (bytesSeen of it used). */
+  private buf = new Uint8Array(4096);
   private bytesSeen = 0;
   private textCache = '';
   private textCacheBytes = 0;
@@ -32,8 +33,6 @@ export class UartConsole {
   /** Offset (in characters of text()) from which waits look for new output (see mark()). */
   private markAt = 0;
   private markLine = 0;
-  /** Called for each byte the guest sends (the system uses it to re-check waits). */
-  onActivity: (() => void) | null = null;
 
   constructor(
     /** 'uart0', 'uart1', ... or 'semihosting'. */
@@ -44,9 +43,12 @@ export class UartConsole {
 
   /** @internal The UART sent a byte. */
   push(byte: number): void {
-    const b = Uint8Array.of(byte);
-    this.chunks.push(b);
-    this.bytesSeen++;
+    if (this.bytesSeen === this.buf.length) {
+      const bigger = new Uint8Array(this.buf.length * 2);
+      bigger.set(this.buf);
+      this.buf = bigger;
+    }
+    this.buf[this.bytesSeen++] = byte;
     const ch = String.fromCharCode(byte);
     if (ch === '\n') {
       const line = this.lineBuf.endsWith('\r') ? this.lineBuf.slice(0, -1) : this.lineBuf;
@@ -54,33 +56,25 @@ export class UartConsole {
       this.doneLines.push(line);
       for (const l of this.lineListeners) l(line);
     } else this.lineBuf += ch;
-    for (const l of this.dataListeners) l(b);
-    this.onActivity?.();
+    if (this.dataListeners.length) {
+      const b = Uint8Array.of(byte);
+      for (const l of this.dataListeners) l(b);
+    }
   }
 
   /** Every byte the guest sent so far. */
   bytes(): Uint8Array {
-    if (this.chunks.length > 1) {
-      const all = new Uint8Array(this.bytesSeen);
-      let o = 0;
-      for (const c of this.chunks) {
-        all.set(c, o);
-        o += c.length;
-      }
-      this.chunks.length = 0;
-      this.chunks.push(all);
-    }
-    return this.chunks[0] ?? new Uint8Array(0);
+    return this.buf.slice(0, this.bytesSeen);
   }
 
   /** Everything sent so far as text (latin1: one character per byte, as a terminal shows it). */
   text(): string {
     if (this.textCacheBytes !== this.bytesSeen) {
-      const b = this.bytes();
+      const b = this.buf;
       let s = this.textCache;
-      for (let i = this.textCacheBytes; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, Math.min(b.length, i + 8192)));
+      for (let i = this.textCacheBytes; i < this.bytesSeen; i += 8192) s += String.fromCharCode(...b.subarray(i, Math.min(this.bytesSeen, i + 8192)));
       this.textCache = s;
-      this.textCacheBytes = b.length;
+      this.textCacheBytes = this.bytesSeen;
     }
     return this.textCache;
   }
@@ -92,7 +86,7 @@ export class UartConsole {
 
   /** Whether the output so far (since mark(), if called) contains `p`. */
   seen(p: TextPattern): boolean {
-    return matches(p, this.text().slice(this.markAt));
+    return matches(p, this.markAt ? this.text().slice(this.markAt) : this.text());
   }
 
   /** What the guest has sent since the last line end (an incomplete line), or ''. */
@@ -132,7 +126,7 @@ export class UartConsole {
    * before the call returns at once. Throws TimeoutError with the console's tail on timeout.
    */
   async waitForLine(p: TextPattern, opts: WaitOptions = {}): Promise<string> {
-    const from = this.lineIndexAtMark();
+    const from = this.markLine;
     let found: string | null = null;
     const check = () => {
       if (found !== null) return true;
@@ -151,9 +145,5 @@ export class UartConsole {
   /** Run until the output (since mark()) contains `p` anywhere, not only in a complete line. */
   async waitFor(p: TextPattern, opts: WaitOptions = {}): Promise<void> {
     await this.driver.runUntilCondition(() => this.seen(p), `${String(p)} on ${this.name}`, opts.timeout, this);
-  }
-
-  private lineIndexAtMark(): number {
-    return this.markLine;
   }
 }
