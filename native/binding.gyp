@@ -5,6 +5,7 @@
       "sources": [
         "src/addon.cc",
         "src/cpu.cc",
+        "src/debug.cc",
         "src/watcher.cc",
         "src/posix.cc"
       ],

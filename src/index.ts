@@ -33,6 +33,7 @@ export { UartConsole, type TextPattern, type WaitOptions } from './system/uart.j
 export { CmemuError, UsageError, InputError, TimeoutError, MachineFinishedError } from './system/errors.js';
 export { parseDuration, parseSize, formatDuration, type Duration, type Size } from './system/units.js';
 export type { FirmwareSpec } from './system/images.js';
+export { GdbServer, type GdbServerOptions } from './system/gdb/server.js';
 export type { FinalOutcome, Outcome } from './machine/machine.js';
 export type { BoardDef } from './machine/board.js';
 export { BOARDS, findBoard } from './machine/boards/index.js';

@@ -171,6 +171,9 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("setMaskWatch", &NativeCpu::SetMaskWatch),
                          InstanceMethod("setDivideSites", &NativeCpu::SetDivideSites),
                          InstanceMethod("setBreakpoints", &NativeCpu::SetBreakpoints),
+                         InstanceMethod("setStepMode", &NativeCpu::SetStepMode),
+                         InstanceMethod("setWatchpoints", &NativeCpu::SetWatchpoints),
+                         InstanceMethod("watchInfo", &NativeCpu::WatchInfo),
                          InstanceMethod("setDivideTrap", &NativeCpu::SetDivideTrap),
                          InstanceMethod("setUnalignedTrap", &NativeCpu::SetUnalignedTrap),
                          InstanceMethod("setUserSetMPend", &NativeCpu::SetUserSetMPend),
@@ -1592,6 +1595,13 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
     return Stop::MemFault;
   }
   if (divStop_) return Stop::DivByZero;
+  if (stepStop_) return Stop::Step;
+  if (watchStop_) {
+    lastAddress_ = watchAddr_;
+    lastSize_ = watchSize_;
+    lastAccess_ = watchKind_ == 1 ? Access::Write : Access::Read;
+    return Stop::Watchpoint;
+  }
   if (bpStop_) {
     lastAddress_ = bpAddr_;
     return Stop::Breakpoint;
@@ -1701,6 +1711,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   intrStop_ = divStop_ = alignFired_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
   mpuFaultValid_ = shadowBusFault_ = tlbRefusedMpu_ = lastXn_ = false;
   bpStop_ = false;
+  stepSeen_ = stepStop_ = watchStop_ = watchMmio_ = false;
   bpSkip_ = 0xFFFFFFFFu;
   if (!breakpoints_.empty()) {
     const uint32_t start = readPc() & ~1u;

@@ -37,6 +37,8 @@ enum class Stop : int {
   Unaligned = 13,
   MpuFault = 14,
   Breakpoint = 15,
+  Step = 16,
+  Watchpoint = 17,
 };
 
 enum class Access : int { Read = 0, Write = 1, Fetch = 2 };
@@ -324,6 +326,29 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   uint32_t bpAddr_ = 0;
   static void HookBreakpoint(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
   void SetBreakpoints(const Napi::CallbackInfo& info);
+
+  // Debugger support (native/src/debug.cc). Step mode: one code hook over all addresses (installed
+  // only while a debugger single-steps; installing or removing it retranslates everything), which
+  // stops a run before its second instruction. Watchpoints: one memory hook bounded to each
+  // watched range; a hit on RAM stops at the exit check right after the access, PC still at the
+  // accessing instruction (the caller completes it with one step while watches are suppressed);
+  // a hit on MMIO stops at the next block (never re-executing a device access).
+  struct Watch {
+    uint32_t addr, len;
+    int kind;  // 1 write, 2 read, 3 access
+    uc_hook hook;
+  };
+  std::vector<Watch> watches_;
+  bool watchStop_ = false, watchMmio_ = false, watchSuppress_ = false;
+  uint32_t watchAddr_ = 0, watchPc_ = 0, watchSize_ = 0;
+  int watchKind_ = 0;  // the access that hit: 1 write, 2 read
+  uc_hook stepHook_ = 0;
+  bool stepSeen_ = false, stepStop_ = false;
+  static void HookStep(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
+  static void HookWatch(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* ud);
+  void SetStepMode(const Napi::CallbackInfo& info);
+  void SetWatchpoints(const Napi::CallbackInfo& info);
+  Napi::Value WatchInfo(const Napi::CallbackInfo& info);
 
   // Host stalls inside a run (preemption, a slow JS handler): a gap between two clock polls
   // longer than kStallNs is not given to the guest (see stolenNs() in src/cpu/native.ts).

@@ -109,8 +109,19 @@ export async function launch(config: QemuConfig, extras: LaunchExtras = {}): Pro
     throw new UsageError(`unsupported machine type '${config.machine.name}' (use -M help)`);
   }
   for (const n of config.notes) err(`cmemu: note: ${n}\n`);
-  if (config.gdb) err('cmemu: note: the GDB stub is not implemented yet; -s/-S/-gdb are ignored\n');
+  if (config.gdb?.waitForGdb && !config.gdb.address) {
+    throw new UsageError('-S holds the CPU until a debugger continues it: give -s or -gdb DEV too (there is no monitor to start it)');
+  }
   const sys = await createSystem(systemConfigFromArgs(config, err, extras));
+  if (config.gdb?.address) {
+    const a = config.gdb.address;
+    try {
+      await sys.gdbServer(a.type === 'unix' ? { path: a.path, wait: config.gdb.waitForGdb } : { host: a.host, port: a.port, wait: config.gdb.waitForGdb });
+    } catch (e) {
+      await sys.close();
+      throw e;
+    }
+  }
 
   // --until: stop as soon as the text appears on serial port 0.
   if (extras.until) {

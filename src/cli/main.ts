@@ -54,6 +54,8 @@ async function runFriendly(argv: string[]): Promise<number> {
           .option('serial', { type: 'array', string: true, describe: 'extra -serial backends for UART1.. (e.g. null, file:out.txt)' })
           .option('d', { type: 'string', describe: 'log items, as qemu -d (unimp,guest_errors,int,...)' })
           .option('ivshmem', { type: 'string', describe: 'ivshmem server socket (ivshmem-flat at the board defaults)' })
+          .option('gdb', { type: 'string', describe: 'serve GDB on this TCP port (127.0.0.1), HOST:PORT, or unix:PATH' })
+          .option('wait', { type: 'boolean', default: false, describe: 'with --gdb: hold the CPU until the debugger continues (as -S)' })
           .strict(),
       async (a) => {
         if (a.world) {
@@ -72,6 +74,12 @@ async function runFriendly(argv: string[]): Promise<number> {
         for (const s of a.serial ?? []) qargs.push('-serial', String(s));
         if (a.d) qargs.push('-d', a.d);
         if (a.ivshmem) qargs.push('-chardev', `socket,path=${a.ivshmem},id=ivshmem0`, '-device', 'ivshmem-flat,chardev=ivshmem0');
+        if (a.wait && a.gdb === undefined) throw new UsageError('--wait needs --gdb PORT');
+        if (a.gdb !== undefined) {
+          const g = String(a.gdb);
+          qargs.push('-gdb', g.startsWith('unix:') || g.startsWith('tcp:') ? g : /^\d+$/.test(g) ? `tcp::${g}` : `tcp:${g}`);
+          if (a.wait) qargs.push('-S');
+        }
         const config = parseQemuArgs(qargs);
         code = await launch(config, { until: a.until, timeoutSec: a.timeout });
       },

@@ -345,10 +345,8 @@ class Ctx {
     if (!this.cfg.gdb) this.cfg.gdb = { dev: null, address: null, waitForGdb: false };
     return this.cfg.gdb;
   }
-  noteGdb(opt: string): void {
-    if (this.gdbNoted) return;
+  noteGdb(_opt: string): void {
     this.gdbNoted = true;
-    this.note(`${opt}: the GDB stub is not implemented yet (recorded, no debugger will be able to attach)`);
   }
 }
 
@@ -802,7 +800,7 @@ function handleSemihostingConfig(ctx: Ctx, a: string): void {
   if (target !== undefined) {
     if (target !== 'native' && target !== 'gdb' && target !== 'auto') throw new UsageError(`${opt}: target must be native, gdb or auto (got '${target}')`);
     sh.target = target;
-    if (target === 'gdb') ctx.note(`${opt}: there is no GDB stub yet: semihosting calls are handled natively`);
+    if (target === 'gdb') ctx.note(`${opt}: semihosting calls are handled natively, not forwarded to the debugger`);
   }
   if (kv.has('chardev')) sh.chardev = kv.get('chardev')!;
   if (kv.has('userspace')) sh.userspace = parseBool(opt, 'userspace', kv.get('userspace')!);
@@ -1088,7 +1086,8 @@ Semihosting:
 Debug:
 -d ITEM[,ITEM]                log items: ${LOG_ITEMS.map((i) => i.name).join(', ')} (-d help)
 -D FILE                       log to FILE
--s, -S, -gdb DEV              recorded (GDB stub not implemented yet)
+-s, -S, -gdb DEV              GDB stub: -s = -gdb tcp::1234 (bound to 127.0.0.1 unless a host is given);
+                              -gdb unix:PATH; -S waits for the debugger to continue
 Other:
 -no-reboot, -no-shutdown, -pidfile FILE, -append TEXT, -version, -help
 -vga none, -net none, -nic none, -display none, -global ...: accepted

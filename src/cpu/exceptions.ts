@@ -84,8 +84,9 @@ export class ExceptionModel {
   eventRegister = false;
   /** Set by a return to Thread mode with SCR.SLEEPONEXIT: the machine sleeps as after WFI. */
   sleepOnExit = false;
-  /** Entries and returns, for statistics. */
+  /** Entries and returns, for statistics and single-stepping. */
   entries = 0;
+  returns = 0;
   /**
    * An exception return restored xPSR with T = 0: executing there is a UsageFault INVSTATE, but a
    * pending exception is taken first (tail-chaining) and then stacks T = 0 for later. The run loop
@@ -352,6 +353,7 @@ export class ExceptionModel {
 
   /** Exception return: the CPU branched to `excReturn` (0xFxxxxxxx) in Handler mode. */
   exceptionReturn(excReturn: number): void {
+    this.returns++;
     excReturn = (excReturn | 1) >>> 0;
     const s = this.cpu.snapshot();
     const returning = s.xpsr & 0x1ff;

@@ -109,6 +109,8 @@ export class Machine {
     this.cpu = new Cpu(this.native);
     this.icountTime = this.icount ? new IcountTime(this.icount, () => this.native.icount()) : null;
     this.realTime = this.icount ? null : new RealTime(() => this.addon.monotonicNs(), () => this.native.stolenNs());
+    // The clock stands still until the first run (a debugger may hold the machine before it starts).
+    this.realTime?.hold();
     this.sched = new Scheduler((this.icountTime ?? this.realTime)!);
     this.sched.onEarlierDeadline = () => this.kick();
     this.map = new AddressMap(this.log);
@@ -304,6 +306,29 @@ export class Machine {
   /** The breakpoint address the last pause stopped at, or null. Cleared when run() starts. */
   breakpointHit: number | null = null;
 
+  /**
+   * Single-step mode (debuggers): run() executes one instruction and pauses ('step'). Taking or
+   * returning from an exception counts as the step: a step that enters a handler (a pending
+   * interrupt, a fault, SVC) stops at the handler's first instruction, not yet executed.
+   */
+  setStepping(on: boolean): void {
+    if (on === this.stepping) return;
+    this.commit();
+    this.stepping = on;
+    this.native.setStepMode(on);
+  }
+  private stepping = false;
+  /** The step completed by the last pause ('step'), or false. */
+  stepDone = false;
+
+  /** Replace the watchpoints (kind: 'write', 'read' or 'access'); run() pauses after a watched access. */
+  setWatchpoints(list: readonly { address: number; length: number; kind: 'write' | 'read' | 'access' }[]): void {
+    this.commit();
+    this.native.setWatchpoints(list.map((w) => ({ address: w.address >>> 0, length: w.length, kind: w.kind === 'write' ? 1 : w.kind === 'read' ? 2 : 3 })));
+  }
+  /** The watchpoint access the last pause stopped after, or null. Cleared when run() starts. */
+  watchHit: { address: number; write: boolean; pc: number } | null = null;
+
   /** Deterministic virtual time (-icount) rather than the host clock. */
   get icountMode(): boolean {
     return this.icount !== null;
@@ -361,6 +386,21 @@ export class Machine {
     this.powerOn();
     if (this.outcome) return this.outcome;
     this.breakpointHit = null;
+    this.watchHit = null;
+    this.stepDone = false;
+    // Time spent paused (a debugger halt, the host between two runs) is not guest time.
+    this.realTime?.release();
+    try {
+      return await this.runLoop();
+    } finally {
+      this.realTime?.hold();
+    }
+  }
+
+  private async runLoop(): Promise<Outcome> {
+    const stepMark = this.stepping ? { icount: this.native.icount(), entries: this.exceptions.entries, returns: this.exceptions.returns } : null;
+    const stepped = () =>
+      stepMark !== null && (this.native.icount() !== stepMark.icount || this.exceptions.entries !== stepMark.entries || this.exceptions.returns !== stepMark.returns);
     // lastYield: the event loop last had a turn, or was seen idle by a native idle wait (which
     // watches its fds and timers); lastTurn: it really ran (forced every FORCED_TURN_NS, for
     // watchers it registers with its epoll only when it polls).
@@ -405,6 +445,11 @@ export class Machine {
         while (this.exceptions.takePending()) {
           if (++taken > 1000) throw new Error('exception storm: more than 1000 nested entries without running an instruction');
         }
+        if (stepped()) {
+          this.stepDone = true;
+          this.pause('step');
+          break;
+        }
         this.exceptions.raiseDeferredInvState();
         if (this.exceptions.sleepOnExit) {
           this.exceptions.sleepOnExit = false;
@@ -443,6 +488,10 @@ export class Machine {
           this.progressNs = this.addon.monotonicNs();
         }
         this.handleStop(stop);
+        if (stepped() && this.pauseReason === null) {
+          this.stepDone = true;
+          this.pause('step');
+        }
       }
     } catch (e) {
       if (e instanceof Lockup) {
@@ -541,6 +590,27 @@ export class Machine {
         const addr = this.native.stopInfo().address >>> 0;
         this.breakpointHit = addr;
         this.pause(`breakpoint at 0x${addr.toString(16)}`);
+        return;
+      }
+      case Stop.Step:
+        return; // run() sees that the instruction ran
+      case Stop.Watchpoint: {
+        const w = this.native.watchInfo();
+        if (!w.mmio && (this.cpu.pc & ~1) === w.pc) {
+          // The access is done, the instruction is not: complete it (one step, watchpoints off).
+          this.native.setStepMode(true, true);
+          let s: Stop;
+          try {
+            this.running = true;
+            s = this.native.run(Number.MAX_SAFE_INTEGER, 0);
+          } finally {
+            this.running = false;
+            this.native.setStepMode(this.stepping, false);
+          }
+          if (s !== Stop.Step) this.handleStop(s);
+        }
+        this.watchHit = { address: w.address >>> 0, write: w.write, pc: w.pc >>> 0 };
+        this.pause(`${w.write ? 'write' : 'read'} watchpoint at 0x${(w.address >>> 0).toString(16)}`);
         return;
       }
       case Stop.HandlerError:

@@ -67,6 +67,14 @@ export const enum Stop {
   MpuFault = 14,
   /** A breakpoint (setBreakpoints) was reached: PC = info.address, the instruction not executed. */
   Breakpoint = 15,
+  /** Step mode (setStepMode): one instruction ran and the run stopped before the next. */
+  Step = 16,
+  /**
+   * A watched range (setWatchpoints) was accessed: watchInfo() says where and how. On RAM the
+   * access is done and PC is still at the accessing instruction (watchInfo().pc; complete it with one
+   * step, watchpoints suppressed); on a device the run stopped at the next block.
+   */
+  Watchpoint = 17,
 }
 
 export const enum Access {
@@ -156,6 +164,16 @@ export interface NativeCpu {
    * bounded to its address: nothing else gets slower. Not while running.
    */
   setBreakpoints(addresses: readonly number[]): void;
+  /**
+   * Step mode: every run executes one instruction and stops before the next (Stop.Step). Turning it
+   * on or off retranslates all code; nothing is paid while it is off. `suppressWatch`: watchpoints
+   * do not fire (completing an instruction that hit one). Not while running.
+   */
+  setStepMode(on: boolean, suppressWatch?: boolean): void;
+  /** Replace the watchpoints: memory hooks bounded to each range (kind 1 write, 2 read, 3 both). Not while running. */
+  setWatchpoints(list: readonly { address: number; length: number; kind: number }[]): void;
+  /** The last watchpoint hit (Stop.Watchpoint). */
+  watchInfo(): { address: number; size: number; write: boolean; pc: number; mmio: boolean };
   setDivideTrap(enabled: boolean): void;
   /**
    * CCR.UNALIGN_TRP. Off (the default) costs nothing and unaligned halfword/word accesses work.

@@ -29,6 +29,7 @@ import { type FirmwareSpec, type LoadedImage, loadImage } from './images.js';
 import { type Duration, formatDuration, parseDuration, parseSize, type Size } from './units.js';
 import { type ConsoleDriver, type TextPattern, UartConsole } from './uart.js';
 import type { ClockTimer } from '../time/clock.js';
+import { GdbServer, type GdbServerOptions } from './gdb/server.js';
 
 /** How one UART is connected on the host side, besides its console (sys.uart(i)), which always records it. */
 export type SerialSpec = ChardevSpec | 'stdio' | 'null' | { file: string; append?: boolean } | null;
@@ -567,11 +568,13 @@ export class System implements ConsoleDriver {
     }
     const addr = 'symbol' in cond ? this.symbols.address(cond.symbol) : cond.address;
     const what = 'symbol' in cond ? `${cond.symbol} (${hex(addr)})` : hex(addr);
-    m.setBreakpoints([addr]);
+    this.untilBreakpoints = [addr];
+    this.applyBreakpoints();
     try {
       return await this.drive(() => m.breakpointHit === ((addr & ~1) >>> 0), `PC to reach ${what}`, opts.timeout, null, false, undefined, 'breakpoint');
     } finally {
-      m.setBreakpoints([]);
+      this.untilBreakpoints = [];
+      this.applyBreakpoints();
     }
   }
 
@@ -599,7 +602,7 @@ export class System implements ConsoleDriver {
     if (this.closed) throw new UsageError('the system is closed');
     if (this.running) throw new UsageError('the system is already running (one run at a time)');
     this.boot();
-    this.running = this.machine.run();
+    this.running = this.runHeld();
     try {
       const o = await this.running;
       if (o.kind !== 'paused') this.onFinished?.();
@@ -607,6 +610,49 @@ export class System implements ConsoleDriver {
     } finally {
       this.running = null;
     }
+  }
+
+  /** One machine run, under the debugger's hold when one is attached (it may halt and resume the run any number of times). */
+  private async runHeld(): Promise<Outcome> {
+    for (;;) {
+      const gdb = this.gdb;
+      if (gdb) await gdb.gate();
+      if (this.closed && this.machine.finished === null) this.machine.stop('closed', 0);
+      const o = await this.machine.run();
+      if (gdb && gdb === this.gdb && gdb.stopped(o)) continue;
+      return o;
+    }
+  }
+
+  // ---- debugging ----
+
+  private gdb: GdbServer | null = null;
+  private untilBreakpoints: number[] = [];
+  private debugBreakpoints: number[] = [];
+
+  /**
+   * Serve the GDB remote protocol for this system (TCP, default 127.0.0.1:1234, port 0 for any;
+   * or a UNIX socket `path`). `wait: true` holds the system halted until a debugger continues it
+   * (QEMU's -S). The stub holds the system while a debugger has it halted; whatever runs the
+   * system (run(), runUntil, the CLI) waits meanwhile. One server per system; close() ends it.
+   */
+  async gdbServer(opts: GdbServerOptions = {}): Promise<GdbServer> {
+    if (this.closed) throw new UsageError('the system is closed');
+    if (this.gdb) throw new UsageError('this system already has a GDB server');
+    this.boot();
+    const g = await GdbServer.listen(this, opts);
+    this.gdb = g;
+    return g;
+  }
+
+  /** @internal The debugger's breakpoints (merged with runUntil's). */
+  setDebugBreakpoints(addrs: readonly number[]): void {
+    this.debugBreakpoints = [...addrs];
+    this.applyBreakpoints();
+  }
+
+  private applyBreakpoints(): void {
+    this.machine.setBreakpoints([...this.untilBreakpoints, ...this.debugBreakpoints]);
   }
 
   /**
@@ -714,6 +760,7 @@ export class System implements ConsoleDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.gdb) await this.gdb.close();
     if (this.running) {
       this.machine.stop('closed', 0);
       await this.running.catch(() => {});

@@ -64,7 +64,25 @@ export class RealTime implements TimeSource {
     this.startNs = monotonicNs();
   }
 
+  /**
+   * Stop the clock (the machine is not running: a debugger halt, the host between two runs):
+   * now() stays where it is until release(), and the time in between is never the guest's.
+   */
+  hold(): void {
+    if (this.heldAt !== null) return;
+    this.heldAt = this.now();
+    this.heldMono = this.monotonicNs();
+  }
+  release(): void {
+    if (this.heldAt === null) return;
+    this.stolenNs += this.monotonicNs() - this.heldMono;
+    this.heldAt = null;
+  }
+  private heldAt: number | null = null;
+  private heldMono = 0;
+
   now(): number {
+    if (this.heldAt !== null) return this.heldAt;
     // A stall that would take back time the guest has already seen is only partly hidden (the
     // guest would read a timer twice and see it frozen).
     const v = this.monotonicNs() - this.startNs - this.stolenNs - this.runStolenNs();
