@@ -1691,6 +1691,7 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
 
 Napi::Value NativeCpu::finish(Napi::Env env, Stop reason) {
   lastReason_ = reason;
+  if (reason == Stop::Breakpoint) bpResume_ = lastAddress_;
   return Napi::Number::New(env, static_cast<int>(reason));
 }
 
@@ -1714,10 +1715,15 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   stepSeen_ = stepStop_ = watchStop_ = watchMmio_ = false;
   bpSkip_ = 0xFFFFFFFFu;
   if (!breakpoints_.empty()) {
+    // Resuming from a breakpoint stop: that instruction runs first. A run that starts at a
+    // breakpoint for any other reason (an exception entry into a handler with a breakpoint on
+    // its first instruction, PC set by a debugger) stops there at once.
     const uint32_t start = readPc() & ~1u;
-    for (const CodeHook& b : breakpoints_)
-      if (b.addr == start) bpSkip_ = start;
+    if (start == bpResume_)
+      for (const CodeHook& b : breakpoints_)
+        if (b.addr == start) bpSkip_ = start;
   }
+  bpResume_ = 0xFFFFFFFFu;
   alignUndo_.clear();
   hookStop_ = HookStop::None;
   hookStopBits_ = 0;

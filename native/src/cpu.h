@@ -318,10 +318,11 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
 
   // Breakpoints (runUntil an address, debuggers): one UC_HOOK_CODE bounded to each address, so no
   // other instruction pays anything. The hook stops the run before the instruction executes (the
-  // code hook is followed by an exit check, as for the divide trap); a run that starts at a
-  // breakpoint executes that instruction first (bpSkip_).
+  // code hook is followed by an exit check, as for the divide trap); a run that resumes from a
+  // breakpoint stop executes that instruction first (bpSkip_).
   std::vector<CodeHook> breakpoints_;
   uint32_t bpSkip_ = 0xFFFFFFFFu;
+  uint32_t bpResume_ = 0xFFFFFFFFu;  // where the last run stopped on a breakpoint
   bool bpStop_ = false;
   uint32_t bpAddr_ = 0;
   static void HookBreakpoint(uc_engine* uc, uint64_t address, uint32_t size, void* ud);

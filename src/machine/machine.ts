@@ -397,7 +397,42 @@ export class Machine {
     }
   }
 
+  /**
+   * A watchpoint stopped the last run with its instruction half done (the access made, PC at it):
+   * the next run first completes that instruction with the watchpoints suppressed, so that it
+   * neither fires again nor lets an interrupt in between. Returns whether it ran.
+   */
+  private completeWatched(): boolean {
+    const pc = this.watchResume;
+    this.watchResume = null;
+    if (pc === null || (this.cpu.pc & ~1) !== pc || this.outcome) return false;
+    this.native.setStepMode(true, true);
+    let s: Stop;
+    try {
+      this.running = true;
+      s = this.native.run(Number.MAX_SAFE_INTEGER, 0);
+    } finally {
+      this.running = false;
+      this.native.setStepMode(this.stepping, false);
+    }
+    if (s !== Stop.Step) this.handleStop(s);
+    return true;
+  }
+  private watchResume: number | null = null;
+
   private async runLoop(): Promise<Outcome> {
+    try {
+      if (this.completeWatched() && this.stepping) {
+        // The completion was the step.
+        this.stepDone = true;
+        return { kind: 'paused', reason: 'step' };
+      }
+    } catch (e) {
+      if (e instanceof Lockup) this.outcome = { kind: 'lockup', message: e.message };
+      else if (e instanceof GuestExit) this.outcome = { kind: 'exit', code: e.code, reason: e.message };
+      else throw e;
+      return this.outcome;
+    }
     const stepMark = this.stepping ? { icount: this.native.icount(), entries: this.exceptions.entries, returns: this.exceptions.returns } : null;
     const stepped = () =>
       stepMark !== null && (this.native.icount() !== stepMark.icount || this.exceptions.entries !== stepMark.entries || this.exceptions.returns !== stepMark.returns);
@@ -595,20 +630,10 @@ export class Machine {
       case Stop.Step:
         return; // run() sees that the instruction ran
       case Stop.Watchpoint: {
+        // On RAM the access is done and PC is still at the instruction (as QEMU reports it, and
+        // as GDB expects on ARM: it steps over the instruction itself with the watchpoints out).
         const w = this.native.watchInfo();
-        if (!w.mmio && (this.cpu.pc & ~1) === w.pc) {
-          // The access is done, the instruction is not: complete it (one step, watchpoints off).
-          this.native.setStepMode(true, true);
-          let s: Stop;
-          try {
-            this.running = true;
-            s = this.native.run(Number.MAX_SAFE_INTEGER, 0);
-          } finally {
-            this.running = false;
-            this.native.setStepMode(this.stepping, false);
-          }
-          if (s !== Stop.Step) this.handleStop(s);
-        }
+        if (!w.mmio && (this.cpu.pc & ~1) === w.pc) this.watchResume = w.pc >>> 0;
         this.watchHit = { address: w.address >>> 0, write: w.write, pc: w.pc >>> 0 };
         this.pause(`${w.write ? 'write' : 'read'} watchpoint at 0x${(w.address >>> 0).toString(16)}`);
         return;

@@ -160,8 +160,10 @@ export interface NativeCpu {
   setDivideSites(addresses: readonly number[]): void;
   /**
    * Replace the breakpoints: a run stops (Stop.Breakpoint) before executing an instruction at one
-   * of these addresses (bit 0 ignored), except the instruction a run starts at. Each is a code hook
-   * bounded to its address: nothing else gets slower. Not while running.
+   * of these addresses (bit 0 ignored). A run that resumes from a breakpoint stop executes that
+   * instruction first; one that starts at a breakpoint for another reason (an exception entry into
+   * a handler, PC set by a debugger) stops at once. Each is a code hook bounded to its address:
+   * nothing else gets slower. Not while running.
    */
   setBreakpoints(addresses: readonly number[]): void;
   /**

@@ -854,8 +854,12 @@ export class Memory {
         out.set(new Uint8Array(r.buffer, r.offset + (a - r.base), n), o);
         o += n;
       } else {
-        out[o] = map.busRead(a, 1);
-        o++;
+        // Device registers: naturally aligned accesses of the largest size that fits (a word
+        // register read as a word, as a debugger's x/w means it).
+        const size = accessSize(a, length - o, r.base + r.size - a);
+        const v = map.busRead(a, size);
+        for (let i = 0; i < size; i++) out[o + i] = (v >>> (8 * i)) & 0xff;
+        o += size;
       }
     }
     return out;
@@ -874,8 +878,11 @@ export class Memory {
         new Uint8Array(r.buffer, r.offset + (a - r.base), n).set(data.subarray(o, o + n));
         o += n;
       } else {
-        map.busWrite(a, 1, data[o]!);
-        o++;
+        const size = accessSize(a, data.length - o, r.base + r.size - a);
+        let v = 0;
+        for (let i = 0; i < size; i++) v |= data[o + i]! << (8 * i);
+        map.busWrite(a, size, v >>> 0);
+        o += size;
       }
     }
     // Code may have changed under translated blocks.
@@ -924,6 +931,14 @@ export class Memory {
   write32(addr: number, value: number): void {
     this.writeValue(addr, value, 'u32');
   }
+}
+
+/** The largest naturally aligned access (4, 2 or 1 bytes) at `addr` within `left` bytes and the region. */
+function accessSize(addr: number, left: number, inRegion: number): 1 | 2 | 4 {
+  const n = Math.min(left, inRegion);
+  if ((addr & 3) === 0 && n >= 4) return 4;
+  if ((addr & 1) === 0 && n >= 2) return 2;
+  return 1;
 }
 
 function decode(type: Exclude<ValueType, 'bytes'>, dv: DataView): number | bigint {

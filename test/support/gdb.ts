@@ -15,13 +15,27 @@ export interface GdbRun {
 }
 
 /** Run `gdb-multiarch --batch ELF -ex 'target remote TARGET' -ex cmd...`. */
-export function runGdb(elf: string, target: string, cmds: string[], opts: { timeoutMs?: number; onSpawn?: (p: ChildProcess) => void } = {}): Promise<GdbRun> {
+export function runGdb(
+  elf: string,
+  target: string,
+  cmds: string[],
+  opts: { timeoutMs?: number; onSpawn?: (p: ChildProcess) => void; interruptAfter?: { marker: string; delayMs: number } } = {},
+): Promise<GdbRun> {
   const args = ['--batch', '-nx', '-q', elf, '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', `target remote ${target}`];
   for (const c of cmds) args.push('-ex', c);
   return new Promise((resolve) => {
     const p = spawn('gdb-multiarch', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    p.stdout.on('data', (d) => (out += d));
+    let interrupted = false;
+    p.stdout.on('data', (d) => {
+      out += d;
+      // Ctrl-C as a user types it: SIGINT to GDB, which sends the interrupt byte to the stub.
+      const ia = opts.interruptAfter;
+      if (ia && !interrupted && out.includes(ia.marker)) {
+        interrupted = true;
+        setTimeout(() => p.kill('SIGINT'), ia.delayMs);
+      }
+    });
     p.stderr.on('data', (d) => (out += d));
     const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
     opts.onSpawn?.(p);

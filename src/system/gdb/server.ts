@@ -35,11 +35,17 @@ const MAX_POINTS = 256;
 class Session {
   readonly decoder = new RspDecoder();
   noAck = false;
+  /** GDB's multiprocess extensions (thread ids as pPID.TID). */
+  multiprocess = false;
   lastSent: Buffer | null = null;
   /** A continue or step is in flight: the next halt is reported. */
   waitingStop = false;
 
   constructor(readonly sock: net.Socket) {}
+
+  get tid(): string {
+    return this.multiprocess ? 'p1.1' : '1';
+  }
 
   send(payload: string | Buffer): void {
     const pkt = encode(payload);
@@ -150,13 +156,13 @@ export class GdbServer {
       let reply: string | null = null;
       if (m.watchHit && this.watches.size) {
         const w = this.watchFor(m.watchHit.address, m.watchHit.write);
-        reply = `T05${WATCH_REPLY[w]}:${m.watchHit.address.toString(16)};thread:01;`;
+        reply = `T05${WATCH_REPLY[w]}:${m.watchHit.address.toString(16)};`;
       } else if (m.breakpointHit !== null && this.bps.has(m.breakpointHit)) {
-        reply = `T05${this.bps.get(m.breakpointHit) === 'hw' ? 'hwbreak' : 'swbreak'}:;thread:01;`;
+        reply = `T05${this.bps.get(m.breakpointHit) === 'hw' ? 'hwbreak' : 'swbreak'}:;`;
       } else if (this.stepping && m.stepDone) {
-        reply = 'T05thread:01;';
+        reply = 'T05';
       } else if (this.interruptWanted) {
-        reply = this.session?.waitingStop ? 'T02thread:01;' : 'T05thread:01;';
+        reply = this.session?.waitingStop ? 'T02' : 'T05';
       }
       if (reply === null) return false;
       this.interruptWanted = false;
@@ -166,11 +172,11 @@ export class GdbServer {
     this.interruptWanted = false;
     if (!this.session || this.killed) return false;
     if (o.kind === 'exit') {
-      this.session.send(`W${(o.code & 0xff).toString(16).padStart(2, '0')}`);
+      this.session.send(`W${(o.code & 0xff).toString(16).padStart(2, '0')}${this.session.multiprocess ? ';process:1' : ''}`);
       return false;
     }
     // A lockup or an engine error: stay halted for inspection until the debugger lets go.
-    this.halt('T0bthread:01;');
+    this.halt('T0b');
     return true;
   }
 
@@ -184,14 +190,19 @@ export class GdbServer {
     return best;
   }
 
+  /** Halted: `reply` is the stop reply without its thread (T05swbreak:; ...). */
   private halt(reply: string): void {
     this.halted = true;
     this.lastStop = reply;
     const s = this.session;
     if (s?.waitingStop) {
       s.waitingStop = false;
-      s.send(reply);
+      s.send(this.stopReply(s));
     }
+  }
+
+  private stopReply(s: Session): string {
+    return this.lastStop.startsWith('T') ? `${this.lastStop}thread:${s.tid};` : this.lastStop;
   }
 
   private releaseGate(): void {
@@ -238,7 +249,7 @@ export class GdbServer {
       this.sys.machine.pause('gdb attached');
     } else {
       this.halted = true;
-      this.lastStop = 'T05thread:01;';
+      this.lastStop = 'T05';
     }
     sock.on('data', (d: Buffer) => {
       try {
@@ -296,7 +307,7 @@ export class GdbServer {
             this.interruptWanted = true;
             this.sys.machine.pause('gdb interrupt');
           } else if (s.waitingStop) {
-            this.halt('T02thread:01;');
+            this.halt('T02');
           }
           break;
         case 'packet':
@@ -315,7 +326,7 @@ export class GdbServer {
     const body = text.slice(1);
     switch (c) {
       case '?':
-        if (this.halted && !this.inRun) s.send(this.lastStop);
+        if (this.halted && !this.inRun) s.send(this.stopReply(s));
         else s.waitingStop = true; // the attach stop is on its way
         return;
       case 'g':
@@ -484,7 +495,8 @@ export class GdbServer {
 
   private query(s: Session, text: string): string {
     if (text.startsWith('qSupported')) {
-      return 'PacketSize=4000;qXfer:features:read+;qXfer:memory-map:read+;QStartNoAckMode+;vContSupported+;swbreak+;hwbreak+';
+      s.multiprocess = /multiprocess\+/.test(text);
+      return (s.multiprocess ? 'multiprocess+;' : '') + 'PacketSize=4000;qXfer:features:read+;qXfer:memory-map:read+;QStartNoAckMode+;vContSupported+;swbreak+;hwbreak+';
     }
     if (text === 'QStartNoAckMode') {
       // The OK still goes out with acks on; everything after without.
@@ -494,8 +506,8 @@ export class GdbServer {
     if (text.startsWith('qXfer:features:read:')) return this.xfer(text.slice('qXfer:features:read:'.length), (annex) => (annex === 'target.xml' ? targetXml() : null));
     if (text.startsWith('qXfer:memory-map:read:')) return this.xfer(text.slice('qXfer:memory-map:read:'.length), () => memoryMapXml(this.sys.machine.map));
     if (text === 'qAttached' || text.startsWith('qAttached:')) return '1';
-    if (text === 'qC') return 'QC01';
-    if (text === 'qfThreadInfo') return 'm01';
+    if (text === 'qC') return `QC${s.tid}`;
+    if (text === 'qfThreadInfo') return `m${s.tid}`;
     if (text === 'qsThreadInfo') return 'l';
     if (text === 'qOffsets') return 'Text=0;Data=0;Bss=0';
     if (text === 'qSymbol::') return 'OK';
