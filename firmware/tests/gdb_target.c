@@ -52,6 +52,20 @@ __attribute__((noinline)) uint32_t use_psp(void)
     return sp;
 }
 
+/* An IT block, for breakpoints and steps inside one: returns 11 for 0, 12 otherwise. */
+__attribute__((naked, noinline)) uint32_t it_block(uint32_t x)
+{
+    __asm volatile(
+        "cmp r0, #0\n"
+        "ite eq\n"
+        ".global it_then\n"
+        "it_then: moveq r0, #1\n"
+        ".global it_else\n"
+        "it_else: movne r0, #2\n"
+        "adds r0, #10\n"
+        "bx lr\n");
+}
+
 int main(void)
 {
     test_start("gdb_target");
@@ -60,6 +74,7 @@ int main(void)
     for (uint32_t i = 1; i <= 5; i++)
         bump(i);
     *target_word = counter;
+    counter += it_block(0) + it_block(1) - 23;   /* unchanged: 11 + 12 - 23 */
     kprintf("counter %u\n", (unsigned)counter);
 
     checkpoint(1);

@@ -1762,10 +1762,12 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   itFixPending_ = false;
   uc_err err;
   uint32_t pc;
+  armStepExit();
   for (;;) {
     const uint32_t pc0 = readPc();
     err = uc_emu_start(uc_, pc0 | 1, 0, 0, 0);
     pc = readPc();
+    disarmStepExit(pc);
     if (fetchExitSet_) {
       // The exit before a refused instruction on a split code page (splitFetchStop): drop it and
       // the code translated with it; reaching it is the fetch fault.

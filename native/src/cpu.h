@@ -345,6 +345,13 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   int watchKind_ = 0;  // the access that hit: 1 write, 2 read
   uc_hook stepHook_ = 0;
   bool stepSeen_ = false, stepStop_ = false;
+  // Unicorn ignores a stop from a code hook inside an IT block, so a step that starts at an IT
+  // instruction or inside an IT block also sets an exit at the next sequential instruction
+  // (exits are checked while translating, inside IT blocks too).
+  bool stepExitSet_ = false;
+  uint32_t stepExit_ = 0;
+  void armStepExit();
+  void disarmStepExit(uint32_t pc);
   static void HookStep(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
   static void HookWatch(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* ud);
   void SetStepMode(const Napi::CallbackInfo& info);

@@ -22,6 +22,35 @@ void NativeCpu::HookStep(uc_engine* uc, uint64_t, uint32_t, void* ud) {
   uc_emu_stop(uc);
 }
 
+// Called by Run() before a run in step mode.
+void NativeCpu::armStepExit() {
+  if (stepHook_ == 0) return;
+  const uint32_t pc = readPc() & ~1u;
+  uint32_t xpsr = 0;
+  uc_reg_read(uc_, UC_ARM_REG_XPSR, &xpsr);
+  const uint32_t it = ((xpsr >> 25) & 3u) | ((xpsr >> 8) & 0xFCu);
+  uint16_t h = 0;
+  if (!readHalf(pc, &h)) return;
+  const bool itInsn = (h & 0xFF00u) == 0xBF00u && (h & 0xFu) != 0;
+  if (it == 0 && !itInsn) return;
+  const bool wide = (h & 0xF800u) == 0xE800u || (h & 0xF800u) == 0xF000u || (h & 0xF800u) == 0xF800u;
+  uint64_t exit = pc + (wide ? 4u : 2u);
+  if (uc_ctl_set_exits(uc_, &exit, 1) != UC_ERR_OK) return;
+  // Code already translated past that address carries no exit: drop it.
+  uc_ctl_remove_cache(uc_, pc, exit + 2);
+  stepExit_ = static_cast<uint32_t>(exit);
+  stepExitSet_ = true;
+}
+
+// Called by Run() after uc_emu_start: reaching the exit is the end of the step.
+void NativeCpu::disarmStepExit(uint32_t pc) {
+  if (!stepExitSet_) return;
+  stepExitSet_ = false;
+  uc_ctl_set_exits(uc_, nullptr, 0);
+  uc_ctl_remove_cache(uc_, stepExit_ - 4, static_cast<uint64_t>(stepExit_) + 2);
+  if ((pc & ~1u) == stepExit_ && !bpStop_ && !divStop_ && !alignFired_ && !watchStop_) stepStop_ = true;
+}
+
 void NativeCpu::SetStepMode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensureOpen(env);

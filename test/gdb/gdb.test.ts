@@ -146,6 +146,33 @@ describe('GDB stub, with gdb-multiarch', () => {
     expect(sys.uart(0).text()).toContain('released with 0x42');
   });
 
+  gdbIt('stepi walks an IT block one instruction at a time (Unicorn ignores code-hook stops inside IT blocks); GDB moves a breakpoint inside one to its IT instruction', async () => {
+    const { sys, run, target, elf } = await debugSystem('lm3s6965evb');
+    const g = await runGdb(elf, target, [
+      'break *it_else',
+      'continue',
+      'print/x $pc == (unsigned)&it_block + 2',
+      'stepi',
+      'print/x $pc == (unsigned)&it_then',
+      'stepi',
+      'print/x $pc == (unsigned)&it_else',
+      'print $r0',
+      'stepi',
+      'print/x $pc == (unsigned)&it_else + 2',
+      'print $r0',
+      'stepi',
+      'print $r0',
+      'delete',
+      'set var release = 1',
+      'continue',
+    ]);
+    const o = await finish(sys, run);
+    expect(g.out).toContain('Breakpoint address adjusted from');
+    const vals = [...g.out.matchAll(/^\$\d+ = (.*)$/gm)].map((m) => m[1]);
+    expect(vals, g.out).toEqual(['0x1', '0x1', '0x1', '1', '0x1', '1', '11']);
+    expect(o).toMatchObject({ kind: 'exit', code: 0 });
+  });
+
   gdbIt('in real time too, the guest clock does not move while halted', async () => {
     const sys = await createSystem({ board: 'mps2-an385', firmware: firmwarePath('mps2-an385', 'gdb_target'), semihosting: true });
     const gdb = await sys.gdbServer({ port: 0, wait: true });

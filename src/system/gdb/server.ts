@@ -38,6 +38,8 @@ class Session {
   /** GDB's multiprocess extensions (thread ids as pPID.TID). */
   multiprocess = false;
   lastSent: Buffer | null = null;
+  /** It has sent something (a debugger, not a probe). */
+  attached = false;
   /** A continue or step is in flight: the next halt is reported. */
   waitingStop = false;
 
@@ -235,6 +237,11 @@ export class GdbServer {
   // ---- connections ----
 
   private accept(sock: net.Socket): void {
+    if (this.session && !this.session.attached) {
+      // The previous connection never spoke (a probe, or a client that gave up): replace it.
+      this.session.sock.destroy();
+      this.session = null;
+    }
     if (this.session || this.closed) {
       sock.end();
       return;
@@ -243,16 +250,22 @@ export class GdbServer {
     const s = new Session(sock);
     this.session = s;
     this.killed = false;
-    // As QEMU: a debugger attaching stops the guest.
-    if (this.inRun) {
-      this.interruptWanted = true;
-      this.sys.machine.pause('gdb attached');
-    } else {
-      this.halted = true;
-      this.lastStop = 'T05';
-    }
+    let attached = false;
     sock.on('data', (d: Buffer) => {
       try {
+        if (!attached) {
+          // A debugger attaching stops the guest, as in QEMU; a connection that never says
+          // anything (a liveness probe) attaches nothing.
+          attached = true;
+          s.attached = true;
+          if (this.inRun) {
+            this.interruptWanted = true;
+            this.sys.machine.pause('gdb attached');
+          } else {
+            this.halted = true;
+            this.lastStop = 'T05';
+          }
+        }
         this.onData(s, d);
       } catch (e) {
         // A handler bug must not take the emulator down: answer with an error and carry on.
@@ -262,7 +275,9 @@ export class GdbServer {
     });
     sock.on('error', () => {});
     sock.on('close', () => {
-      if (this.session === s) this.detach();
+      if (this.session !== s) return;
+      if (s.attached) this.detach();
+      else this.session = null;
     });
   }
 
