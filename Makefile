@@ -48,6 +48,7 @@ demo: deps build native firmware
 bench: deps build native firmware
 	node dist/bench/run.js
 	node dist/bench/world.js
+	node dist/bench/gdb.js
 
 clean:
 	rm -rf dist native/build firmware/build build

@@ -365,7 +365,7 @@ describe('semihosting', () => {
   it('chardev, userspace, target=gdb', () => {
     const c = p('-chardev', 'null,id=sh', '-semihosting-config', 'enable=on,chardev=sh,userspace=on,target=gdb');
     expect(c.semihosting).toMatchObject({ chardev: 'sh', userspace: true, target: 'gdb' });
-    expect(c.notes).toContain('-semihosting-config enable=on,chardev=sh,userspace=on,target=gdb: there is no GDB stub yet: semihosting calls are handled natively');
+    expect(c.notes).toContain('-semihosting-config enable=on,chardev=sh,userspace=on,target=gdb: semihosting calls are handled natively, not forwarded to the debugger');
   });
   it('errors', () => {
     expect(err('-semihosting-config', 'target=jtag')).toBe("-semihosting-config target=jtag: target must be native, gdb or auto (got 'jtag')");
@@ -448,7 +448,7 @@ describe('gdb options', () => {
   it('-s, -S, -gdb', () => {
     const c = p('-nographic', '-s', '-S');
     expect(c.gdb).toEqual({ dev: 'tcp::1234', address: { type: 'tcp', host: '127.0.0.1', port: 1234 }, waitForGdb: true });
-    expect(c.notes).toEqual(['-s: the GDB stub is not implemented yet (recorded, no debugger will be able to attach)']);
+    expect(c.notes).toEqual([]);
     expect(p('-gdb', 'tcp:0.0.0.0:3333').gdb).toEqual({ dev: 'tcp:0.0.0.0:3333', address: { type: 'tcp', host: '0.0.0.0', port: 3333 }, waitForGdb: false });
     expect(p('-gdb', 'unix:/tmp/g,server').gdb?.address).toEqual({ type: 'unix', path: '/tmp/g' });
     expect(p('-gdb', '4321').gdb?.address).toEqual({ type: 'tcp', host: '127.0.0.1', port: 4321 });

@@ -296,7 +296,6 @@ class Ctx {
   monitorReq: { spec: ChardevSpec | null; ref: string | null; mode: 'readline' | 'control'; text: string; opt: string } | null = null;
   monitorGiven = false;
   monitorNoted = false;
-  gdbNoted = false;
   nodefaults = false;
   semihostingArgs: string[] = [];
   displayNone = false;
@@ -344,9 +343,6 @@ class Ctx {
   gdbState(): GdbConfig {
     if (!this.cfg.gdb) this.cfg.gdb = { dev: null, address: null, waitForGdb: false };
     return this.cfg.gdb;
-  }
-  noteGdb(_opt: string): void {
-    this.gdbNoted = true;
   }
 }
 
@@ -446,7 +442,6 @@ const OPTIONS: Record<string, OptDef> = {
     arg: false,
     handle: (ctx) => {
       ctx.gdbState().waitForGdb = true;
-      ctx.noteGdb('-S');
     },
   },
   s: { arg: false, handle: (ctx) => handleGdb(ctx, 'tcp::1234', '-s') },
@@ -855,7 +850,6 @@ function handleGdb(ctx: Ctx, dev: string, opt: string): void {
   }
   g.address = parseGdbDev(opt === '-s' ? '-s' : `-gdb ${dev}`, dev);
   g.dev = dev;
-  ctx.noteGdb(opt);
 }
 
 function handleMem(ctx: Ctx, a: string): void {
