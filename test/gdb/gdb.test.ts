@@ -4,7 +4,7 @@
  * for the stops both must agree on.
  */
 import { describe, expect, it } from 'vitest';
-import { createSystem, InProcessIvshmem, type System } from '../../src/index.js';
+import { createSystem, createWorld, InProcessIvshmem, type System } from '../../src/index.js';
 import { firmwarePath } from '../support/run-cmemu.js';
 import { haveGdb, haveQemu, runGdb, startQemuGdb, stops } from '../support/gdb.js';
 import { createServer } from 'node:net';
@@ -233,6 +233,51 @@ describe('GDB stub, with gdb-multiarch', () => {
     // A breakpoint in flash is a hardware one (Z1): GDB cannot write flash.
     expect(g.out).toMatch(/Breakpoint 1, bump/);
     expect(g.out).toMatch(/hw breakpoint|breakpoint +keep y/);
+  });
+});
+
+describe('GDB on a board of a world', () => {
+  async function pingpong(withGdb: boolean) {
+    const world = await createWorld({ quantum: '10 us' });
+    try {
+      const a = await world.add({ board: 'mps2-an385', firmware: firmwarePath('mps2-an385', 'ivshmem_pingpong'), append: 'initiator n=40', semihosting: true });
+      const b = await world.add({ board: 'lm3s6965evb', firmware: firmwarePath('lm3s6965evb', 'ivshmem_pingpong'), append: 'responder', semihosting: true });
+      world.ivshmem({ peers: [a, b], size: '64K', vectors: 2 });
+      let out = '';
+      let gdbDone: Promise<unknown> = Promise.resolve();
+      if (withGdb) {
+        const gdb = await b.gdbServer({ port: 0, wait: true });
+        gdbDone = runGdb(firmwarePath('lm3s6965evb', 'ivshmem_pingpong'), `127.0.0.1:${gdb.port}`, [
+          'break on_doorbell',
+          'continue',
+          'continue',
+          'backtrace 3',
+          'delete',
+          'watch *(unsigned *)0x40100058', // the responder's tx_head (docs/ivshmem-pingpong.md)
+          'continue',
+          'delete',
+          'detach',
+        ]).then((g) => (out = g.out));
+      }
+      await world.runUntil(() => a.finished !== null && b.uart(0).seen(/PASS|FAIL/), { timeout: '5 s' });
+      await gdbDone;
+      return { a: a.uart(0).text(), b: b.uart(0).text(), vt: world.now(), out };
+    } finally {
+      await world.close();
+    }
+  }
+
+  gdbIt('halting one board halts the whole timeline: breakpoints in the doorbell handler and a watchpoint on shared memory leave the run byte-identical', async () => {
+    const plain = await pingpong(false);
+    const debugged = await pingpong(true);
+    expect(debugged.out.match(/Breakpoint 1, on_doorbell/g)?.length, debugged.out).toBe(2);
+    expect(debugged.out).toMatch(/<signal handler called>|ivshmem_isr/);
+    expect(debugged.out).toMatch(/Hardware watchpoint 2: \*\(unsigned \*\)0x40100058\s+Old value = \d+\s+New value = \d+/);
+    expect(debugged.out).toContain('[Inferior 1 (process 1) detached]');
+    expect(debugged.a).toMatch(/completed 40 messages, 0 errors/);
+    expect(debugged.a).toBe(plain.a);
+    expect(debugged.b).toBe(plain.b);
+    expect(debugged.vt).toBe(plain.vt);
   });
 });
 

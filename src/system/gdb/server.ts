@@ -29,8 +29,11 @@ export interface GdbServerOptions {
 type BpKind = 'sw' | 'hw';
 type WatchKind = 'write' | 'read' | 'access';
 const WATCH_REPLY: Record<WatchKind, string> = { write: 'watch', read: 'rwatch', access: 'awatch' };
-/** At most this many breakpoints and watchpoints each (QEMU has no fixed limit either; GDB asks for few). */
-const MAX_POINTS = 256;
+/**
+ * At most this many breakpoints and watchpoints each (QEMU sets no limit; each point is one hook,
+ * and Unicorn walks its hook list while translating and on every hooked access). More get E28.
+ */
+const MAX_POINTS = 1024;
 
 class Session {
   readonly decoder = new RspDecoder();
