@@ -34,6 +34,7 @@ export { CmemuError, UsageError, InputError, TimeoutError, MachineFinishedError 
 export { parseDuration, parseSize, formatDuration, type Duration, type Size } from './system/units.js';
 export type { FirmwareSpec } from './system/images.js';
 export { GdbServer, type GdbServerOptions } from './system/gdb/server.js';
+export { DebugControl, type DebugStop, type Watchpoint, type WatchKind } from './system/debug.js';
 export type { FinalOutcome, Outcome } from './machine/machine.js';
 export type { BoardDef } from './machine/board.js';
 export { BOARDS, findBoard } from './machine/boards/index.js';

@@ -30,6 +30,7 @@ import { type Duration, formatDuration, parseDuration, parseSize, type Size } fr
 import { type ConsoleDriver, type TextPattern, UartConsole } from './uart.js';
 import type { ClockTimer } from '../time/clock.js';
 import { GdbServer, type GdbServerOptions } from './gdb/server.js';
+import { DebugControl } from './debug.js';
 
 /** How one UART is connected on the host side, besides its console (sys.uart(i)), which always records it. */
 export type SerialSpec = ChardevSpec | 'stdio' | 'null' | { file: string; append?: boolean } | null;
@@ -615,11 +616,11 @@ export class System implements ConsoleDriver {
   /** One machine run, under the debugger's hold when one is attached (it may halt and resume the run any number of times). */
   private async runHeld(): Promise<Outcome> {
     for (;;) {
-      const gdb = this.gdb;
-      if (gdb) await gdb.gate();
+      const ctl = this.control;
+      if (ctl) await ctl.gate();
       if (this.closed && this.machine.finished === null) this.machine.stop('closed', 0);
       const o = await this.machine.run();
-      if (gdb && gdb === this.gdb && gdb.stopped(o)) continue;
+      if (ctl && ctl.stopped(o)) continue;
       return o;
     }
   }
@@ -627,6 +628,12 @@ export class System implements ConsoleDriver {
   // ---- debugging ----
 
   private gdb: GdbServer | null = null;
+  private control: DebugControl | null = null;
+
+  /** Halt, resume, step, breakpoints and watchpoints: the control the GDB stub uses (src/system/debug.ts). */
+  get debug(): DebugControl {
+    return (this.control ??= new DebugControl(this));
+  }
   private untilBreakpoints: number[] = [];
   private debugBreakpoints: number[] = [];
 

@@ -9,7 +9,8 @@
  */
 import * as net from 'node:net';
 import { existsSync, rmSync, statSync } from 'node:fs';
-import type { Outcome } from '../../machine/machine.js';
+import type { FinalOutcome } from '../../machine/machine.js';
+import type { DebugControl, DebugStop } from '../debug.js';
 import type { System } from '../system.js';
 import { UsageError } from '../errors.js';
 import { RspDecoder, encode, fromHex, le32Hex, parseHexNum, toHex, unescapeBinary } from './rsp.js';
@@ -27,8 +28,7 @@ export interface GdbServerOptions {
 }
 
 type BpKind = 'sw' | 'hw';
-type WatchKind = 'write' | 'read' | 'access';
-const WATCH_REPLY: Record<WatchKind, string> = { write: 'watch', read: 'rwatch', access: 'awatch' };
+const WATCH_REPLY: Record<'write' | 'read' | 'access', string> = { write: 'watch', read: 'rwatch', access: 'awatch' };
 /**
  * At most this many breakpoints and watchpoints each (QEMU sets no limit; each point is one hook,
  * and Unicorn walks its hook list while translating and on every hooked access). More get E28.
@@ -66,18 +66,15 @@ export class GdbServer {
   readonly path: string | null;
 
   private session: Session | null = null;
-  private halted: boolean;
-  private gateWaiters: (() => void)[] = [];
-  /** The system is inside a machine run (not halted at the gate). */
-  private inRun = false;
-  private interruptWanted = false;
-  private stepping = false;
   private killed = false;
-  private lastStop = 'S05';
-  private readonly bps = new Map<number, BpKind>();
-  private readonly watches = new Map<string, { address: number; length: number; kind: WatchKind }>();
+  /** The next halt answers a Ctrl-C (SIGINT) rather than an attach (SIGTRAP). */
+  private interrupting = false;
+  private lastReply = 'T05';
+  private readonly bpKinds = new Map<number, BpKind>();
   private closed = false;
   private readonly server: net.Server;
+  private readonly ctl: DebugControl;
+  private readonly unsubs: (() => void)[] = [];
 
   private constructor(
     private readonly sys: System,
@@ -85,6 +82,7 @@ export class GdbServer {
     opts: GdbServerOptions,
   ) {
     this.server = server;
+    this.ctl = sys.debug;
     const a = server.address();
     if (a && typeof a === 'object') {
       this.port = a.port;
@@ -95,7 +93,9 @@ export class GdbServer {
       this.host = null;
       this.path = opts.path ?? null;
     }
-    this.halted = opts.wait === true;
+    if (opts.wait === true) this.ctl.holdAtStart();
+    this.unsubs.push(this.ctl.onStop((st) => this.onStop(st)));
+    this.unsubs.push(this.ctl.onExit((o) => this.onExit(o)));
     server.on('connection', (s) => this.accept(s));
   }
 
@@ -136,69 +136,37 @@ export class GdbServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const had = this.session?.attached === true;
     this.endSession();
-    this.releaseGate();
+    for (const u of this.unsubs) u();
+    if (had || this.ctl.halted) this.ctl.release();
     await new Promise<void>((r) => this.server.close(() => r()));
     if (this.path) rmSync(this.path, { force: true });
   }
 
-  // ---- the hold on the system (called by System's run loop) ----
+  // ---- stops ----
 
-  /** @internal Wait while the debugger holds the system halted. */
-  async gate(): Promise<void> {
-    while (this.halted && !this.closed) await new Promise<void>((r) => this.gateWaiters.push(r));
-    this.inRun = true;
-  }
-
-  /**
-   * @internal A machine run returned: true when the stop was the debugger's (the system is now
-   * halted and the caller goes back to the gate), false when it belongs to the caller.
-   */
-  stopped(o: Outcome): boolean {
-    this.inRun = false;
-    const m = this.sys.machine;
-    if (o.kind === 'paused') {
-      let reply: string | null = null;
-      if (m.watchHit && this.watches.size) {
-        const w = this.watchFor(m.watchHit.address, m.watchHit.write);
-        reply = `T05${WATCH_REPLY[w]}:${m.watchHit.address.toString(16)};`;
-      } else if (m.breakpointHit !== null && this.bps.has(m.breakpointHit)) {
-        reply = `T05${this.bps.get(m.breakpointHit) === 'hw' ? 'hwbreak' : 'swbreak'}:;`;
-      } else if (this.stepping && m.stepDone) {
+  private onStop(st: DebugStop): void {
+    let reply: string;
+    switch (st.kind) {
+      case 'watchpoint':
+        reply = `T05${WATCH_REPLY[st.access]}:${st.address.toString(16)};`;
+        break;
+      case 'breakpoint':
+        reply = `T05${this.bpKinds.get(st.address) === 'hw' ? 'hwbreak' : 'swbreak'}:;`;
+        break;
+      case 'step':
         reply = 'T05';
-      } else if (this.interruptWanted) {
-        reply = this.session?.waitingStop ? 'T02' : 'T05';
-      }
-      if (reply === null) return false;
-      this.interruptWanted = false;
-      this.halt(reply);
-      return true;
+        break;
+      case 'halt':
+        reply = this.interrupting ? 'T02' : 'T05';
+        this.interrupting = false;
+        break;
+      case 'finished':
+        reply = 'T0b';
+        break;
     }
-    this.interruptWanted = false;
-    if (!this.session || this.killed) return false;
-    if (o.kind === 'exit') {
-      this.session.send(`W${(o.code & 0xff).toString(16).padStart(2, '0')}${this.session.multiprocess ? ';process:1' : ''}`);
-      return false;
-    }
-    // A lockup or an engine error: stay halted for inspection until the debugger lets go.
-    this.halt('T0b');
-    return true;
-  }
-
-  private watchFor(addr: number, write: boolean): WatchKind {
-    let best: WatchKind = write ? 'write' : 'read';
-    for (const w of this.watches.values()) {
-      if (addr < w.address || addr >= w.address + w.length) continue;
-      if (w.kind === 'access') best = 'access';
-      else if ((w.kind === 'write') === write) return w.kind;
-    }
-    return best;
-  }
-
-  /** Halted: `reply` is the stop reply without its thread (T05swbreak:; ...). */
-  private halt(reply: string): void {
-    this.halted = true;
-    this.lastStop = reply;
+    this.lastReply = reply;
     const s = this.session;
     if (s?.waitingStop) {
       s.waitingStop = false;
@@ -206,35 +174,27 @@ export class GdbServer {
     }
   }
 
-  private stopReply(s: Session): string {
-    return this.lastStop.startsWith('T') ? `${this.lastStop}thread:${s.tid};` : this.lastStop;
+  private onExit(o: FinalOutcome): void {
+    const s = this.session;
+    if (!s || !s.attached || this.killed) return;
+    const code = o.kind === 'exit' ? o.code : 0;
+    s.send(`W${(code & 0xff).toString(16).padStart(2, '0')}${s.multiprocess ? ';process:1' : ''}`);
   }
 
-  private releaseGate(): void {
-    this.halted = false;
-    const w = this.gateWaiters;
-    this.gateWaiters = [];
-    for (const r of w) r();
+  private stopReply(s: Session): string {
+    return this.lastReply.startsWith('T') ? `${this.lastReply}thread:${s.tid};` : this.lastReply;
   }
 
   private resume(step: boolean, addr: number | null): void {
-    const m = this.sys.machine;
-    if (addr !== null) this.sys.cpu.set('pc', addr);
-    this.stepping = step;
-    m.setStepping(step);
-    this.applyPoints();
-    this.session!.waitingStop = true;
-    if (!this.halted && !this.inRun) {
-      // Nothing holds the system and nothing runs it: report the stop at once.
-      this.halt(this.lastStop);
-      return;
+    const s = this.session!;
+    s.waitingStop = true;
+    if (!this.ctl.resume({ step, ...(addr !== null ? { pc: addr } : {}) })) {
+      // Not halted (the stop is on its way, or nothing runs the system): report what we know.
+      if (!this.ctl.running) {
+        s.waitingStop = false;
+        s.send(this.stopReply(s));
+      }
     }
-    this.releaseGate();
-  }
-
-  private applyPoints(): void {
-    this.sys.setDebugBreakpoints([...this.bps.keys()]);
-    this.sys.machine.setWatchpoints([...this.watches.values()]);
   }
 
   // ---- connections ----
@@ -261,13 +221,10 @@ export class GdbServer {
           // anything (a liveness probe) attaches nothing.
           attached = true;
           s.attached = true;
-          if (this.inRun) {
-            this.interruptWanted = true;
-            this.sys.machine.pause('gdb attached');
-          } else {
-            this.halted = true;
-            this.lastStop = 'T05';
-          }
+          this.ctl.holdFinished = true;
+          this.interrupting = false;
+          this.lastReply = 'T05';
+          if (!this.ctl.halted) this.ctl.halt();
         }
         this.onData(s, d);
       } catch (e) {
@@ -287,19 +244,8 @@ export class GdbServer {
   /** The debugger went away (D, k, disconnect): clear its points and let the guest run. */
   private detach(): void {
     this.endSession();
-    this.stepping = false;
-    this.interruptWanted = false;
-    const m = this.sys.machine;
-    if (!this.inRun) {
-      m.setStepping(false);
-      this.bps.clear();
-      this.watches.clear();
-      this.applyPoints();
-    } else {
-      this.bps.clear();
-      this.watches.clear();
-    }
-    this.releaseGate();
+    this.bpKinds.clear();
+    this.ctl.release();
   }
 
   private endSession(): void {
@@ -321,11 +267,13 @@ export class GdbServer {
           if (!s.noAck) s.sock.write('-');
           break;
         case 'interrupt':
-          if (this.inRun || !this.halted) {
-            this.interruptWanted = true;
-            this.sys.machine.pause('gdb interrupt');
+          if (!this.ctl.halted) {
+            this.interrupting = true;
+            this.ctl.halt();
           } else if (s.waitingStop) {
-            this.halt('T02');
+            s.waitingStop = false;
+            this.lastReply = 'T02';
+            s.send(this.stopReply(s));
           }
           break;
         case 'packet':
@@ -344,7 +292,7 @@ export class GdbServer {
     const body = text.slice(1);
     switch (c) {
       case '?':
-        if (this.halted && !this.inRun) s.send(this.stopReply(s));
+        if (this.ctl.halted) s.send(this.stopReply(s));
         else s.waitingStop = true; // the attach stop is on its way
         return;
       case 'g':
@@ -481,34 +429,27 @@ export class GdbServer {
     const addr = parseHexNum(as);
     const kind = parseHexNum(ks);
     if (type === null || addr === null || kind === null || addr > 0xffffffff) return 'E01';
-    if (this.inRun) return 'E01'; // all-stop: points change only while halted
-    if (type === 0 || type === 1) {
-      const a = (addr & ~1) >>> 0;
-      if (insert) {
-        if (!this.bps.has(a) && this.bps.size >= MAX_POINTS) return 'E28';
-        this.bps.set(a, type === 1 ? 'hw' : 'sw');
-      } else this.bps.delete(a);
-      return this.applyOr('E01');
-    }
-    if (type >= 2 && type <= 4) {
-      if (kind === 0 || kind > 0x10000) return 'E01';
-      const key = `${type}:${addr}:${kind}`;
-      if (insert) {
-        if (!this.watches.has(key) && this.watches.size >= MAX_POINTS) return 'E28';
-        this.watches.set(key, { address: addr, length: kind, kind: type === 2 ? 'write' : type === 3 ? 'read' : 'access' });
-      } else this.watches.delete(key);
-      return this.applyOr('E01');
+    if (!this.ctl.halted) return 'E01'; // all-stop: points change only while halted
+    try {
+      if (type === 0 || type === 1) {
+        const a = (addr & ~1) >>> 0;
+        if (insert && !this.bpKinds.has(a) && this.bpKinds.size >= MAX_POINTS) return 'E28';
+        if (insert) this.bpKinds.set(a, type === 1 ? 'hw' : 'sw');
+        else this.bpKinds.delete(a);
+        this.ctl.setBreakpoint(a, insert, type === 1);
+        return 'OK';
+      }
+      if (type >= 2 && type <= 4) {
+        if (kind === 0 || kind > 0x10000) return 'E01';
+        const w = { address: addr, length: kind, kind: type === 2 ? 'write' : type === 3 ? 'read' : 'access' } as const;
+        if (insert && this.ctl.watchpoints.length >= MAX_POINTS) return 'E28';
+        this.ctl.setWatchpoint(w, insert);
+        return 'OK';
+      }
+    } catch {
+      return 'E01';
     }
     return '';
-  }
-
-  private applyOr(err: string): string {
-    try {
-      this.applyPoints();
-      return 'OK';
-    } catch {
-      return err;
-    }
   }
 
   private query(s: Session, text: string): string {
@@ -555,11 +496,13 @@ export class GdbServer {
     const m = this.sys.machine;
     switch (cmd) {
       case 'help':
-        out('monitor commands: system_reset (reset), info registers, icount, help\n');
+        out('monitor commands: system_reset (also reset, reset halt), info registers, icount, help\n');
         return 'OK';
       case 'system_reset':
       case 'reset':
-        if (this.inRun) return 'E01';
+      case 'reset halt': // OpenOCD's spellings: the target stays halted either way
+      case 'reset init':
+        if (!this.ctl.halted) return 'E01';
         m.powerOn();
         m.reset();
         out('system reset\n');
@@ -598,10 +541,10 @@ export class GdbServer {
       for (const a of text.slice(6).split(';')) {
         const [act] = a.split(':');
         if (act === 't') {
-          if (this.inRun) {
-            this.interruptWanted = true;
+          if (!this.ctl.halted) {
             s.waitingStop = true;
-            this.sys.machine.pause('gdb stop');
+            this.interrupting = false;
+            this.ctl.halt();
           } else s.send('OK');
           return;
         }
