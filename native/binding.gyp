@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/cpu.cc",
         "src/debug.cc",
+        "src/trace.cc",
         "src/watcher.cc",
         "src/posix.cc"
       ],
@@ -25,6 +26,7 @@
       "cflags_cc": ["-std=c++17", "-fexceptions", "-O2"],
       "libraries": [
         "<(module_root_dir)/deps/unicorn/lib/libunicorn.a",
+        "-l:libcapstone.a",
         "-lpthread",
         "-lm",
         "-lrt",

@@ -174,6 +174,8 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("setStepMode", &NativeCpu::SetStepMode),
                          InstanceMethod("setWatchpoints", &NativeCpu::SetWatchpoints),
                          InstanceMethod("watchInfo", &NativeCpu::WatchInfo),
+                         InstanceMethod("setTrace", &NativeCpu::SetTrace),
+                         InstanceMethod("flushTrace", &NativeCpu::FlushTrace),
                          InstanceMethod("setDivideTrap", &NativeCpu::SetDivideTrap),
                          InstanceMethod("setUnalignedTrap", &NativeCpu::SetUnalignedTrap),
                          InstanceMethod("setUserSetMPend", &NativeCpu::SetUserSetMPend),
@@ -290,6 +292,7 @@ void NativeCpu::flushDeletedHooks() {
 NativeCpu::~NativeCpu() { shutdown(); }
 
 void NativeCpu::shutdown() {
+  closeTrace();
   if (watcher_) {
     watcher_->stop();  // joins: no more TSFN calls after this
     watcher_.reset();

@@ -355,6 +355,13 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   static void HookStep(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
   static void HookWatch(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* ud);
   void SetStepMode(const Napi::CallbackInfo& info);
+  // Execution traces (native/src/trace.cc): a block hook only while -d in_asm/exec/cpu is on.
+  struct TraceState* trace_ = nullptr;  // owned; closeTrace() frees it
+  uc_hook traceHook_ = 0;
+  static void HookTrace(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
+  void SetTrace(const Napi::CallbackInfo& info);
+  void FlushTrace(const Napi::CallbackInfo& info);
+  void closeTrace();
   void SetWatchpoints(const Napi::CallbackInfo& info);
   Napi::Value WatchInfo(const Napi::CallbackInfo& info);
 

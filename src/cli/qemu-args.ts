@@ -150,6 +150,8 @@ export const LOG_ITEMS: readonly { name: LogItem; help: string }[] = [
   { name: 'in_asm', help: 'show target assembly code for each compiled TB' },
   { name: 'int', help: 'show interrupts/exceptions in short format' },
   { name: 'exec', help: 'show trace before each executed TB (lots of logs)' },
+  { name: 'cpu', help: 'show CPU registers before entering a TB (lots of logs)' },
+  { name: 'nochain', help: 'do not chain compiled TBs so that "exec" and "cpu" show complete traces' },
   { name: 'cpu_reset', help: 'show CPU state before CPU resets' },
   { name: 'unimp', help: 'log unimplemented functionality' },
   { name: 'guest_errors', help: 'log when the guest OS does something invalid (eg accessing a non-existent register)' },
@@ -157,7 +159,7 @@ export const LOG_ITEMS: readonly { name: LogItem; help: string }[] = [
 
 /** Items QEMU knows that cmemu accepts and ignores (with a note). */
 const QEMU_ONLY_LOG_ITEMS = [
-  'out_asm', 'op', 'op_opt', 'op_ind', 'op_plugin', 'cpu', 'fpu', 'mmu', 'pcall', 'page', 'nochain',
+  'out_asm', 'op', 'op_opt', 'op_ind', 'op_plugin', 'fpu', 'mmu', 'pcall', 'page',
   'plugin', 'strace', 'tid', 'vpu', 'invalid_mem',
 ];
 

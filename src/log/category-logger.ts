@@ -4,9 +4,12 @@ import type { LogCategory, Logger } from './logger.js';
 
 export class CategoryLogger implements Logger {
   private readonly items: Set<string>;
+  /** Called before each line is written (the native trace flushes its buffer, so lines stay in order). */
+  beforeWrite: (() => void) | null = null;
   constructor(
     items: Iterable<string>,
-    private readonly file?: string,
+    /** The -D file, or undefined for stderr. */
+    readonly file?: string,
   ) {
     this.items = new Set(items);
     if (file) writeFileSync(file, '');
@@ -16,6 +19,7 @@ export class CategoryLogger implements Logger {
   }
   log(_cat: LogCategory, msg: string): void {
     const line = msg.endsWith('\n') ? msg : msg + '\n';
+    this.beforeWrite?.();
     if (this.file) appendFileSync(this.file, line);
     else process.stderr.write(line);
   }

@@ -3,7 +3,7 @@
  * categories. Where lines go is the host's choice (category-logger.ts: stderr or the -D file).
  */
 /** Logging categories, as QEMU's `-d` items. */
-export type LogCategory = 'unimp' | 'guest_errors' | 'int' | 'exec' | 'in_asm' | 'cpu_reset' | 'trace';
+export type LogCategory = 'unimp' | 'guest_errors' | 'int' | 'exec' | 'in_asm' | 'cpu' | 'nochain' | 'cpu_reset' | 'trace';
 
 export interface Logger {
   enabled(cat: LogCategory): boolean;

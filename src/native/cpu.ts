@@ -174,6 +174,14 @@ export interface NativeCpu {
   setStepMode(on: boolean, suppressWatch?: boolean): void;
   /** Replace the watchpoints: memory hooks bounded to each range (kind 1 write, 2 read, 3 both). Not while running. */
   setWatchpoints(list: readonly { address: number; length: number; kind: number }[]): void;
+  /**
+   * QEMU-style execution traces (-d in_asm, exec, cpu), written natively to `path` (appended) or
+   * stderr: a block hook installed only while one is on. `symbols`: [address, size, name] of
+   * functions, for the block names. All off: the hook is removed. Not while running.
+   */
+  setTrace(opts: { inAsm: boolean; exec: boolean; cpu: boolean; path: string | null }, symbols?: readonly (readonly [number, number, string])[]): void;
+  /** Write out what the trace has buffered. */
+  flushTrace(): void;
   /** The last watchpoint hit (Stop.Watchpoint). */
   watchInfo(): { address: number; size: number; write: boolean; pc: number; mmio: boolean };
   setDivideTrap(enabled: boolean): void;

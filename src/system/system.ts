@@ -427,9 +427,36 @@ export class System implements ConsoleDriver {
     // As QEMU's ROM blobs: a system reset copies the images in again.
     m.onReset = () => loadAll();
     m.native.setDivideSites(this.images.flatMap((i) => (i.elf ? findDivideSites(i.elf) : [])));
+    this.startTrace();
     const entry = this.config.entry;
     if (entry !== undefined) m.afterReset = () => m.cpu.setReg(Reg.PC, (entry & ~1) | 1);
     m.powerOn();
+  }
+
+  /**
+   * -d in_asm / exec / cpu: the native trace (a block hook only while on) writes to the -D file or
+   * stderr; JS log lines flush it first so that both stay in order.
+   */
+  private startTrace(): void {
+    const log = this.log;
+    const inAsm = log.enabled('in_asm');
+    const exec = log.enabled('exec');
+    const cpu = log.enabled('cpu');
+    if (!inAsm && !exec && !cpu) return;
+    const file = log instanceof CategoryLogger ? (log.file ?? null) : null;
+    // Function symbols, as QEMU's lookup_symbol names blocks (Thumb bit cleared).
+    const syms: [number, number, string][] = [];
+    for (const img of this.images) {
+      if (!img.elf) continue;
+      for (const [name, sym] of img.elf.symbols) if (sym.type === 'func' && name) syms.push([(sym.value & ~1) >>> 0, sym.size, name]);
+    }
+    const native = this.machine.native;
+    try {
+      native.setTrace({ inAsm, exec, cpu, path: file }, syms);
+    } catch (e) {
+      throw new InputError(`-D: ${(e as Error).message}`);
+    }
+    if (log instanceof CategoryLogger) log.beforeWrite = () => native.flushTrace();
   }
 
   /** @internal Add an ivshmem-flat on an existing link (a world's group), before boot. */
