@@ -49,6 +49,7 @@ bench: deps build native firmware
 	node dist/bench/run.js
 	node dist/bench/world.js
 	node dist/bench/gdb.js
+	node dist/bench/trace.js
 
 clean:
 	rm -rf dist native/build firmware/build build
