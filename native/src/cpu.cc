@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -16,6 +18,7 @@
 #include <uv.h>
 
 #include "thumb.h"
+#include "exit_check.h"
 
 // Linked with -Wl,--wrap=tlb_flush_arm (binding.gyp): every whole-TLB flush inside Unicorn goes
 // through this wrapper, which lets the constructor learn the engine's CPUState (Unicorn has no API
@@ -44,8 +47,6 @@ namespace {
 constexpr uint32_t kPageBits = 10;  // Unicorn's ARM target page: 1 KiB
 constexpr uint32_t kPageSize = 1u << kPageBits;
 constexpr uint32_t kPageMask = ~(kPageSize - 1);
-constexpr size_t kCountCacheSize = 1 << 14;
-constexpr uint32_t kDeadlinePollBlocks = 1024;
 constexpr int64_t kTimerBackstopNs = 10000000;
 constexpr int64_t kTimerBackstopLoNs = 2000000;
 constexpr int64_t kTimerBackstopHiNs = 20000000;
@@ -59,6 +60,9 @@ constexpr uint32_t kProtR = 1, kProtW = 2, kProtX = 4;
 // calling an MMIO callback; the ARM env follows CPUState at +0xa2f0, and cpu->env_ptr (+0x128)
 // points to it, which the constructor checks before trusting the layout.
 constexpr size_t kCpuEnvPtrOff = 0x128, kCpuMemIoPcOff = 0x8178, kCpuEnvOff = 0xa2f0;
+// cpu->exception_index (cpu_loop_exit_noexc stores -1 there) and QEMU's EXCP_YIELD.
+constexpr size_t kCpuExceptionIndexOff = 0x81a0;
+constexpr int kExcpYield = 0x10004;
 
 inline bool isPpb(uint32_t a) { return a >= 0xE0000000u && a < 0xE0100000u; }
 
@@ -221,13 +225,23 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
     char* cpu = static_cast<char*>(ucCpu_);
     shadowPrecise_ = *reinterpret_cast<void**>(cpu + kCpuEnvPtrOff) == cpu + kCpuEnvOff;
   }
-  countCache_.assign(kCountCacheSize, CountEntry{});
+  // Learn Unicorn's TCGContext through the tcg_region_reset_all wrapper (a flush of the still
+  // empty code buffer), for the block-start wrapper's TranslationBlock lookups (exit_check.cc).
+  tcgCtx_ = captureTcgContext(uc_);
+  if (tcgCtx_ == nullptr) {
+    uc_close(uc_);
+    uc_ = nullptr;
+    throw Napi::Error::New(env, "Unicorn's TCG context could not be found (the addon needs the Unicorn 2.1.4 it was built with)");
+  }
+  calls_.assign(kCallCacheSize, CallEntry{});
+  // Fast mode needs the CPUState (tb_gen_code's argument tells this engine's blocks).
+  if (ucCpu_ != nullptr) allocStartBits();
+  checkCounts_ = getenv("CMEMU_CHECK_COUNTS") != nullptr;
+  registerCpu(this);
 
   uc_hook h;
   must(uc_hook_add(uc_, &h, UC_HOOK_TLB_FILL, reinterpret_cast<void*>(&NativeCpu::HookTlbFill), this, 1, 0),
        "uc_hook_add(TLB_FILL)");
-  must(uc_hook_add(uc_, &h, UC_HOOK_BLOCK, reinterpret_cast<void*>(&NativeCpu::HookBlock), this, 1, 0),
-       "uc_hook_add(BLOCK)");
   must(uc_hook_add(uc_, &h, UC_HOOK_INTR, reinterpret_cast<void*>(&NativeCpu::HookIntr), this, 1, 0),
        "uc_hook_add(INTR)");
   must(uc_hook_add(uc_, &h, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(&NativeCpu::HookInsnInvalid), this, 1, 0),
@@ -316,6 +330,11 @@ void NativeCpu::shutdown() {
     alignCtx_ = nullptr;
   }
   alignHook_ = 0;
+  if (uc_ != nullptr && getenv("CMEMU_NATIVE_STATS") != nullptr)
+    fprintf(stderr, "cmemu native: %llu blocks translated, %llu call-cache misses, start filter %s (%llu fallbacks, phase %u, offset %u)\n",
+            static_cast<unsigned long long>(newBlocks_), static_cast<unsigned long long>(callMisses_),
+            startBits_ != nullptr ? "on" : "off", static_cast<unsigned long long>(phaseFallbacks_), static_cast<unsigned>(startPhase_),
+            static_cast<unsigned>(startOff_));
   if (uc_ != nullptr) {
     uc_close(uc_);  // before the host memory references go away
     uc_ = nullptr;
@@ -328,7 +347,9 @@ void NativeCpu::shutdown() {
   divSites_.clear();
   unmappedHooks_.clear();
   std::vector<uint64_t>().swap(execBits_);
-  std::vector<CountEntry>().swap(countCache_);
+  std::vector<CallEntry>().swap(calls_);
+  freeStartBits();
+  unregisterCpu(this);
   std::vector<uint8_t>().swap(codeBuf_);
   // The per-page TLB tracking (512 KiB) and the breakpoints go with the engine, not with the GC.
   std::vector<uint64_t>().swap(tlbPageBits_);
@@ -367,7 +388,7 @@ void NativeCpu::ensureWatcher() {
     tsfnCtx_ = ctx;
   }
   if (!watcher_) {
-    watcher_ = std::make_unique<Watcher>(&stopBits_, [this] { notifyFromWatcher(); });
+    watcher_ = std::make_unique<Watcher>(&stopBits_, cmemu_attention_word(), [this] { notifyFromWatcher(); });
     watcher_->start();
   }
 }
@@ -516,7 +537,6 @@ void NativeCpu::MapHostMemory(const Napi::CallbackInfo& info) {
   auto ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(buf.As<Napi::Object>()));
   mappings_.push_back(Mapping{address, static_cast<uint32_t>(size), false, writable, ref, 0, 0, ptr});
   clearExec(address, static_cast<uint32_t>(size));
-  clearCountCache();
   rebuildUnmappedHooks();
 }
 
@@ -562,7 +582,6 @@ void NativeCpu::Unmap(const Napi::CallbackInfo& info) {
   mappings_.swap(next);
   lastMapping_ = 0;
   clearExec(address, size);
-  clearCountCache();
   rebuildUnmappedHooks();
 }
 
@@ -592,10 +611,8 @@ void NativeCpu::InvalidateCode(const Napi::CallbackInfo& info) {
   const uint32_t size = toU32(info[1]);
   if (size == 0) return;
   uint64_t end = static_cast<uint64_t>(address) + size;
+  // Instruction counts come from the translated blocks themselves: nothing else to forget.
   checkUc(env, uc_ctl_remove_cache(uc_, static_cast<uint64_t>(address), end), "uc_ctl_remove_cache");
-  for (CountEntry& e : countCache_) {
-    if (e.addr != 0xFFFFFFFFu && e.addr < end && static_cast<uint64_t>(e.addr) + e.size > address) e = CountEntry{};
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,7 +624,7 @@ uint64_t NativeCpu::MmioReadCb(uc_engine*, uint64_t offset, unsigned size, void*
   auto* r = static_cast<MmioRegion*>(ud);
   NativeCpu* c = r->cpu;
   c->mmioCalls_++;
-  if (c->haveError_ || c->alignFired_ || c->mmioRead_.IsEmpty()) return 0;  // alignFired_: undone anyway
+  if (c->haveError_ || c->rare_.f.alignFired || c->mmioRead_.IsEmpty()) return 0;  // rare_.f.alignFired: undone anyway
   // Account a host stall before the handler reads the clock (stolenNs() is live), so that the
   // guest's time never has to stand still later to take it back.
   if (c->deadlineNs_ != 0) c->pollClock(monotonicNowNs());
@@ -639,7 +656,7 @@ void NativeCpu::MmioWriteCb(uc_engine*, uint64_t offset, unsigned size, uint64_t
   auto* r = static_cast<MmioRegion*>(ud);
   NativeCpu* c = r->cpu;
   c->mmioCalls_++;
-  if (c->haveError_ || c->alignFired_ || c->mmioWrite_.IsEmpty()) return;  // alignFired_: undone anyway
+  if (c->haveError_ || c->rare_.f.alignFired || c->mmioWrite_.IsEmpty()) return;  // rare_.f.alignFired: undone anyway
   if (c->deadlineNs_ != 0) c->pollClock(monotonicNowNs());  // as in MmioReadCb
   napi_env env = c->env_;
   napi_handle_scope scope;
@@ -670,7 +687,10 @@ bool NativeCpu::pollClock(int64_t now) {
 }
 
 void NativeCpu::pollDeadline() {
-  if (deadlineNs_ != 0 && pollClock(monotonicNowNs())) stopBits_.fetch_or(kStopDeadline);
+  if (deadlineNs_ != 0 && pollClock(monotonicNowNs())) {
+    stopBits_.fetch_or(kStopDeadline);
+    wake();
+  }
 }
 
 // If the JS handler threw, keep the exception for run() to rethrow and stop the engine. The
@@ -756,6 +776,8 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
       // Blocks on this page are checked by the block hook from now on (splitFetchStop).
       if (std::find(c->splitCodePages_.begin(), c->splitCodePages_.end(), page) == c->splitCodePages_.end())
         c->splitCodePages_.push_back(page);
+      c->rare_.f.split = true;
+      c->wake();
     } else if (!(mpuProt & kProtX)) {
       return refuse(true);
     }
@@ -889,7 +911,8 @@ void NativeCpu::mpuNegPriChanged(bool neg) {
   mpuTlbNegPri_ = neg;
   // While entries follow the exemption, a guest CPSIE f / MSR FAULTMASK (which ends the translated
   // block) must be seen at the next block; HardFault/NMI state changes only between runs.
-  mpuNegWatch_ = neg && !mpuHfNmi_;
+  rare_.f.mpuNegWatch = neg && !mpuHfNmi_;
+  wake();
   mpuInvalidate(nullptr);
 }
 
@@ -914,7 +937,10 @@ void NativeCpu::mpuInvalidate(const std::vector<std::pair<uint64_t, uint64_t>>* 
   mpuFlushes_++;
   // A listed page that no longer needs the check only costs one lookup per block there; the list
   // is refilled by the code fills that follow.
-  if (extents == nullptr) splitCodePages_.clear();
+  if (extents == nullptr) {
+    splitCodePages_.clear();
+    rare_.f.split = false;
+  }
   if (ucCpu_ == nullptr || tlbPagesOverflow_) {
     mpuWholeFlushes_++;
     uc_ctl_flush_tlb(uc_);
@@ -1018,7 +1044,7 @@ void NativeCpu::SetMpu(const Napi::CallbackInfo& info) {
   uint32_t fm = 0;
   uc_reg_read(uc_, UC_ARM_REG_FAULTMASK, &fm);
   mpuTlbNegPri_ = mpuHfNmi_ || (fm & 1) != 0;
-  mpuNegWatch_ = mpuOn() && !(mpuCtrl_ & 2) && mpuTlbNegPri_ && !mpuHfNmi_;
+  rare_.f.mpuNegWatch = mpuOn() && !(mpuCtrl_ & 2) && mpuTlbNegPri_ && !mpuHfNmi_;
   mpuInvalidate(ctrl == oldCtrl ? &changed : nullptr);
 }
 
@@ -1041,7 +1067,7 @@ bool NativeCpu::shadowNegPriNow() {
 
 bool NativeCpu::shadowCheck(uint32_t addr, unsigned size, Access a, bool priv, const Mapping** m) {
   shadowCalls_++;
-  if (mpuFaultValid_ || shadowBusFault_ || haveError_ || alignFired_) return false;  // undone / stopping
+  if (mpuFaultValid_ || shadowBusFault_ || haveError_ || rare_.f.alignFired) return false;  // undone / stopping
   if (!mpuAllowsBytes(addr, size, a, priv) && !(!(mpuCtrl_ & 2) && !mpuTlbNegPri_ && shadowNegPriNow())) {
     mpuFaultValid_ = true;
     mpuFaultAddr_ = addr;
@@ -1116,27 +1142,11 @@ void NativeCpu::ShadowWriteCb(uc_engine*, uint64_t offset, unsigned size, uint64
   std::memcpy(m->host + (addr - m->addr), &value, std::min<unsigned>(size, 8));
 }
 
-void NativeCpu::clearCountCache() {
-  std::fill(countCache_.begin(), countCache_.end(), CountEntry{});
-}
-
 uint32_t NativeCpu::countRange(uint32_t addr, uint32_t size) {
   if (size == 0) return 0;
   if (codeBuf_.size() < size) codeBuf_.resize(size);
   if (uc_mem_read(uc_, addr, codeBuf_.data(), size) != UC_ERR_OK) return size / 2;
   return thumb::countInsns(codeBuf_.data(), size);
-}
-
-uint32_t NativeCpu::blockCount(uint32_t addr, uint32_t size) {
-  CountEntry& e = countCache_[((addr >> 1) ^ (size << 9)) & (kCountCacheSize - 1)];
-  if (e.addr == addr && e.size == size) return e.count;
-  countMisses_++;
-  deadlinePoll_ = 1;  // a new block was probably just translated (slow): poll the clock now
-  const uint32_t n = countRange(addr, size);
-  e.addr = addr;
-  e.size = size;
-  e.count = n;
-  return n;
 }
 
 bool NativeCpu::maskWouldTake() {
@@ -1156,68 +1166,6 @@ bool NativeCpu::maskWouldTake() {
   if (v[0] & 1) boost = std::min(boost, 0);
   if (v[1] & 1) boost = std::min(boost, -1);
   return maskPrio_ < boost;
-}
-
-void NativeCpu::HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* ud) {
-  auto* c = static_cast<NativeCpu*>(ud);
-  const uint32_t a = static_cast<uint32_t>(address);
-  if (c->itFixPending_ | c->alignFired_ | c->alignRebuildPending_) {
-    // alignFired_: an unaligned access with the trap on was seen (late inside an IT block), and
-    // Run() undoes everything since. itFixPending_: this block was looked up with a possibly stale
-    // ITSTATE. alignRebuildPending_: the guest changed CCR.UNALIGN_TRP. In all cases stop before
-    // this block runs (the block info still describes the previous block; icount includes it).
-    c->hookStop_ = c->alignFired_ ? HookStop::Align : c->itFixPending_ ? HookStop::ItFix : HookStop::AlignRebuild;
-    uc_emu_stop(uc);
-    return;
-  }
-  if (c->mpuNegWatch_) {
-    // Entries were filled with the MPU exempted by FAULTMASK (HFNMIENA clear): a guest CPSIE f or
-    // MSR FAULTMASK ends its translated block, so checking here drops them before the next access.
-    uint32_t fm = 1;
-    uc_reg_read(uc, UC_ARM_REG_FAULTMASK, &fm);
-    if (!(fm & 1) && !c->mpuHfNmi_) c->mpuNegPriChanged(false);
-  }
-  const uint32_t n = c->blockCount(a, size);
-  c->blockValid_ = true;
-  c->blockStart_ = a;
-  c->blockSize_ = size;
-  c->blockCount_ = n;
-  c->blockBefore_ = c->icount_;
-  if (c->divStop_) {
-    // A divide-by-zero stop inside an IT block is undone by Unicorn (no stops in IT blocks);
-    // stop now, late. Run() moves PC back to the divide.
-    c->hookStop_ = HookStop::Div;
-    uc_emu_stop(uc);
-    return;
-  }
-  // Stopping here stops before the block runs (measured; see docs/unicorn.md), so the block
-  // is not counted.
-  uint32_t bits = c->stopBits_.load(std::memory_order_relaxed);
-  // Host deadline: poll the clock every kDeadlinePollBlocks blocks (and after new blocks, see
-  // blockCount); the watcher's timerfd is only a late backstop.
-  if (c->deadlineNs_ != 0 && --c->deadlinePoll_ == 0) {
-    c->deadlinePoll_ = kDeadlinePollBlocks;
-    if (c->pollClock(monotonicNowNs())) bits = c->stopBits_.fetch_or(kStopDeadline) | kStopDeadline;
-  }
-  if (bits != 0) {
-    c->hookStopNs_ = monotonicNowNs();
-    c->hookStop_ = HookStop::Bits;
-    c->hookStopBits_ = bits;
-    uc_emu_stop(uc);
-    return;
-  }
-  if (c->icount_ >= c->limit_) {
-    c->hookStop_ = HookStop::Limit;
-    uc_emu_stop(uc);
-    return;
-  }
-  if (c->maskPrio_ >= 0 && c->maskWouldTake()) {
-    c->hookStop_ = HookStop::Mask;
-    uc_emu_stop(uc);
-    return;
-  }
-  if (!c->splitCodePages_.empty() && !c->fetchExitSet_ && c->splitFetchStop(a, size)) return;
-  c->icount_ += n;
 }
 
 // A block that lies (partly) on a page that a region edge cuts, with its code TLB entry filled:
@@ -1273,7 +1221,7 @@ bool NativeCpu::splitFetchStop(uint32_t a, uint32_t size) {
 void NativeCpu::HookIntr(uc_engine* uc, uint32_t intno, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
   if (c->intrStop_) return;
-  if (c->alignFired_) {  // after an unaligned access (late, IT block): undone, just stop
+  if (c->rare_.f.alignFired) {  // after an unaligned access (late, IT block): undone, just stop
     uc_emu_stop(uc);
     return;
   }
@@ -1288,9 +1236,20 @@ void NativeCpu::HookIntr(uc_engine* uc, uint32_t intno, void* ud) {
 bool NativeCpu::HookInsnInvalid(uc_engine*, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
   const uint32_t pc = c->readPc();
-  if (c->blockValid_ && pc == c->blockStart_ + c->blockSize_ && pc >= c->blockStart_ + 2) {
-    uint16_t m2 = 0, m4 = 0;
-    bool haveM4 = pc >= c->blockStart_ + 4 && c->readHalf(pc - 4, &m4);
+  // Which exception it is: QEMU's cpu->exception_index (EXCP_YIELD for the hints, PC after them)
+  // when the CPUState layout is the checked one; else the hint must end the counted block.
+  bool hint;
+  bool haveM4;
+  uint16_t m2 = 0, m4 = 0;
+  if (c->shadowPrecise_) {
+    const int idx = *reinterpret_cast<const int*>(static_cast<const char*>(c->ucCpu_) + kCpuExceptionIndexOff);
+    hint = idx == kExcpYield && pc >= 2;
+    haveM4 = hint && pc >= 4 && c->readHalf(pc - 4, &m4);
+  } else {
+    hint = c->blockValid_ && pc == c->blockStart_ + c->blockSize_ && pc >= c->blockStart_ + 2;
+    haveM4 = hint && pc >= c->blockStart_ + 4 && c->readHalf(pc - 4, &m4);
+  }
+  if (hint) {
     if (c->readHalf(pc - 2, &m2)) {
       thumb::Hint h = thumb::hintEndingAt(m4, m2, haveM4);
       if (h == thumb::Hint::Yield || h == thumb::Hint::Sev) return true;  // transparent
@@ -1330,16 +1289,25 @@ bool NativeCpu::HookMemInvalid(uc_engine*, uc_mem_type type, uint64_t address, i
 // those of the accessing instruction. Inside an IT block that leaves a stale ITSTATE if the block
 // ends later in the same translated block (see repairItState): note it for repair.
 void NativeCpu::noteStateRestored() {
-  if (!running_ || itFixPending_ || !blockValid_) return;
+  if (!running_ || rare_.f.itFix) return;
   uint32_t xpsr = 0;
   uc_reg_read(uc_, UC_ARM_REG_XPSR, &xpsr);
   const uint32_t it = ((xpsr >> 25) & 0x3) | (((xpsr >> 10) & 0x3F) << 2);
   if (it == 0) return;
-  itFixPending_ = true;
+  // The translated block of the access: from the TLB fill's host return address (fills go
+  // through the unicorn_fill_tlb wrapper), else the block being counted.
+  uint32_t start = 0, size = 0;
+  if (!blockOfFill(&start, &size)) {
+    if (!blockValid_) return;
+    start = blockStart_;
+    size = blockSize_;
+  }
+  rare_.f.itFix = true;
+  wake();
   itFixPc_ = readPc();
   itFixState_ = it;
-  itFixBlockStart_ = blockStart_;
-  itFixBlockSize_ = blockSize_;
+  itFixBlockStart_ = start;
+  itFixBlockSize_ = size;
 }
 
 // CCR.UNALIGN_TRP: installed over all memory only while the trap is on (every data access then
@@ -1354,13 +1322,13 @@ void NativeCpu::HookAlignMem(uc_engine* uc, uc_mem_type type, uint64_t address, 
   auto* c = static_cast<NativeCpu*>(ud);
   c->alignHookCalls_++;
   const uint32_t a = static_cast<uint32_t>(address);
-  if (!c->alignFired_) {
+  if (!c->rare_.f.alignFired) {
     c->noteStateRestored();
-    if (!c->alignTrap_ || c->haveError_ || c->divStop_ || c->intrStop_) return;
+    if (!c->alignTrap_ || c->haveError_ || c->rare_.f.divStop || c->intrStop_) return;
     const bool unaligned = size >= 4 ? (a & 3) != 0 : size == 2 ? (a & 1) != 0 : false;
     if (!unaligned) return;
     if (c->alignCtx_ == nullptr || uc_context_save(uc, c->alignCtx_) != UC_ERR_OK) return;
-    c->alignFired_ = true;
+    c->rare_.f.alignFired = true;
     c->alignPc_ = c->readPc();
     c->alignAddr_ = a;
     c->alignSize_ = static_cast<uint32_t>(size);
@@ -1368,6 +1336,7 @@ void NativeCpu::HookAlignMem(uc_engine* uc, uc_mem_type type, uint64_t address, 
     c->alignBlockStart_ = c->blockStart_;
     c->alignBlockBefore_ = c->blockBefore_;
     c->alignUndo_.clear();
+    c->wake();
     uc_emu_stop(uc);
   }
   if (type != UC_MEM_WRITE) return;
@@ -1389,27 +1358,28 @@ void NativeCpu::undoAlignStop() {
   alignUndo_.clear();
   refreshHflags();
   icount_ = alignBlockBefore_ + countRange(alignBlockStart_, alignPc_ - alignBlockStart_);
-  itFixPending_ = false;  // the snapshot holds the right ITSTATE
+  rare_.f.itFix = false;  // the snapshot holds the right ITSTATE
 }
 
 void NativeCpu::SetUnalignedTrap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensureOpen(env);
   const bool on = info[0].ToBoolean().Value();
-  if (on == alignTrap_ && !alignRebuildPending_) return;
+  if (on == alignTrap_ && !rare_.f.alignRebuild) return;
   alignTrap_ = on;
   if (running_) {
     // From an MMIO handler (the guest wrote CCR): the block hook stops at the next block boundary,
     // Run() installs or removes the hook and carries on (an ISB after the CCR write ends the block).
     // Turning it off takes effect at once (the hook ignores accesses).
-    alignRebuildPending_ = true;
+    rare_.f.alignRebuild = true;
+    wake();
     return;
   }
   rebuildAlignHook();
 }
 
 void NativeCpu::rebuildAlignHook() {
-  alignRebuildPending_ = false;
+  rare_.f.alignRebuild = false;
   if (alignTrap_ && alignHook_ == 0) {
     if (alignCtx_ == nullptr && uc_context_alloc(uc_, &alignCtx_) != UC_ERR_OK) alignCtx_ = nullptr;
     uc_hook h;
@@ -1501,14 +1471,15 @@ bool NativeCpu::emulateStirStore(uint32_t pc) {
 
 void NativeCpu::HookDivide(uc_engine* uc, uint64_t address, uint32_t, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
-  if (!c->divTrap_ || c->divStop_ || c->alignFired_) return;
+  if (!c->divTrap_ || c->rare_.f.divStop || c->rare_.f.alignFired) return;
   uint16_t hw1 = 0, hw2 = 0;
   const uint32_t a = static_cast<uint32_t>(address);
   if (!c->readHalf(a, &hw1) || !c->readHalf(a + 2, &hw2) || !thumb::isDivide(hw1, hw2)) return;
   uint32_t rm = 0;
   uc_reg_read(uc, regIdFor(hw2 & 0xF), &rm);
   if (rm != 0) return;
-  c->divStop_ = true;
+  c->rare_.f.divStop = true;
+  c->wake();
   c->divAddr_ = a;
   uc_emu_stop(uc);  // the code hook is followed by an exit check: the divide does not run
 }
@@ -1524,7 +1495,7 @@ Stop NativeCpu::reasonFromBits(uint32_t bits) const {
 }
 
 void NativeCpu::fixIcount(uint32_t pc) {
-  if (!blockValid_) return;
+  if (!blockValid_ || !tracking_) return;
   if (pc >= blockStart_ && pc < blockStart_ + blockSize_) {
     icount_ = blockBefore_ + countRange(blockStart_, pc - blockStart_);
   } else {
@@ -1571,7 +1542,11 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
   lastUcError_ = err;
   lastUcErrorText_ = err == UC_ERR_OK ? "" : uc_strerror(err);
   if (haveError_) return Stop::HandlerError;
-  if (alignFired_) {
+  if (layoutBad_) {
+    lastUcErrorText_ = "a translated block of Unicorn's did not have the layout this addon was built for (Unicorn 2.1.4)";
+    return Stop::EngineError;
+  }
+  if (rare_.f.alignFired) {
     lastAddress_ = alignAddr_;
     lastSize_ = alignSize_;
     lastAccess_ = alignAccess_;
@@ -1591,7 +1566,7 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
     if (alignTrap_ && isMisaligned(lastAddress_, lastSize_)) return Stop::Unaligned;
     return Stop::MemFault;
   }
-  if (divStop_) return Stop::DivByZero;
+  if (rare_.f.divStop) return Stop::DivByZero;
   if (bpStop_) {
     lastAddress_ = bpAddr_;
     return Stop::Breakpoint;
@@ -1698,7 +1673,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   lastXn_ = false;
   lastUcError_ = 0;
   lastUcErrorText_.clear();
-  intrStop_ = divStop_ = alignFired_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
+  intrStop_ = rare_.f.divStop = rare_.f.alignFired = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
   mpuFaultValid_ = shadowBusFault_ = tlbRefusedMpu_ = lastXn_ = false;
   bpStop_ = false;
   bpSkip_ = 0xFFFFFFFFu;
@@ -1734,29 +1709,35 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
                           deadline + kTimerBackstopNs);
   }
 
-  if (alignRebuildPending_) rebuildAlignHook();
+  if (rare_.f.alignRebuild) rebuildAlignHook();
   mpuSyncNegPri();
   limit_ = limit;
   deadlineNs_ = deadline;
   lastPollNs_ = deadline != 0 ? monotonicNowNs() : 0;
   runStolenNs_ = 0;
-  deadlinePoll_ = kDeadlinePollBlocks;
+  deadlinePoll_ = deadline != 0 ? kDeadlinePollBlocks : kNoPollBlocks;
+  // Instructions are counted when the run has an instruction limit (icount mode, instruction
+  // targets); real-time runs count nothing and pay for nothing per block (exit_check.cc).
+  counting_ = limit < (1ull << 53) - 1;  // Number.MAX_SAFE_INTEGER and above: no limit
   running_ = true;
-  itFixPending_ = false;
+  RunScope scope(this);
+  rare_.f.itFix = false;
   uc_err err;
   uint32_t pc;
   for (;;) {
     const uint32_t pc0 = readPc();
+    beginEmu(deadline != 0);
     err = uc_emu_start(uc_, pc0 | 1, 0, 0, 0);
+    endEmu();
     pc = readPc();
     if (fetchExitSet_) {
       // The exit before a refused instruction on a split code page (splitFetchStop): drop it and
       // the code translated with it; reaching it is the fetch fault.
-      fetchExitSet_ = false;
+      fetchExitSet_ = rare_.f.fetchExit = false;
       uc_ctl_set_exits(uc_, nullptr, 0);
       uc_ctl_remove_cache(uc_, fetchExit_, static_cast<uint64_t>(fetchExit_) + 2);
       if (err == UC_ERR_OK && (pc & ~1u) == fetchExit_ && hookStop_ == HookStop::None && !mpuFaultValid_ &&
-          !alignFired_ && !haveError_ && !shadowBusFault_ && !divStop_ && !wfeStop_) {
+          !rare_.f.alignFired && !haveError_ && !shadowBusFault_ && !rare_.f.divStop && !wfeStop_) {
         intrStop_ = false;
         mpuFaultValid_ = true;
         mpuFaultAddr_ = fetchExit_;
@@ -1764,7 +1745,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
         mpuFaultAccess_ = Access::Fetch;
       }
     }
-    if (alignFired_ || haveError_ || mpuFaultValid_ || shadowBusFault_) break;
+    if (rare_.f.alignFired || haveError_ || mpuFaultValid_ || shadowBusFault_) break;
     if (hookStop_ == HookStop::ItFix) {
       // Stopped at the block after an in-IT-block TLB fill: repair ITSTATE and carry on.
       repairItState(pc);
@@ -1773,12 +1754,12 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
       uint64_t exit = fetchExit_;
       uc_ctl_set_exits(uc_, &exit, 1);
       uc_ctl_remove_cache(uc_, fetchExit_, static_cast<uint64_t>(fetchExit_) + 2);
-      fetchExitSet_ = true;
+      fetchExitSet_ = rare_.f.fetchExit = true;
     } else if (hookStop_ == HookStop::AlignRebuild) {
       // The guest changed CCR.UNALIGN_TRP: (un)install the hook at this block boundary.
       rebuildAlignHook();
     } else if (err == UC_ERR_EXCEPTION && tlbRefused_ && tlbRefusedType_ == UC_MEM_WRITE && userSetMPend_ &&
-               tlbRefusedPage_ == 0xE000EC00u && !intrStop_ && !divStop_) {
+               tlbRefusedPage_ == 0xE000EC00u && !intrStop_ && !rare_.f.divStop) {
       // An unprivileged store on the SCB page: with CCR.USERSETMPEND a word STR to STIR is allowed.
       fixIcount(pc);
       if (!emulateStirStore(pc)) break;
@@ -1796,14 +1777,14 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   deadlineNs_ = 0;
   stolenTotalNs_ += static_cast<double>(runStolenNs_);
   runStolenNs_ = 0;
-  if (alignFired_ && !haveError_) {
+  if (rare_.f.alignFired && !haveError_) {
     // Unaligned access with the trap on: back to the state before it (see HookAlignMem).
     undoAlignStop();
     pc = alignPc_;
   } else {
     alignUndo_.clear();
     // Stopped at a block boundary for another reason before the repair: repair now.
-    if (itFixPending_) repairItState(pc);
+    if (rare_.f.itFix) repairItState(pc);
     fixIcount(pc);
   }
   Stop reason = classify(err, pc);
@@ -1852,6 +1833,7 @@ void NativeCpu::SetIcount(const Napi::CallbackInfo& info) {
 void NativeCpu::RequestStop(const Napi::CallbackInfo&) {
   if (running_) {
     stopBits_.fetch_or(kStopRequested);
+    wake();
   } else {
     pendingRequest_ = true;
   }
@@ -1861,6 +1843,7 @@ void NativeCpu::SetMaskWatch(const Napi::CallbackInfo& info) {
   maskPrio_ = info[0].As<Napi::Number>().Int32Value();
   maskPrigroup_ = info.Length() > 1 ? toU32(info[1]) & 0xFF : 0xFF;
   if (maskPrio_ < -1) maskPrio_ = -1;
+  rare_.f.mask = maskPrio_ >= 0;
 }
 
 void NativeCpu::setCodeHooks(Napi::Env env, std::vector<CodeHook>& hooks, const Napi::Array& addrs, void* callback) {
@@ -1903,7 +1886,7 @@ void NativeCpu::HookBreakpoint(uc_engine* uc, uint64_t address, uint32_t, void* 
     c->bpSkip_ = 0xFFFFFFFFu;
     return;
   }
-  if (c->bpStop_ || c->divStop_ || c->alignFired_) return;
+  if (c->bpStop_ || c->rare_.f.divStop || c->rare_.f.alignFired) return;
   c->bpStop_ = true;
   c->bpAddr_ = a;
   uc_emu_stop(uc);  // followed by an exit check: the instruction does not run
@@ -1957,7 +1940,7 @@ void NativeCpu::Close(const Napi::CallbackInfo& info) {
 // Recompute ITSTATE after the block that did an in-IT-block TLB fill, when execution stopped at
 // `pc`. If pc is still inside that block, a later precise stop restored the right state itself.
 bool NativeCpu::repairItState(uint32_t pc) {
-  itFixPending_ = false;
+  rare_.f.itFix = false;
   const uint32_t start = itFixBlockStart_, end = itFixBlockStart_ + itFixBlockSize_;
   if (pc >= start && pc < end) return false;
   if (itFixPc_ < start || itFixPc_ >= end) return false;
@@ -2105,7 +2088,10 @@ Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("tlbFills", Napi::Number::New(env, static_cast<double>(tlbFills_)));
   o.Set("mmioCalls", Napi::Number::New(env, static_cast<double>(mmioCalls_)));
-  o.Set("countMisses", Napi::Number::New(env, static_cast<double>(countMisses_)));
+  o.Set("countMisses", Napi::Number::New(env, static_cast<double>(callMisses_)));
+  o.Set("newBlocks", Napi::Number::New(env, static_cast<double>(newBlocks_)));
+  o.Set("startFilter", Napi::Number::New(env, startBits_ != nullptr ? 1 : 0));
+  o.Set("startFilterFallbacks", Napi::Number::New(env, static_cast<double>(phaseFallbacks_)));
   o.Set("itFixes", Napi::Number::New(env, static_cast<double>(itFixes_)));
   o.Set("alignHookCalls", Napi::Number::New(env, static_cast<double>(alignHookCalls_)));
   o.Set("shadowCalls", Napi::Number::New(env, static_cast<double>(shadowCalls_)));

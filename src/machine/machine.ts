@@ -315,7 +315,11 @@ export class Machine {
     this.kick();
   }
 
-  /** Instructions executed since the machine was made (exact in both time modes). */
+  /**
+   * Instructions executed since the machine was made: exact in icount mode; in real-time mode
+   * only the runs toward an instruction target (runFor/runUntil `instructions`) count (real-time
+   * runs pay nothing per block, see docs/unicorn.md).
+   */
   instructions(): number {
     return this.native.icount();
   }
