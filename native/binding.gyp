@@ -5,6 +5,11 @@
       "sources": [
         "src/addon.cc",
         "src/cpu.cc",
+        "src/run.cc",
+        "src/memory.cc",
+        "src/mpu.cc",
+        "src/traps.cc",
+        "src/idle.cc",
         "src/exit_check.cc",
         "src/watcher.cc",
         "src/posix.cc"
