@@ -35,8 +35,9 @@ firmware: deps
 	$(MAKE) -C firmware --no-print-directory
 
 build: dist/.built
-dist/.built: node_modules/.package-lock.json tsconfig.json $(shell find src -name '*.ts')
+dist/.built: node_modules/.package-lock.json tsconfig.json scripts/bundle.mjs $(shell find src -name '*.ts')
 	npx tsc -p tsconfig.json
+	node scripts/bundle.mjs
 	touch $@
 
 test: deps build native firmware
