@@ -133,8 +133,8 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
   // No `until` address: with exits enabled and an empty exit list only hooks stop a run.
   must(uc_ctl_exits_enable(uc_), "uc_ctl_exits_enable");
 
-  execBits_.assign((1u << (32 - kPageBits)) / 64, 0);
-  tlbPageBits_.assign((1u << (32 - kPageBits)) / 64, 0);
+  execBits_.assign((1u << (32 - kPageBits)) / 64);
+  tlbPageBits_.assign((1u << (32 - kPageBits)) / 64);
   // Learn Unicorn's CPUState through the tlb_flush wrapper (a flush of the still empty TLB).
   g_captureCpu = &ucCpu_;
   uc_ctl_flush_tlb(uc_);
@@ -151,9 +151,10 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
     uc_ = nullptr;
     throw Napi::Error::New(env, "Unicorn's TCG context could not be found (the addon needs the Unicorn 2.1.4 it was built with)");
   }
-  calls_.assign(kCallCacheSize, CallEntry{});
   // Fast mode needs the CPUState (tb_gen_code's argument tells this engine's blocks).
-  if (ucCpu_ != nullptr) allocStartBits();
+  // CMEMU_BLOCK_START_TABLE=1 forces the table mode (to test it: it must count the same).
+  if (ucCpu_ != nullptr && getenv("CMEMU_BLOCK_START_TABLE") == nullptr) allocStartBits();
+  if (startBits_ == nullptr) calls_.assign(kCallCacheSize, CallEntry{});  // table mode
   checkCounts_ = getenv("CMEMU_CHECK_COUNTS") != nullptr;
   registerCpu(this);
 
@@ -224,13 +225,13 @@ void NativeCpu::shutdown() {
   mmioRegions_.clear();
   divSites_.clear();
   unmappedHooks_.clear();
-  std::vector<uint64_t>().swap(execBits_);
+  execBits_.reset();
   std::vector<CallEntry>().swap(calls_);
   freeStartBits();
   unregisterCpu(this);
   std::vector<uint8_t>().swap(codeBuf_);
   // The per-page TLB tracking (512 KiB) and the breakpoints go with the engine, not with the GC.
-  std::vector<uint64_t>().swap(tlbPageBits_);
+  tlbPageBits_.reset();
   std::vector<uint32_t>().swap(tlbPages_);
   std::vector<uint32_t>().swap(splitCodePages_);
   breakpoints_.clear();

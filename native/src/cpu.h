@@ -7,6 +7,8 @@
 #include <unicorn/unicorn.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <new>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -49,6 +51,31 @@ enum class Stop : int {
 enum class Access : int { Read = 0, Write = 1, Fetch = 2 };
 
 class NativeCpu;
+
+// A zero-filled array from calloc: a large one comes straight from mmap, so pages never written
+// are never made resident (the per-page bitmaps below are 512 KiB each, a few words of them used).
+template <typename T>
+class ZeroArray {
+ public:
+  ZeroArray() = default;
+  ZeroArray(const ZeroArray&) = delete;
+  ZeroArray& operator=(const ZeroArray&) = delete;
+  ~ZeroArray() { reset(); }
+  void assign(size_t n) {
+    reset();
+    p_ = static_cast<T*>(calloc(n, sizeof(T)));
+    if (p_ == nullptr) throw std::bad_alloc();
+  }
+  void reset() {
+    free(p_);
+    p_ = nullptr;
+  }
+  T& operator[](size_t i) { return p_[i]; }
+  const T& operator[](size_t i) const { return p_[i]; }
+
+ private:
+  T* p_ = nullptr;
+};
 
 // Shared between a NativeCpu and its thread-safe function (they can die in either order).
 struct TsfnCtx {
@@ -209,7 +236,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void* tcgCtx_ = nullptr;               // Unicorn's TCGContext (for tcg_tb_lookup)
   std::vector<uint32_t> startWords_;     // the words of startBits_ that have bits set
   bool phaseKnown_ = false;
-  // Table mode (fallback): every call probed in calls_, direct-mapped by return address.
+  // Table mode (fallback): every call probed in calls_, direct-mapped by return address (allocated then).
   std::vector<CallEntry> calls_;
   // Blocks translated while an exit was set, by TranslationBlock address (both modes).
   std::unordered_map<uintptr_t, CallEntry> exitBlocks_;
@@ -263,7 +290,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // memory
   std::vector<Mapping> mappings_;
   std::vector<std::unique_ptr<MmioRegion>> mmioRegions_;
-  std::vector<uint64_t> execBits_;  // one bit per 1 KiB guest page
+  ZeroArray<uint64_t> execBits_;  // one bit per 1 KiB guest page
   mutable size_t lastMapping_ = 0;
   std::vector<uc_hook> unmappedHooks_;
 
@@ -330,7 +357,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // and only those an MPU change can affect are dropped, with tlb_flush_page_by_mmuidx (no resize).
   void* ucCpu_ = nullptr;            // Unicorn's CPUState, captured through the tlb_flush wrapper
   std::vector<uint32_t> tlbPages_;   // page numbers (address >> 10) filled since the last whole flush
-  std::vector<uint64_t> tlbPageBits_;
+  ZeroArray<uint64_t> tlbPageBits_;
   bool tlbPagesOverflow_ = false;    // too many to track: the next MPU change flushes everything
   // rare_.f.mpuNegWatch: entries were filled with the MPU exempted by FAULTMASK: watch it
   void noteTlbPage(uint32_t page);

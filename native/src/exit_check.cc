@@ -312,6 +312,7 @@ void NativeCpu::phaseFallback() {
   if (startBits_ == nullptr) return;
   freeStartBits();
   phaseFallbacks_++;
+  calls_.assign(kCallCacheSize, CallEntry{});
   clearCalls();
 }
 
