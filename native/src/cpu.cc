@@ -154,7 +154,8 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
   // Fast mode needs the CPUState (tb_gen_code's argument tells this engine's blocks).
   // CMEMU_BLOCK_START_TABLE=1 forces the table mode (to test it: it must count the same).
   if (ucCpu_ != nullptr && getenv("CMEMU_BLOCK_START_TABLE") == nullptr) allocStartBits();
-  if (startBits_ == nullptr) calls_.assign(kCallCacheSize, CallEntry{});  // table mode
+  // The call table: every call in table mode; the recent block starts in fast mode.
+  calls_.assign(kCallCacheSize, CallEntry{});
   checkCounts_ = getenv("CMEMU_CHECK_COUNTS") != nullptr;
   registerCpu(this);
 

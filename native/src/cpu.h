@@ -236,7 +236,9 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void* tcgCtx_ = nullptr;               // Unicorn's TCGContext (for tcg_tb_lookup)
   std::vector<uint32_t> startWords_;     // the words of startBits_ that have bits set
   bool phaseKnown_ = false;
-  // Table mode (fallback): every call probed in calls_, direct-mapped by return address (allocated then).
+  // Table mode (fallback): every call probed in calls_, direct-mapped by return address >> 2.
+  // Fast mode: the recent verified block starts, by return address >> 8 (blocks lie at least 256
+  // bytes apart: a 64-byte aligned TranslationBlock of over 128 bytes, then the code).
   std::vector<CallEntry> calls_;
   // Blocks translated while an exit was set, by TranslationBlock address (both modes).
   std::unordered_map<uintptr_t, CallEntry> exitBlocks_;

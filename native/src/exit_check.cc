@@ -136,6 +136,16 @@ inline void NativeCpu::atExitCheck(uintptr_t ra) {
     // Fast mode: a start call returns at the start phase of a line that starts a block (startBits_),
     // and its TranslationBlock lies tbOff_ bytes before, with tc.ptr pointing back at the line.
     if (((ra - startPhase_) & 63) != 0) return;
+    // First a compact cache of the recent block starts (16 bytes each, one per 256 bytes of code:
+    // the hot ones stay in L1), filled only from verified starts.
+    CallEntry& hot = calls_[(ra >> 8) & (kCallCacheSize - 1)];
+    if (__builtin_expect(hot.ra == ra, 1)) {
+      pc = hot.pc;
+      size = hot.size;
+      count = hot.count;
+      goto have;
+    }
+    {
     const uintptr_t line = ra >> 6;
     const char* tb = reinterpret_cast<const char*>(ra - tbOff_);
     if (!((startBits_[(line >> 6) & kStartBitsMask] >> (line & 63)) & 1)) {
@@ -152,6 +162,11 @@ inline void NativeCpu::atExitCheck(uintptr_t ra) {
       const uint32_t sc = field<uint32_t>(tb, kTbSize);  // size @12, icount @14
       size = sc & 0xFFFF;
       count = sc >> 16;
+      hot.ra = ra;
+      hot.pc = pc;
+      hot.size = static_cast<uint16_t>(size);
+      hot.count = static_cast<uint16_t>(count);
+    }
     }
   } else {
     const CallEntry& t = calls_[(ra >> 2) & (kCallCacheSize - 1)];
@@ -164,6 +179,7 @@ inline void NativeCpu::atExitCheck(uintptr_t ra) {
     size = t.size;
     count = t.count;
   }
+have:
   if (!tracking_) {
     CallEntry e;
     e.pc = pc;
