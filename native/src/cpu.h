@@ -206,26 +206,35 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void clearPendingError();
 
   Napi::Env env_;
-  uc_engine* uc_ = nullptr;
 
-  // counting and stopping
-  std::atomic<uint32_t> stopBits_{0};
-  bool running_ = false;
-  bool pendingRequest_ = false;
+  // --- Hot: what every block start reads or writes (exit_check.cc), in two adjacent cache lines
+  // (L1 is contended: QEMU's jump cache alone is 32 KiB). ---
+  alignas(64) uc_engine* uc_ = nullptr;
   uint64_t icount_ = 0;
   uint64_t limit_ = UINT64_MAX;
-  // The block start's fast mode (exit_check.cc; kept beside the counters: one cache line):
-  // startBits_ has one bit per 64-byte line of host code that starts a block.
+  uint64_t blockBefore_ = 0;
+  RareFlags rare_{};
+  // The block start's fast mode: startBits_ has one bit per 64-byte line of host code that starts
+  // a block (nullptr: table mode).
   uint64_t* startBits_ = nullptr;
   uintptr_t startPhase_ = 0;             // every start call's return address & 63
   uintptr_t startOff_ = 0;               // its return address - the block's first host byte
   uintptr_t tbOff_ = 0;                  // its return address - the block's TranslationBlock
-  int64_t deadlineNs_ = 0;       // host deadline of the current run (0 = none)
-  uint32_t deadlinePoll_ = 1;    // blocks until the next clock poll (or the slow path's next look)
-  RareFlags rare_{};
-  bool blockValid_ = false;
+  // Table mode (fallback): every call probed in calls_, direct-mapped by return address >> 2.
+  // Fast mode: the recent verified block starts, by return address >> 8 (blocks lie at least 256
+  // bytes apart: a 64-byte aligned TranslationBlock of over 128 bytes, then the code).
+  std::vector<CallEntry> calls_;
   uint32_t blockStart_ = 0, blockSize_ = 0, blockCount_ = 0;
-  uint64_t blockBefore_ = 0;
+  uint32_t deadlinePoll_ = 1;    // blocks until the next clock poll (or the slow path's next look)
+  std::atomic<uint32_t> stopBits_{0};  // written by the watcher too (rarely)
+  bool blockValid_ = false;
+  bool tracking_ = false;        // every block start is looked at (counting, UNALIGN_TRP)
+  // --- end of the hot part ---
+
+  // counting and stopping
+  bool running_ = false;
+  bool pendingRequest_ = false;
+  int64_t deadlineNs_ = 0;       // host deadline of the current run (0 = none)
   HookStop hookStop_ = HookStop::None;
   uint32_t hookStopBits_ = 0;
   std::vector<uint8_t> codeBuf_;
@@ -236,16 +245,11 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void* tcgCtx_ = nullptr;               // Unicorn's TCGContext (for tcg_tb_lookup)
   std::vector<uint32_t> startWords_;     // the words of startBits_ that have bits set
   bool phaseKnown_ = false;
-  // Table mode (fallback): every call probed in calls_, direct-mapped by return address >> 2.
-  // Fast mode: the recent verified block starts, by return address >> 8 (blocks lie at least 256
-  // bytes apart: a 64-byte aligned TranslationBlock of over 128 bytes, then the code).
-  std::vector<CallEntry> calls_;
   // Blocks translated while an exit was set, by TranslationBlock address (both modes).
   std::unordered_map<uintptr_t, CallEntry> exitBlocks_;
   uint64_t newBlocks_ = 0, phaseFallbacks_ = 0;
   bool layoutBad_ = false;               // a TranslationBlock did not look as expected
   bool counting_ = false;                // this run counts instructions (it has a limit)
-  bool tracking_ = false;                // every block start is looked at (counting, UNALIGN_TRP)
   bool checkCounts_ = false;             // CMEMU_CHECK_COUNTS: compare QEMU's counts with the decoder's
   uint64_t callMisses_ = 0;
  public:

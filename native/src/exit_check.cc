@@ -41,19 +41,28 @@
 #include "watcher.h"
 
 extern "C" {
-// The first filter, per emulation thread, set for the engine that runs: a return address whose
-// offset in its 64-byte line is not that engine's start-call phase is an access call (see
-// onNewBlock, which keeps this true: cmemu_phase_mask is 0, every call looked at, until a block
-// shows the phase, and for good as soon as any block breaks it).
-__attribute__((visibility("hidden"))) thread_local uintptr_t cmemu_phase __attribute__((tls_model("initial-exec"))) = 0;
-__attribute__((visibility("hidden"))) thread_local uintptr_t cmemu_phase_mask __attribute__((tls_model("initial-exec"))) = 0;
-// Per emulation thread. Non-zero: look at the next block start (a run that counts, a rare
-// condition, a stop request; the watcher thread writes it through NativeCpu::attention_). Else
-// block starts only count cmemu_poll down and look when it goes negative (the deadline poll).
-__attribute__((visibility("hidden"))) thread_local int32_t cmemu_attention __attribute__((tls_model("initial-exec"))) = 0;
-__attribute__((visibility("hidden"))) thread_local int64_t cmemu_poll __attribute__((tls_model("initial-exec"))) = INT64_MAX;
-// The host return address of the TLB fill in progress (unicorn_fill_tlb wrapper), or 0.
-__attribute__((visibility("hidden"))) thread_local uintptr_t cmemu_fill_ra __attribute__((tls_model("initial-exec"))) = 0;
+// Per emulation thread, in one cache line that the wrapper's first instructions read anyway:
+// - phase/phase_mask: the first filter, set for the engine that runs: a return address whose
+//   offset in its 64-byte line is not that engine's start-call phase is an access call (see
+//   onNewBlock, which keeps this true: phase_mask is 0, every call looked at, until a block shows
+//   the phase, and for good as soon as any block breaks it);
+// - attention: non-zero makes the next block start be looked at (a run that counts, a rare
+//   condition, a stop request; the watcher thread writes it through cmemu_attention_word());
+//   else block starts only count `poll` down and are looked at when it goes negative (the
+//   deadline poll);
+// - cpu: the NativeCpu running on this thread (RunScope); fill_ra: the host return address of
+//   the TLB fill in progress (unicorn_fill_tlb wrapper), or 0.
+struct CmemuTls {
+  uintptr_t phase;       // 0
+  uintptr_t phase_mask;  // 8
+  int64_t poll;          // 16
+  int32_t attention;     // 24
+  int32_t pad;
+  void* cpu;             // 32
+  uintptr_t fill_ra;     // 40
+};
+__attribute__((visibility("hidden"))) thread_local CmemuTls cmemu_tls
+    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, 0};
 bool __real_unicorn_fill_tlb_arm(void* cs, uint64_t address, int size, int rw, int mmu_idx, bool probe, uintptr_t retaddr);
 void cmemu_exit_check(void* uc, uint32_t in_delay_slot);
 void __real_helper_check_exit_request_arm(void* uc, uint32_t in_delay_slot);
@@ -66,7 +75,6 @@ void __wrap_helper_check_exit_request_arm(void* uc, uint32_t in_delay_slot);
 namespace cmemu {
 namespace {
 
-thread_local NativeCpu* t_cpu __attribute__((tls_model("initial-exec"))) = nullptr;
 thread_local void** t_captureCtx __attribute__((tls_model("initial-exec"))) = nullptr;
 thread_local std::vector<NativeCpu*>* t_cpus = nullptr;
 
@@ -111,8 +119,8 @@ void unregisterCpu(NativeCpu* cpu) {
   }
 }
 
-RunScope::RunScope(NativeCpu* cpu) : prev(t_cpu) { t_cpu = cpu; }
-RunScope::~RunScope() { t_cpu = prev; }
+RunScope::RunScope(NativeCpu* cpu) : prev(static_cast<NativeCpu*>(cmemu_tls.cpu)) { cmemu_tls.cpu = cpu; }
+RunScope::~RunScope() { cmemu_tls.cpu = prev; }
 
 void NativeCpu::onRegionReset(void* tcgCtx) {
   if (t_cpus == nullptr) return;
@@ -309,8 +317,8 @@ void NativeCpu::onNewBlock(const void* tbp) {
     startPhase_ = ra & 63;
     startOff_ = off;
     tbOff_ = tbOff;
-    cmemu_phase = startPhase_;  // this engine runs on this thread now
-    cmemu_phase_mask = 63;
+    cmemu_tls.phase = startPhase_;  // this engine runs on this thread now
+    cmemu_tls.phase_mask = 63;
   } else if ((ra & 63) != startPhase_ || off != startOff_ || tbOff != tbOff_) {
     phaseFallback();
     return;
@@ -324,7 +332,7 @@ void NativeCpu::onNewBlock(const void* tbp) {
 
 // Some block did not follow the rules the fast filter relies on: probe every call from now on.
 void NativeCpu::phaseFallback() {
-  cmemu_phase_mask = 0;  // every call is looked at from now on
+  cmemu_tls.phase_mask = 0;  // every call is looked at from now on
   if (startBits_ == nullptr) return;
   freeStartBits();
   phaseFallbacks_++;
@@ -335,7 +343,7 @@ void NativeCpu::phaseFallback() {
 void NativeCpu::allocStartBits() {
   void* m = mmap(nullptr, (kStartBitsMask + 1) * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   startBits_ = m == MAP_FAILED ? nullptr : static_cast<uint64_t*>(m);
-  if (startBits_ == nullptr) cmemu_phase_mask = 0;
+  if (startBits_ == nullptr) cmemu_tls.phase_mask = 0;
 }
 
 void NativeCpu::freeStartBits() {
@@ -347,38 +355,38 @@ void NativeCpu::freeStartBits() {
 // A block start in a run that does not track blocks, reached because something wanted attention
 // or the poll countdown ran out: only stops, rare conditions and the clock matter.
 inline void NativeCpu::nonTrackingStart(const CallEntry& e) {
-  const bool due = cmemu_poll < 0;
-  if (due) cmemu_poll = deadlineNs_ != 0 ? kDeadlinePollBlocks : INT64_MAX;
-  __atomic_store_n(&cmemu_attention, 0, __ATOMIC_SEQ_CST);
+  const bool due = cmemu_tls.poll < 0;
+  if (due) cmemu_tls.poll = deadlineNs_ != 0 ? kDeadlinePollBlocks : INT64_MAX;
+  __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
   if (rare_.any != 0 || stopBits_.load() != 0 || due) {
     slowBlockStart(e, due);
     // Still something to look at (a stop is under way, a watch is armed): keep looking.
-    if (rare_.any != 0 || stopBits_.load() != 0) __atomic_store_n(&cmemu_attention, 1, __ATOMIC_SEQ_CST);
+    if (rare_.any != 0 || stopBits_.load() != 0) __atomic_store_n(&cmemu_tls.attention, 1, __ATOMIC_SEQ_CST);
   }
 }
 
 void NativeCpu::wake() {
-  if (running_) __atomic_store_n(&cmemu_attention, 1, __ATOMIC_SEQ_CST);
+  if (running_) __atomic_store_n(&cmemu_tls.attention, 1, __ATOMIC_SEQ_CST);
 }
 
 void NativeCpu::beginEmu(bool deadline) {
   tracking_ = counting_ || alignHook_ != 0;
-  cmemu_phase = startPhase_;
-  cmemu_phase_mask = startBits_ != nullptr && phaseKnown_ ? 63 : 0;
+  cmemu_tls.phase = startPhase_;
+  cmemu_tls.phase_mask = startBits_ != nullptr && phaseKnown_ ? 63 : 0;
   blockValid_ = false;
-  cmemu_poll = deadline ? kDeadlinePollBlocks : INT64_MAX;
+  cmemu_tls.poll = deadline ? kDeadlinePollBlocks : INT64_MAX;
   const bool look = tracking_ || rare_.any != 0 || stopBits_.load() != 0;
-  __atomic_store_n(&cmemu_attention, look ? 1 : 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&cmemu_tls.attention, look ? 1 : 0, __ATOMIC_SEQ_CST);
 }
 
 void NativeCpu::endEmu() {
-  __atomic_store_n(&cmemu_attention, 0, __ATOMIC_SEQ_CST);
-  cmemu_poll = INT64_MAX;
+  __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
+  cmemu_tls.poll = INT64_MAX;
 }
 
 bool NativeCpu::blockOfFill(uint32_t* start, uint32_t* size) {
-  if (cmemu_fill_ra == 0 || tcgCtx_ == nullptr) return false;
-  const char* tb = static_cast<const char*>(tcg_tb_lookup_arm(tcgCtx_, cmemu_fill_ra));
+  if (cmemu_tls.fill_ra == 0 || tcgCtx_ == nullptr) return false;
+  const char* tb = static_cast<const char*>(tcg_tb_lookup_arm(tcgCtx_, cmemu_tls.fill_ra));
   if (tb == nullptr) return false;
   *start = field<uint32_t>(tb, kTbPc);
   *size = field<uint16_t>(tb, kTbSize);
@@ -463,33 +471,30 @@ __asm__(
     ".type __wrap_helper_check_exit_request_arm, @function\n"
     "__wrap_helper_check_exit_request_arm:\n"
     "  movq (%rsp), %rax\n"
-    "  movq cmemu_phase@gottpoff(%rip), %rdx\n"
+    "  movq cmemu_tls@gottpoff(%rip), %rdx\n"
     "  subq %fs:(%rdx), %rax\n"
-    "  movq cmemu_phase_mask@gottpoff(%rip), %rdx\n"
-    "  testq %fs:(%rdx), %rax\n"
+    "  testq %fs:8(%rdx), %rax\n"
     "  jne __real_helper_check_exit_request_arm\n"
-    "  movq cmemu_attention@gottpoff(%rip), %rax\n"
-    "  cmpl $0, %fs:(%rax)\n"
+    "  cmpl $0, %fs:24(%rdx)\n"
     "  jne cmemu_exit_check\n"
-    "  movq cmemu_poll@gottpoff(%rip), %rax\n"
-    "  subq $1, %fs:(%rax)\n"
+    "  subq $1, %fs:16(%rdx)\n"
     "  js cmemu_exit_check\n"
     "  jmp __real_helper_check_exit_request_arm\n"
     ".size __wrap_helper_check_exit_request_arm, .-__wrap_helper_check_exit_request_arm\n");
 
-int32_t* cmemu_attention_word() { return &cmemu_attention; }
+int32_t* cmemu_attention_word() { return &cmemu_tls.attention; }
 
 __attribute__((visibility("hidden"))) bool __wrap_unicorn_fill_tlb_arm(void* cs, uint64_t address, int size, int rw, int mmu_idx,
                                                                      bool probe, uintptr_t retaddr) {
-  const uintptr_t prev = cmemu_fill_ra;
-  cmemu_fill_ra = retaddr;
+  const uintptr_t prev = cmemu_tls.fill_ra;
+  cmemu_tls.fill_ra = retaddr;
   const bool r = __real_unicorn_fill_tlb_arm(cs, address, size, rw, mmu_idx, probe, retaddr);
-  cmemu_fill_ra = prev;
+  cmemu_tls.fill_ra = prev;
   return r;
 }
 
 __attribute__((visibility("hidden"))) void cmemu_exit_check(void* uc, uint32_t in_delay_slot) {
-  cmemu::NativeCpu* c = cmemu::t_cpu;
+  cmemu::NativeCpu* c = static_cast<cmemu::NativeCpu*>(cmemu_tls.cpu);
   if (c != nullptr && c->ucHandle() == uc) c->atExitCheck(reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
   // Must stay a tail call (checked by test/native: stops are exact): the real helper's GETPC()
   // is its return address.
@@ -499,7 +504,7 @@ __attribute__((visibility("hidden"))) void cmemu_exit_check(void* uc, uint32_t i
 __attribute__((visibility("hidden"))) void* __wrap_tb_gen_code_arm(void* cpu, uint32_t pc, uint32_t cs_base, uint32_t flags,
                                                                   int cflags) {
   void* tb = __real_tb_gen_code_arm(cpu, pc, cs_base, flags, cflags);
-  cmemu::NativeCpu* c = cmemu::t_cpu;
+  cmemu::NativeCpu* c = static_cast<cmemu::NativeCpu*>(cmemu_tls.cpu);
   if (tb != nullptr && c != nullptr && c->ucCpuHandle() == cpu) {
     c->onNewBlock(tb);
   } else if (tb != nullptr && c != nullptr) {
