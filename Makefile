@@ -3,7 +3,7 @@
 #   make demo   - the main demo
 SHELL := /bin/bash
 .ONESHELL:
-.PHONY: all deps node native firmware build test demo bench clean
+.PHONY: all deps node native firmware build test demo bench clean bare
 
 STAMP := build/.stamps
 
@@ -35,8 +35,9 @@ firmware: deps
 	$(MAKE) -C firmware --no-print-directory
 
 build: dist/.built
-dist/.built: node_modules/.package-lock.json tsconfig.json $(shell find src -name '*.ts')
+dist/.built: node_modules/.package-lock.json tsconfig.json scripts/bundle.mjs $(shell find src -name '*.ts')
 	npx tsc -p tsconfig.json
+	node scripts/bundle.mjs
 	touch $@
 
 test: deps build native firmware
@@ -45,7 +46,14 @@ test: deps build native firmware
 demo: deps build native firmware
 	node dist/cli/demo.js
 
-bench: deps build native firmware
+# The bare-engine harness (native/bench/bare.c): the same libunicorn.a as the addon, no hooks.
+BARE := build/bench/bare
+bare: $(BARE)
+$(BARE): native/bench/bare.c native/deps/unicorn/.complete
+	mkdir -p $(dir $@)
+	cc -O2 -Wall -Wextra -o $@ native/bench/bare.c -Inative/deps/unicorn/include native/deps/unicorn/lib/libunicorn.a -lpthread -lm -lrt
+
+bench: deps build native firmware $(BARE)
 	node dist/bench/run.js
 	node dist/bench/world.js
 	node dist/bench/gdb.js

@@ -5,6 +5,12 @@
       "sources": [
         "src/addon.cc",
         "src/cpu.cc",
+        "src/run.cc",
+        "src/memory.cc",
+        "src/mpu.cc",
+        "src/traps.cc",
+        "src/idle.cc",
+        "src/exit_check.cc",
         "src/debug.cc",
         "src/trace.cc",
         "src/watcher.cc",
@@ -22,8 +28,8 @@
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2"],
+      "cflags": ["-O3", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O3", "-fvisibility=hidden", "-fvisibility-inlines-hidden"],
       "libraries": [
         "<(module_root_dir)/deps/unicorn/lib/libunicorn.a",
         "-l:libcapstone.a",
@@ -31,7 +37,11 @@
         "-lm",
         "-lrt",
         "-Wl,--exclude-libs,ALL",
-        "-Wl,--wrap=tlb_flush_arm"
+        "-Wl,--wrap=tlb_flush_arm",
+        "-Wl,--wrap=helper_check_exit_request_arm",
+        "-Wl,--wrap=tcg_region_reset_all_arm",
+        "-Wl,--wrap=tb_gen_code_arm",
+        "-Wl,--wrap=unicorn_fill_tlb_arm"
       ]
     }
   ]

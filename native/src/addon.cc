@@ -73,6 +73,15 @@ Napi::Object RegisterIds(Napi::Env env) {
   return o;
 }
 
+// The native Stop enum by name (cpu.h): a test checks `Stop` in src/native/cpu.ts against it.
+Napi::Object StopReasons(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+#define CMEMU_STOP_EXPORT(name, value) o.Set(#name, Napi::Number::New(env, value));
+  CMEMU_STOP_REASONS(CMEMU_STOP_EXPORT)
+#undef CMEMU_STOP_EXPORT
+  return o;
+}
+
 // --- eventfd utilities -----------------------------------------------------------------------
 
 Napi::Value CreateEventFd(const Napi::CallbackInfo& info) {
@@ -142,6 +151,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("monotonicNs", Napi::Function::New(env, MonotonicNs, "monotonicNs"));
   exports.Set("unicornVersion", Napi::Function::New(env, UnicornVersion, "unicornVersion"));
   exports.Set("registerIds", RegisterIds(env));
+  exports.Set("stopReasons", StopReasons(env));
   exports.Set("createEventFd", Napi::Function::New(env, CreateEventFd, "createEventFd"));
   exports.Set("writeEventFd", Napi::Function::New(env, WriteEventFd, "writeEventFd"));
   exports.Set("readEventFd", Napi::Function::New(env, ReadEventFd, "readEventFd"));

@@ -7,11 +7,14 @@
 #include <unicorn/unicorn.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <new>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "thumb.h"
@@ -19,31 +22,62 @@
 
 namespace cmemu {
 
-// Keep in sync with `Stop` in src/cpu/native.ts.
+// Why run() returned. Its TypeScript twin is `Stop` in src/native/cpu.ts; the addon exports this
+// list as `stopReasons` and test/native/registers.test.ts checks that both agree.
+#define CMEMU_STOP_REASONS(X) \
+  X(Limit, 0)                 \
+  X(Requested, 1)             \
+  X(HostDeadline, 2)          \
+  X(External, 3)              \
+  X(Interrupt, 4)             \
+  X(Wfi, 5)                   \
+  X(Wfe, 6)                   \
+  X(InvalidInsn, 7)           \
+  X(MemFault, 8)              \
+  X(FetchFault, 9)            \
+  X(DivByZero, 10)            \
+  X(HandlerError, 11)         \
+  X(EngineError, 12)          \
+  X(Unaligned, 13)            \
+  X(MpuFault, 14)             \
+  X(Breakpoint, 15)           \
+  X(Step, 16)                 \
+  X(Watchpoint, 17)
+
 enum class Stop : int {
-  Limit = 0,
-  Requested = 1,
-  HostDeadline = 2,
-  External = 3,
-  Interrupt = 4,
-  Wfi = 5,
-  Wfe = 6,
-  InvalidInsn = 7,
-  MemFault = 8,
-  FetchFault = 9,
-  DivByZero = 10,
-  HandlerError = 11,
-  EngineError = 12,
-  Unaligned = 13,
-  MpuFault = 14,
-  Breakpoint = 15,
-  Step = 16,
-  Watchpoint = 17,
+#define CMEMU_STOP_ENUM(name, value) name = value,
+  CMEMU_STOP_REASONS(CMEMU_STOP_ENUM)
+#undef CMEMU_STOP_ENUM
 };
 
 enum class Access : int { Read = 0, Write = 1, Fetch = 2 };
 
 class NativeCpu;
+
+// A zero-filled array from calloc: a large one comes straight from mmap, so pages never written
+// are never made resident (the per-page bitmaps below are 512 KiB each, a few words of them used).
+template <typename T>
+class ZeroArray {
+ public:
+  ZeroArray() = default;
+  ZeroArray(const ZeroArray&) = delete;
+  ZeroArray& operator=(const ZeroArray&) = delete;
+  ~ZeroArray() { reset(); }
+  void assign(size_t n) {
+    reset();
+    p_ = static_cast<T*>(calloc(n, sizeof(T)));
+    if (p_ == nullptr) throw std::bad_alloc();
+  }
+  void reset() {
+    free(p_);
+    p_ = nullptr;
+  }
+  T& operator[](size_t i) { return p_[i]; }
+  const T& operator[](size_t i) const { return p_[i]; }
+
+ private:
+  T* p_ = nullptr;
+};
 
 // Shared between a NativeCpu and its thread-safe function (they can die in either order).
 struct TsfnCtx {
@@ -76,11 +110,31 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
     NativeCpu* cpu;
     uint32_t region;
   };
-  struct CountEntry {
-    uint32_t addr = 0xFFFFFFFFu;
-    uint32_t size = 0;
-    uint32_t count = 0;
+  // One entry per host return address of Unicorn's exit-check call (see exit_check.cc): the
+  // call at a translated block's start (pc even: the block's guest address, size and instruction
+  // count, from QEMU's TranslationBlock) or one after a memory access (pc = 1).
+  struct CallEntry {
+    uintptr_t ra = 0;
+    uint32_t pc = 1;
+    uint16_t size = 0;
+    uint16_t count = 0;
   };
+  // Every rare condition the block start must look at, one byte each: the hot path tests the
+  // word. Set and cleared where the condition changes.
+  union RareFlags {
+    struct {
+      bool itFix;         // a TLB fill inside an IT block: repair ITSTATE at the next block
+      bool alignFired;    // an unaligned access with CCR.UNALIGN_TRP (undone after the run)
+      bool alignRebuild;  // CCR.UNALIGN_TRP changed during the run
+      bool divStop;       // a divide by zero inside an IT block (stop late)
+      bool mpuNegWatch;   // TLB entries filled with the MPU exempted by FAULTMASK
+      bool mask;          // the mask watch is armed (maskPrio_ >= 0)
+      bool split;         // code pages that an MPU region edge cuts are listed
+      bool fetchExit;     // an exit is set before a refused instruction (fetchExitSet_)
+    } f;
+    uint64_t any;
+  };
+  static_assert(sizeof(RareFlags) == 8, "one word");
   // A UC_HOOK_CODE bounded to one address (divide sites, breakpoints): nothing else pays for it.
   struct CodeHook {
     uint32_t addr;
@@ -121,7 +175,6 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
 
   // Unicorn hooks (all on the emulation = JS thread)
   static bool HookTlbFill(uc_engine* uc, uint64_t vaddr, uc_mem_type type, uc_tlb_entry* e, void* ud);
-  static void HookBlock(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
   static void HookIntr(uc_engine* uc, uint32_t intno, void* ud);
   static bool HookInsnInvalid(uc_engine* uc, void* ud);
   static bool HookMemInvalid(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* ud);
@@ -138,9 +191,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void refreshHflags();
   uint32_t readPc();
   bool readHalf(uint32_t addr, uint16_t* out);
-  uint32_t blockCount(uint32_t addr, uint32_t size);
   uint32_t countRange(uint32_t addr, uint32_t size);
-  void clearCountCache();
   bool maskWouldTake();
   const Mapping* findMapping(uint32_t addr) const;
   void clearExec(uint32_t addr, uint32_t size);
@@ -157,28 +208,76 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void clearPendingError();
 
   Napi::Env env_;
-  uc_engine* uc_ = nullptr;
 
-  // counting and stopping
-  std::atomic<uint32_t> stopBits_{0};
-  bool running_ = false;
-  bool pendingRequest_ = false;
+  // --- Hot: what every block start reads or writes (exit_check.cc), in two adjacent cache lines
+  // (L1 is contended: QEMU's jump cache alone is 32 KiB). ---
+  alignas(64) uc_engine* uc_ = nullptr;
   uint64_t icount_ = 0;
   uint64_t limit_ = UINT64_MAX;
-  int64_t deadlineNs_ = 0;       // host deadline of the current run (0 = none)
-  uint32_t deadlinePoll_ = 1;    // blocks until the next clock poll
-  bool blockValid_ = false;
-  uint32_t blockStart_ = 0, blockSize_ = 0, blockCount_ = 0;
   uint64_t blockBefore_ = 0;
+  RareFlags rare_{};
+  // The block start's fast mode: startBits_ has one bit per 64-byte line of host code that starts
+  // a block (nullptr: table mode).
+  uint64_t* startBits_ = nullptr;
+  uintptr_t startPhase_ = 0;             // every start call's return address & 63
+  uintptr_t startOff_ = 0;               // its return address - the block's first host byte
+  uintptr_t tbOff_ = 0;                  // its return address - the block's TranslationBlock
+  // Table mode (fallback): every call probed in calls_, direct-mapped by return address >> 2.
+  // Fast mode: the recent verified block starts, by return address >> 8 (blocks lie at least 256
+  // bytes apart: a 64-byte aligned TranslationBlock of over 128 bytes, then the code).
+  std::vector<CallEntry> calls_;
+  uint32_t blockStart_ = 0, blockSize_ = 0, blockCount_ = 0;
+  uint32_t deadlinePoll_ = 1;    // blocks until the next clock poll (or the slow path's next look)
+  std::atomic<uint32_t> stopBits_{0};  // written by the watcher too (rarely)
+  bool blockValid_ = false;
+  bool tracking_ = false;        // every block start is looked at (counting, UNALIGN_TRP)
+  // --- end of the hot part ---
+
+  // counting and stopping
+  bool running_ = false;
+  bool pendingRequest_ = false;
+  int64_t deadlineNs_ = 0;       // host deadline of the current run (0 = none)
   HookStop hookStop_ = HookStop::None;
   uint32_t hookStopBits_ = 0;
-  std::vector<CountEntry> countCache_;
   std::vector<uint8_t> codeBuf_;
+
+  // The block start (exit_check.cc): Unicorn calls helper_check_exit_request at the start of
+  // every translated block; the addon wraps it (-Wl,--wrap) and counts and stops there. No block
+  // hook exists, so nothing else runs per block.
+  void* tcgCtx_ = nullptr;               // Unicorn's TCGContext (for tcg_tb_lookup)
+  std::vector<uint32_t> startWords_;     // the words of startBits_ that have bits set
+  bool phaseKnown_ = false;
+  // Blocks translated while an exit was set, by TranslationBlock address (both modes).
+  std::unordered_map<uintptr_t, CallEntry> exitBlocks_;
+  uint64_t newBlocks_ = 0, phaseFallbacks_ = 0;
+  bool layoutBad_ = false;               // a TranslationBlock did not look as expected
+  bool counting_ = false;                // this run counts instructions (it has a limit)
+  bool checkCounts_ = false;             // CMEMU_CHECK_COUNTS: compare QEMU's counts with the decoder's
+  uint64_t callMisses_ = 0;
+ public:
+  // exit_check.cc
+  inline void atExitCheck(uintptr_t ra);
+  void callMiss(uintptr_t ra);
+  void slowBlockStart(const CallEntry& e, bool due);
+  void clearCalls();
+  static void onRegionReset(void* tcgCtx);
+  void* ucHandle() const { return uc_; }
+  void* ucCpuHandle() const { return ucCpu_; }
+  void onNewBlock(const void* tb);
+  void wake();                        // a rare condition or a stop appeared: look at the next block start
+  void beginEmu(bool deadline);       // around each uc_emu_start of a run
+  void endEmu();
+  bool blockOfFill(uint32_t* start, uint32_t* size);  // the block of the TLB fill in progress
+  inline void nonTrackingStart(const CallEntry& e);
+  void phaseFallback();
+  void allocStartBits();
+  void freeStartBits();
+ private:
 
   // stop details of the current run
   bool intrStop_ = false;
   uint32_t intno_ = 0;
-  bool divStop_ = false;
+  // rare_.f.divStop
   uint32_t divAddr_ = 0;
   bool wfeStop_ = false;
   bool memFaultValid_ = false;
@@ -199,7 +298,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // memory
   std::vector<Mapping> mappings_;
   std::vector<std::unique_ptr<MmioRegion>> mmioRegions_;
-  std::vector<uint64_t> execBits_;  // one bit per 1 KiB guest page
+  ZeroArray<uint64_t> execBits_;  // one bit per 1 KiB guest page
   mutable size_t lastMapping_ = 0;
   std::vector<uc_hook> unmappedHooks_;
 
@@ -215,10 +314,10 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // IT block the rest of the translated block) is undone: RAM writes from an undo log, MMIO
   // suppressed, registers from the snapshot.
   bool alignTrap_ = false;          // what the guest asked for (CCR.UNALIGN_TRP)
-  bool alignRebuildPending_ = false;  // asked for during a run: installed at the next block
+  // rare_.f.alignRebuild: asked for during a run, installed at the next block
   uc_hook alignHook_ = 0;
   uc_context* alignCtx_ = nullptr;
-  bool alignFired_ = false;
+  // rare_.f.alignFired
   uint32_t alignPc_ = 0, alignAddr_ = 0, alignSize_ = 0;
   Access alignAccess_ = Access::Read;
   uint32_t alignBlockStart_ = 0;
@@ -266,9 +365,9 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // and only those an MPU change can affect are dropped, with tlb_flush_page_by_mmuidx (no resize).
   void* ucCpu_ = nullptr;            // Unicorn's CPUState, captured through the tlb_flush wrapper
   std::vector<uint32_t> tlbPages_;   // page numbers (address >> 10) filled since the last whole flush
-  std::vector<uint64_t> tlbPageBits_;
+  ZeroArray<uint64_t> tlbPageBits_;
   bool tlbPagesOverflow_ = false;    // too many to track: the next MPU change flushes everything
-  bool mpuNegWatch_ = false;         // entries were filled with the MPU exempted by FAULTMASK: watch it
+  // rare_.f.mpuNegWatch: entries were filled with the MPU exempted by FAULTMASK: watch it
   void noteTlbPage(uint32_t page);
   void mpuInvalidate(const std::vector<std::pair<uint64_t, uint64_t>>* extents);  // nullptr: every page
   void mpuNegPriChanged(bool neg);
@@ -286,7 +385,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // Fetches on pages a region edge cuts: the TLB's code entry is checked at the fill's fetch
   // address only, so the block hook checks every block that lies on such a page (listed here when
   // its code entry is filled) and stops at the first refused instruction (see splitFetchStop).
-  std::vector<uint32_t> splitCodePages_;
+  std::vector<uint32_t> splitCodePages_;  // listed: rare_.f.split
   bool fetchExitSet_ = false;     // an exit is set at fetchExit_ for this run (Run() clears it)
   uint32_t fetchExit_ = 0;
   bool splitFetchStop(uint32_t a, uint32_t size);
@@ -309,7 +408,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // fill restores the CPU state of the faulting access, including ITSTATE, and if the IT block
   // ends later in the same translated block nothing writes ITSTATE back. A fill inside an IT
   // block therefore stops the run at the next block; Run() recomputes ITSTATE and resumes.
-  bool itFixPending_ = false;
+  // rare_.f.itFix: pending
   uint32_t itFixPc_ = 0;        // the access that caused the fill
   uint32_t itFixState_ = 0;     // ITSTATE[7:0] for that instruction
   uint32_t itFixBlockStart_ = 0, itFixBlockSize_ = 0;
@@ -396,7 +495,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
 
   // counters for tests and tuning
   int64_t hookStopNs_ = 0;  // when the block hook last stopped a run on a stop bit
-  uint64_t tlbFills_ = 0, mmioCalls_ = 0, countMisses_ = 0;
+  uint64_t tlbFills_ = 0, mmioCalls_ = 0;
 
   friend void TsfnCallJs(napi_env env, napi_value, void* context, void*);
 };

@@ -1,13 +1,11 @@
 // Debugger support for NativeCpu: single-step mode and watchpoints (see cpu.h, "Debugger support").
 #include "cpu.h"
+#include "cpu_internal.h"
+#include "watcher.h"
 
 #include <unicorn/arm.h>
 
 namespace cmemu {
-
-namespace {
-uint32_t toU32(const Napi::Value& v) { return static_cast<uint32_t>(v.As<Napi::Number>().Int64Value()); }
-}  // namespace
 
 // Called before every instruction while step mode is on. The first instruction of a run executes;
 // the second stops the run before it executes (the code hook is followed by an exit check).
@@ -17,7 +15,7 @@ void NativeCpu::HookStep(uc_engine* uc, uint64_t, uint32_t, void* ud) {
     c->stepSeen_ = true;
     return;
   }
-  if (c->stepStop_ || c->bpStop_ || c->divStop_ || c->alignFired_) return;
+  if (c->stepStop_ || c->bpStop_ || c->rare_.f.divStop || c->rare_.f.alignFired) return;
   c->stepStop_ = true;
   uc_emu_stop(uc);
 }
@@ -48,7 +46,7 @@ void NativeCpu::disarmStepExit(uint32_t pc) {
   stepExitSet_ = false;
   uc_ctl_set_exits(uc_, nullptr, 0);
   uc_ctl_remove_cache(uc_, stepExit_ - 4, static_cast<uint64_t>(stepExit_) + 2);
-  if ((pc & ~1u) == stepExit_ && !bpStop_ && !divStop_ && !alignFired_ && !watchStop_) stepStop_ = true;
+  if ((pc & ~1u) == stepExit_ && !bpStop_ && !rare_.f.divStop && !rare_.f.alignFired && !watchStop_) stepStop_ = true;
 }
 
 void NativeCpu::SetStepMode(const Napi::CallbackInfo& info) {
@@ -75,7 +73,7 @@ void NativeCpu::SetStepMode(const Napi::CallbackInfo& info) {
 // Called before a watched access (PC and ITSTATE synced to the accessing instruction).
 void NativeCpu::HookWatch(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
-  if (c->watchSuppress_ || c->watchStop_ || c->bpStop_ || c->stepStop_ || c->divStop_ || c->alignFired_) return;
+  if (c->watchSuppress_ || c->watchStop_ || c->bpStop_ || c->stepStop_ || c->rare_.f.divStop || c->rare_.f.alignFired) return;
   const uint32_t a = static_cast<uint32_t>(address);
   const int kind = type == UC_MEM_WRITE ? 1 : 2;
   // Report the first watched byte the access touches.
@@ -99,6 +97,7 @@ void NativeCpu::HookWatch(uc_engine* uc, uc_mem_type type, uint64_t address, int
   if (c->watchMmio_) {
     // A device access must not be repeated: stop at the next block instead.
     c->stopBits_.fetch_or(kStopRequested);
+    c->wake();
   } else {
     uc_emu_stop(uc);  // takes effect at the exit check after this access (outside IT blocks)
   }

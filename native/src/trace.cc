@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cpu.h"
+#include "cpu_internal.h"
 
 namespace cmemu {
 

@@ -33,8 +33,8 @@ uint64_t tag(uint64_t kind, int fd) { return (kind << 32) | static_cast<uint32_t
 }
 }  // namespace
 
-Watcher::Watcher(std::atomic<uint32_t>* stopBits, std::function<void()> notify)
-    : stopBits_(stopBits), notify_(std::move(notify)) {}
+Watcher::Watcher(std::atomic<uint32_t>* stopBits, int32_t* attention, std::function<void()> notify)
+    : stopBits_(stopBits), attention_(attention), notify_(std::move(notify)) {}
 
 Watcher::~Watcher() { stop(); }
 
@@ -158,6 +158,7 @@ bool Watcher::drain(int fd) {
   if (std::find(events_.begin(), events_.end(), token) == events_.end()) events_.push_back(token);
   haveEvents_.store(true);
   stopBits_->fetch_or(kStopExternal);
+  attend();
   lastFireNs_.store(monotonicNowNs());
   return true;
 }
@@ -188,6 +189,7 @@ void Watcher::loop() {
         const int64_t now = monotonicNowNs();
         if (d != 0 && now >= d) {
           stopBits_->fetch_or(kStopDeadline);
+          attend();
           lastFireNs_.store(now);
         }
       } else {
@@ -205,6 +207,7 @@ void Watcher::loop() {
         if (std::find(events_.begin(), events_.end(), token) == events_.end()) events_.push_back(token);
         haveEvents_.store(true);
         stopBits_->fetch_or(kStopExternal);
+        attend();
         lastFireNs_.store(monotonicNowNs());
         fired = true;
       }

@@ -12,6 +12,10 @@
 #include <unordered_map>
 #include <vector>
 
+// The calling thread's attention word (exit_check.cc): non-zero makes its engine look at the next
+// block start. The watcher sets its engine thread's word after setting a stop bit.
+extern "C" int32_t* cmemu_attention_word();
+
 namespace cmemu {
 
 // Bits of the stop word shared by the emulation thread, the watcher thread and JS.
@@ -26,7 +30,7 @@ int64_t monotonicNowNs();
 class Watcher {
  public:
   // `stopBits` outlives the watcher; `notify` is called on the watcher thread after an fd fired.
-  Watcher(std::atomic<uint32_t>* stopBits, std::function<void()> notify);
+  Watcher(std::atomic<uint32_t>* stopBits, int32_t* attention, std::function<void()> notify);
   ~Watcher();
   Watcher(const Watcher&) = delete;
   Watcher& operator=(const Watcher&) = delete;
@@ -65,6 +69,8 @@ class Watcher {
   void loop();
 
   std::atomic<uint32_t>* stopBits_;
+  int32_t* attention_;  // the engine thread's cmemu_attention
+  void attend() { __atomic_store_n(attention_, 1, __ATOMIC_SEQ_CST); }
   std::function<void()> notify_;
   std::thread thread_;
   int epfd_ = -1;

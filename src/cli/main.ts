@@ -4,7 +4,6 @@
  *   cmemu run [options] FIRMWARE.elf           the friendly form for scripts and CI
  *   cmemu boards [BOARD]                       list boards / print a board's memory map
  */
-import yargs from 'yargs';
 import { parseQemuArgs, infoText, UsageError } from './qemu-args.js';
 import { InputError, launch } from './launch.js';
 import { BOARDS, findBoard } from '../machine/boards/index.js';
@@ -34,8 +33,14 @@ async function runQemuForm(argv: string[]): Promise<number> {
   return launch(config);
 }
 
+// yargs costs ~100 ms to load: only the forms that parse with it import it.
+async function loadYargs() {
+  return (await import('yargs')).default;
+}
+
 async function runFriendly(argv: string[]): Promise<number> {
   let code = 0;
+  const yargs = await loadYargs();
   await yargs(argv)
     .scriptName('cmemu run')
     .command(
@@ -95,6 +100,7 @@ async function runFriendly(argv: string[]): Promise<number> {
 
 async function runBoards(argv: string[]): Promise<number> {
   let code = 0;
+  const yargs = await loadYargs();
   await yargs(argv)
     .scriptName('cmemu boards')
     .command('$0 [board]', 'List the boards, or print one board’s memory map and devices', (y) => y.positional('board', { type: 'string' }), (a) => {

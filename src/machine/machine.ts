@@ -340,7 +340,11 @@ export class Machine {
     this.kick();
   }
 
-  /** Instructions executed since the machine was made (exact in both time modes). */
+  /**
+   * Instructions executed since the machine was made: exact in icount mode; in real-time mode
+   * only the runs toward an instruction target (runFor/runUntil `instructions`) count (real-time
+   * runs pay nothing per block, see docs/unicorn.md).
+   */
   instructions(): number {
     return this.native.icount();
   }
@@ -419,6 +423,7 @@ export class Machine {
     return true;
   }
   private watchResume: number | null = null;
+  private stepRan = false;
 
   private async runLoop(): Promise<Outcome> {
     try {
@@ -433,9 +438,13 @@ export class Machine {
       else throw e;
       return this.outcome;
     }
-    const stepMark = this.stepping ? { icount: this.native.icount(), entries: this.exceptions.entries, returns: this.exceptions.returns } : null;
+    // A step is done once an instruction ran (Stop.Step; real-time runs count no instructions,
+    // so the count alone cannot tell), PC moved (WFI), or an exception was entered or returned from.
+    this.stepRan = false;
+    const stepMark = this.stepping ? { icount: this.native.icount(), pc: this.cpu.pc, entries: this.exceptions.entries, returns: this.exceptions.returns } : null;
     const stepped = () =>
-      stepMark !== null && (this.native.icount() !== stepMark.icount || this.exceptions.entries !== stepMark.entries || this.exceptions.returns !== stepMark.returns);
+      stepMark !== null &&
+      (this.stepRan || this.native.icount() !== stepMark.icount || this.cpu.pc !== stepMark.pc || this.exceptions.entries !== stepMark.entries || this.exceptions.returns !== stepMark.returns);
     // lastYield: the event loop last had a turn, or was seen idle by a native idle wait (which
     // watches its fds and timers); lastTurn: it really ran (forced every FORCED_TURN_NS, for
     // watchers it registers with its epoll only when it polls).
@@ -628,7 +637,8 @@ export class Machine {
         return;
       }
       case Stop.Step:
-        return; // run() sees that the instruction ran
+        this.stepRan = true; // run() sees that the instruction ran
+        return;
       case Stop.Watchpoint: {
         // On RAM the access is done and PC is still at the instruction (as QEMU reports it, and
         // as GDB expects on ARM: it steps over the instruction itself with the watchpoints out).

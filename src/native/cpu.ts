@@ -4,8 +4,10 @@
  * One `NativeCpu` is one Unicorn 2.1 engine opened as a real Cortex-M3
  * (UC_ARCH_ARM, UC_MODE_THUMB, then UC_CPU_ARM_CORTEX_M3 before anything else), in virtual-TLB
  * mode with a TLB-fill hook (identity map; EXEC withheld from data pages and from the v7-M
- * execute-never regions, granted per page on first fetch), and a native block hook that counts
- * executed instructions exactly and stops at the instruction limit or on a stop request.
+ * execute-never regions, granted per page on first fetch), and no block hook: the addon wraps
+ * the exit check Unicorn calls at every translated block's start (native/src/exit_check.cc),
+ * where it counts executed instructions exactly in runs with an instruction limit and stops at
+ * the limit or on a stop request. Runs without a limit (real time) count nothing.
  * No JavaScript runs per instruction or per block: JS runs at MMIO accesses (one call per access)
  * and when `run()` returns with a stop reason.
  */
@@ -136,13 +138,18 @@ export interface NativeCpu {
 
   /**
    * Run from the current PC until a stop reason. `limit` is an absolute instruction count (run stops once
-   * icount() >= limit, at a block boundary: it may overshoot by at most one block); `hostDeadlineNs` is an
+   * icount() >= limit, at a block boundary: it may overshoot by at most one block; Number.MAX_SAFE_INTEGER
+   * or more: no limit, and nothing is counted); `hostDeadlineNs` is an
    * absolute CLOCK_MONOTONIC time (ns) after which the run stops with HostDeadline (0 = none).
    * Returns the reason; details via stopInfo().
    */
   run(limit: number, hostDeadlineNs: number): Stop;
   stopInfo(): StopInfo;
-  /** Instructions executed so far (exact: blocks cut short by a fault or stop are corrected). */
+  /**
+   * Instructions executed so far in runs that count: those given a `limit` below
+   * Number.MAX_SAFE_INTEGER (exact: blocks cut short by a fault or stop are corrected). A run
+   * with no limit (real time) adds nothing.
+   */
   icount(): number;
   /** Adjust the instruction counter (e.g. when the machine resets); rarely needed. */
   setIcount(value: number): void;
@@ -268,6 +275,8 @@ export interface NativeAddon extends PosixApi {
   unicornVersion(): string;
   /** Unicorn's own register ids by name (R0..R12, SP, LR, PC, APSR_NZCV, IPSR, MSP, ...): a test checks `Reg` against it. */
   registerIds: Record<string, number>;
+  /** The native `Stop` enum by name (native/src/cpu.h): a test checks `Stop` against it. */
+  stopReasons: Record<string, number>;
 }
 
 /** Load the addon (built by `make native`). */

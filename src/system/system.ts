@@ -518,7 +518,7 @@ export class System implements ConsoleDriver {
   now(): number {
     return this.machine.now();
   }
-  /** Instructions executed so far. */
+  /** Instructions executed so far (in real-time mode: counted only while running toward an instruction target). */
   instructions(): number {
     return this.machine.instructions();
   }

@@ -21,6 +21,19 @@ describe('native addon basics', () => {
     expect(addon.registerIds).toEqual(reg);
   });
 
+  it('Stop in src/native/cpu.ts matches the native Stop enum (native/src/cpu.h)', () => {
+    const stop: Record<string, number> = {
+      Limit: Stop.Limit, Requested: Stop.Requested, HostDeadline: Stop.HostDeadline, External: Stop.External,
+      Interrupt: Stop.Interrupt, Wfi: Stop.Wfi, Wfe: Stop.Wfe, InvalidInsn: Stop.InvalidInsn, MemFault: Stop.MemFault,
+      FetchFault: Stop.FetchFault, DivByZero: Stop.DivByZero, HandlerError: Stop.HandlerError,
+      EngineError: Stop.EngineError, Unaligned: Stop.Unaligned, MpuFault: Stop.MpuFault, Breakpoint: Stop.Breakpoint,
+      Step: Stop.Step, Watchpoint: Stop.Watchpoint,
+    };
+    expect(addon.stopReasons).toEqual(stop);
+    // Both sides number their reasons 0..n-1 without gaps (run() returns the number).
+    expect(Object.values(addon.stopReasons).sort((a, b) => a - b)).toEqual([...Array(Object.keys(stop).length).keys()]);
+  });
+
   it('monotonicNs follows CLOCK_MONOTONIC', async () => {
     const t0 = addon.monotonicNs();
     const h0 = process.hrtime.bigint();

@@ -1,0 +1,524 @@
+// The block start without a block hook: counting, stop requests, deadlines and every rare
+// condition are handled in a wrapper around Unicorn's exit check.
+//
+// Unicorn 2.1.4 emits a call to helper_check_exit_request(uc, 0) at the start of every translated
+// block (gen_tb_start, qemu/include/exec/gen-icount.h) and after every guest memory access outside
+// IT blocks (check_exit_request, qemu/tcg/tcg-op.c). The addon is linked with
+// -Wl,--wrap=helper_check_exit_request_arm (binding.gyp), so generated code calls
+// __wrap_helper_check_exit_request_arm below, which tail-calls the real helper: the helper's
+// GETPC() is still the translated block's return address, and a stop requested here (uc_emu_stop)
+// leaves at once with PC restored to the block's first instruction (nothing of it has run), exactly
+// as a stop from a block hook did. Stops are only ever requested at a block start: a stop at a
+// check after an access would restore PC to the accessing instruction, which then runs again
+// (an MMIO store twice).
+//
+// The wrapper tells a block-start call from an access call, and finds the block's guest address,
+// size and instruction count, from the call's host return address. Every new block passes through
+// tb_gen_code (wrapped as well): its host code starts with the start call (nothing precedes it
+// without a block hook: mov[abs] $uc, %rdi; xor %esi, %esi; call), which onNewBlock() decodes and checks
+// (the call must reach this wrapper), and records in a direct-mapped cache (NativeCpu::calls_) by
+// that return address, with QEMU's own guest address, size and instruction count of the block.
+// Blocks start on an icache-line boundary (tcg_tb_alloc) and the start call's length is the same
+// in every block, so every start call's return address has the same offset in its 64-byte line:
+// a call at any other offset is an access call and costs two compares. If a block ever breaks
+// either rule, the wrapper falls back to probing every call (callMiss: QEMU's tcg_tb_lookup,
+// and the offset from the block's first host byte), slower but still exact.
+// Host code is reused only after a code-buffer reset (tcg_region_reset_all, wrapped too), which
+// clears the caches; invalidated blocks keep their code until then (never run again).
+//
+// Per block this costs one cache probe, one test of one word of rare conditions (RareFlags), the
+// stop word, the instruction limit and the clock-poll countdown: no decode, no hash probe through
+// a PLT, no block hook (whose PC store and argument set-up Unicorn would emit into every block).
+#include "exit_check.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sys/mman.h>
+#include <vector>
+
+#include "cpu.h"
+#include "watcher.h"
+
+extern "C" {
+// Per emulation thread, in one cache line that the wrapper's first instructions read anyway:
+// - phase/phase_mask: the first filter, set for the engine that runs: a return address whose
+//   offset in its 64-byte line is not that engine's start-call phase is an access call (see
+//   onNewBlock, which keeps this true: phase_mask is 0, every call looked at, until a block shows
+//   the phase, and for good as soon as any block breaks it);
+// - attention: non-zero makes the next block start be looked at (a run that counts, a rare
+//   condition, a stop request; the watcher thread writes it through cmemu_attention_word());
+//   else block starts only count `poll` down and are looked at when it goes negative (the
+//   deadline poll);
+// - cpu: the NativeCpu running on this thread (RunScope); fill_ra: the host return address of
+//   the TLB fill in progress (unicorn_fill_tlb wrapper), or 0.
+struct CmemuTls {
+  uintptr_t phase;       // 0
+  uintptr_t phase_mask;  // 8
+  int64_t poll;          // 16
+  int32_t attention;     // 24
+  int32_t pad;
+  void* cpu;             // 32
+  uintptr_t fill_ra;     // 40
+};
+__attribute__((visibility("hidden"))) thread_local CmemuTls cmemu_tls
+    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, 0};
+bool __real_unicorn_fill_tlb_arm(void* cs, uint64_t address, int size, int rw, int mmu_idx, bool probe, uintptr_t retaddr);
+void cmemu_exit_check(void* uc, uint32_t in_delay_slot);
+void __real_helper_check_exit_request_arm(void* uc, uint32_t in_delay_slot);
+void __real_tcg_region_reset_all_arm(void* tcg_ctx);
+void* tcg_tb_lookup_arm(void* tcg_ctx, uintptr_t tc_ptr);
+void* __real_tb_gen_code_arm(void* cpu, uint32_t pc, uint32_t cs_base, uint32_t flags, int cflags);
+void __wrap_helper_check_exit_request_arm(void* uc, uint32_t in_delay_slot);
+}
+
+namespace cmemu {
+namespace {
+
+thread_local void** t_captureCtx __attribute__((tls_model("initial-exec"))) = nullptr;
+thread_local std::vector<NativeCpu*>* t_cpus = nullptr;
+
+// struct TranslationBlock, Unicorn 2.1.4 (qemu/include/exec/exec-all.h), 32-bit guest on a 64-bit
+// host: target_ulong pc @0, cs_base @4, uint32_t flags @8, uint16_t size @12, uint16_t icount @14,
+// uint32_t cflags @16, trace_vcpu_dstate @20, struct tb_tc { void* ptr; size_t size; } tc @24.
+constexpr size_t kTbPc = 0, kTbSize = 12, kTbIcount = 14, kTbTcPtr = 24, kTbTcSize = 32;
+// Without the decoded pattern (fallback): the start call's return address lies this close to the
+// block's first host byte (12 to 18 bytes: mov[abs] $uc, %rdi; xor %esi, %esi; call); an access
+// call lies past an inline TLB lookup and the start call (over 60 bytes).
+constexpr uintptr_t kStartMax = 40;
+
+template <typename T>
+T field(const char* p, size_t off) {
+  T v;
+  std::memcpy(&v, p + off, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+void* captureTcgContext(void* uc) {
+  void* ctx = nullptr;
+  t_captureCtx = &ctx;
+  uc_ctl_flush_tb(static_cast<uc_engine*>(uc));
+  t_captureCtx = nullptr;
+  return ctx;
+}
+
+void registerCpu(NativeCpu* cpu) {
+  if (t_cpus == nullptr) t_cpus = new std::vector<NativeCpu*>();
+  t_cpus->push_back(cpu);
+}
+
+void unregisterCpu(NativeCpu* cpu) {
+  if (t_cpus == nullptr) return;
+  for (size_t i = 0; i < t_cpus->size(); i++) {
+    if ((*t_cpus)[i] == cpu) {
+      t_cpus->erase(t_cpus->begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+}
+
+RunScope::RunScope(NativeCpu* cpu) : prev(static_cast<NativeCpu*>(cmemu_tls.cpu)) { cmemu_tls.cpu = cpu; }
+RunScope::~RunScope() { cmemu_tls.cpu = prev; }
+
+void NativeCpu::onRegionReset(void* tcgCtx) {
+  if (t_cpus == nullptr) return;
+  for (NativeCpu* c : *t_cpus)
+    if (c->tcgCtx_ == tcgCtx) c->clearCalls();
+}
+
+void NativeCpu::clearCalls() {
+  std::fill(calls_.begin(), calls_.end(), CallEntry{});
+  if (startBits_ != nullptr) {
+    for (uint32_t w : startWords_) startBits_[w] = 0;
+    startWords_.clear();
+  }
+  exitBlocks_.clear();
+}
+
+inline void NativeCpu::atExitCheck(uintptr_t ra) {
+  uint32_t pc;
+  uint32_t size, count;
+  if (__builtin_expect(startBits_ != nullptr, 1)) {
+    // Fast mode: a start call returns at the start phase of a line that starts a block (startBits_),
+    // and its TranslationBlock lies tbOff_ bytes before, with tc.ptr pointing back at the line.
+    if (((ra - startPhase_) & 63) != 0) return;
+    // First a compact cache of the recent block starts (16 bytes each, one per 256 bytes of code:
+    // the hot ones stay in L1), filled only from verified starts.
+    CallEntry& hot = calls_[(ra >> 8) & (kCallCacheSize - 1)];
+    if (__builtin_expect(hot.ra == ra, 1)) {
+      pc = hot.pc;
+      size = hot.size;
+      count = hot.count;
+      goto have;
+    }
+    {
+    const uintptr_t line = ra >> 6;
+    const char* tb = reinterpret_cast<const char*>(ra - tbOff_);
+    if (!((startBits_[(line >> 6) & kStartBitsMask] >> (line & 63)) & 1)) {
+      if (__builtin_expect(exitBlocks_.empty(), 1)) return;
+      if (field<uintptr_t>(tb, kTbTcPtr) != ra - startOff_) return;
+      auto it = exitBlocks_.find(reinterpret_cast<uintptr_t>(tb));
+      if (it == exitBlocks_.end()) return;
+      pc = it->second.pc;
+      size = it->second.size;
+      count = it->second.count;
+    } else {
+      if (field<uintptr_t>(tb, kTbTcPtr) != ra - startOff_) return;
+      pc = field<uint32_t>(tb, kTbPc);
+      const uint32_t sc = field<uint32_t>(tb, kTbSize);  // size @12, icount @14
+      size = sc & 0xFFFF;
+      count = sc >> 16;
+      hot.ra = ra;
+      hot.pc = pc;
+      hot.size = static_cast<uint16_t>(size);
+      hot.count = static_cast<uint16_t>(count);
+    }
+    }
+  } else {
+    const CallEntry& t = calls_[(ra >> 2) & (kCallCacheSize - 1)];
+    if (__builtin_expect(t.ra != ra, 0)) {
+      callMiss(ra);
+      return;
+    }
+    if (t.pc & 1) return;  // the check after a memory access
+    pc = t.pc;
+    size = t.size;
+    count = t.count;
+  }
+have:
+  if (!tracking_) {
+    CallEntry e;
+    e.pc = pc;
+    e.size = static_cast<uint16_t>(size);
+    e.count = static_cast<uint16_t>(count);
+    nonTrackingStart(e);
+    return;
+  }
+  const bool due = --deadlinePoll_ == 0;
+  if (__builtin_expect((rare_.any != 0) | (stopBits_.load(std::memory_order_relaxed) != 0) | (icount_ >= limit_) | due, 0)) {
+    CallEntry e;
+    e.pc = pc;
+    e.size = static_cast<uint16_t>(size);
+    e.count = static_cast<uint16_t>(count);
+    slowBlockStart(e, due);
+    return;
+  }
+  blockValid_ = true;
+  blockStart_ = pc;
+  blockSize_ = size;
+  blockCount_ = count;
+  blockBefore_ = icount_;
+  icount_ += count;
+}
+
+void NativeCpu::callMiss(uintptr_t ra) {
+  callMisses_++;
+  CallEntry n;
+  n.ra = ra;
+  const char* tb = static_cast<const char*>(tcg_tb_lookup_arm(tcgCtx_, ra));
+  if (tb != nullptr) {
+    const uintptr_t ptr = field<uintptr_t>(tb, kTbTcPtr);
+    const size_t tcSize = field<size_t>(tb, kTbTcSize);
+    const uint32_t pc = field<uint32_t>(tb, kTbPc);
+    if (ra <= ptr || ra - ptr > tcSize || (pc & 1)) {
+      layoutBad_ = true;  // Run() reports it (EngineError)
+    } else if (startOff_ != 0 ? ra - ptr == startOff_ : ra - ptr <= kStartMax) {
+      auto it = exitBlocks_.find(reinterpret_cast<uintptr_t>(tb));
+      if (it != exitBlocks_.end()) {
+        n = it->second;
+        n.ra = ra;
+      } else {
+        n.pc = pc;
+        n.size = field<uint16_t>(tb, kTbSize);
+        n.count = field<uint16_t>(tb, kTbIcount);
+      }
+      if (checkCounts_) {
+        const uint32_t decoded = countRange(pc, n.size);
+        if (decoded != n.count && n.count != 0)
+          fprintf(stderr, "cmemu: block 0x%08x+%u: QEMU counts %u instructions, the decoder %u\n", pc, n.size, n.count, decoded);
+      }
+    }
+  }
+  CallEntry& e = calls_[(ra >> 2) & (kCallCacheSize - 1)];
+  e = n;
+  // A block start seen for the first time was probably just translated (slow): poll the clock now.
+  if (e.pc & 1) return;
+  if (tracking_) {
+    slowBlockStart(e, true);
+  } else {
+    nonTrackingStart(e);
+  }
+}
+
+// A block was just translated: find its start call (see the top of this file) and record it.
+void NativeCpu::onNewBlock(const void* tbp) {
+  const char* tb = static_cast<const char*>(tbp);
+  const auto* p = reinterpret_cast<const uint8_t*>(field<uintptr_t>(tb, kTbTcPtr));
+  const size_t tcSize = field<size_t>(tb, kTbTcSize);
+  const uint32_t pc = field<uint32_t>(tb, kTbPc);
+  newBlocks_++;
+  if (fetchExitSet_) {
+    // Translated while an exit is set (splitFetchStop): QEMU counts the exit itself as an
+    // instruction of the block (it never runs, and lies outside tb->size). These blocks are
+    // counted by the decoder, from a side table by TranslationBlock (they stay in the code cache
+    // after the exit goes); they never get a start bit.
+    CallEntry n;
+    n.pc = pc;
+    n.size = field<uint16_t>(tb, kTbSize);
+    n.count = static_cast<uint16_t>(countRange(pc, n.size));
+    exitBlocks_[reinterpret_cast<uintptr_t>(tb)] = n;
+  }
+  size_t i = 0;
+  bool rdi = false, esi = false;
+  for (int k = 0; k < 2 && i + 10 <= tcSize; k++) {
+    if (p[i] == 0x48 && p[i + 1] == 0xbf && field<uint64_t>(reinterpret_cast<const char*>(p), i + 2) == reinterpret_cast<uintptr_t>(uc_)) {
+      i += 10;  // movabs $uc, %rdi
+      rdi = true;
+    } else if (p[i] == 0xbf && field<uint32_t>(reinterpret_cast<const char*>(p), i + 1) == reinterpret_cast<uintptr_t>(uc_)) {
+      i += 5;  // mov $uc, %edi (uc below 4 GiB)
+      rdi = true;
+    } else if ((p[i] == 0x31 || p[i] == 0x33) && p[i + 1] == 0xf6) {
+      i += 2;  // xor %esi, %esi
+      esi = true;
+    } else {
+      break;
+    }
+  }
+  uintptr_t ra = 0, target = 0;
+  if (rdi && esi && i + 6 <= tcSize) {
+    if (p[i] == 0xe8) {  // call rel32
+      ra = reinterpret_cast<uintptr_t>(p + i + 5);
+      target = ra + static_cast<intptr_t>(field<int32_t>(reinterpret_cast<const char*>(p), i + 1));
+    } else if (p[i] == 0xff && p[i + 1] == 0x15) {  // call *rel32(%rip)
+      ra = reinterpret_cast<uintptr_t>(p + i + 6);
+      target = field<uintptr_t>(reinterpret_cast<const char*>(ra + static_cast<intptr_t>(field<int32_t>(reinterpret_cast<const char*>(p), i + 2))), 0);
+    }
+  }
+  if (target != reinterpret_cast<uintptr_t>(&__wrap_helper_check_exit_request_arm) || (pc & 1)) {
+    if (startBits_ != nullptr && getenv("CMEMU_NATIVE_STATS") != nullptr) {
+      fprintf(stderr, "cmemu native: block 0x%08x: start call not recognised (target %lx, wrapper %lx):", pc, (unsigned long)target, (unsigned long)(uintptr_t)&__wrap_helper_check_exit_request_arm);
+      for (size_t k = 0; k < 32 && k < tcSize; k++) fprintf(stderr, " %02x", p[k]);
+      fprintf(stderr, "\n");
+    }
+    phaseFallback();
+    return;
+  }
+  if (checkCounts_ && !fetchExitSet_) {
+    const uint32_t decoded = countRange(pc, field<uint16_t>(tb, kTbSize));
+    const uint32_t n = field<uint16_t>(tb, kTbIcount);
+    if (decoded != n) fprintf(stderr, "cmemu: block 0x%08x: QEMU counts %u instructions, the decoder %u\n", pc, n, decoded);
+  }
+  if (startBits_ == nullptr) return;  // table mode: callMiss classifies
+  const uintptr_t off = ra - reinterpret_cast<uintptr_t>(p), tbOff = ra - reinterpret_cast<uintptr_t>(tb);
+  if (!phaseKnown_) {
+    phaseKnown_ = true;
+    startPhase_ = ra & 63;
+    startOff_ = off;
+    tbOff_ = tbOff;
+    cmemu_tls.phase = startPhase_;  // this engine runs on this thread now
+    cmemu_tls.phase_mask = 63;
+  } else if ((ra & 63) != startPhase_ || off != startOff_ || tbOff != tbOff_) {
+    phaseFallback();
+    return;
+  }
+  if (fetchExitSet_) return;  // counted from exitBlocks_
+  const uintptr_t line = ra >> 6;
+  uint64_t& w = startBits_[(line >> 6) & kStartBitsMask];
+  if (w == 0) startWords_.push_back(static_cast<uint32_t>((line >> 6) & kStartBitsMask));
+  w |= 1ull << (line & 63);
+}
+
+// Some block did not follow the rules the fast filter relies on: probe every call from now on.
+void NativeCpu::phaseFallback() {
+  cmemu_tls.phase_mask = 0;  // every call is looked at from now on
+  if (startBits_ == nullptr) return;
+  freeStartBits();
+  phaseFallbacks_++;
+  calls_.assign(kCallCacheSize, CallEntry{});
+  clearCalls();
+}
+
+void NativeCpu::allocStartBits() {
+  void* m = mmap(nullptr, (kStartBitsMask + 1) * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  startBits_ = m == MAP_FAILED ? nullptr : static_cast<uint64_t*>(m);
+  if (startBits_ == nullptr) cmemu_tls.phase_mask = 0;
+}
+
+void NativeCpu::freeStartBits() {
+  if (startBits_ != nullptr) munmap(startBits_, (kStartBitsMask + 1) * sizeof(uint64_t));
+  startBits_ = nullptr;
+  std::vector<uint32_t>().swap(startWords_);
+}
+
+// A block start in a run that does not track blocks, reached because something wanted attention
+// or the poll countdown ran out: only stops, rare conditions and the clock matter.
+inline void NativeCpu::nonTrackingStart(const CallEntry& e) {
+  const bool due = cmemu_tls.poll < 0;
+  if (due) cmemu_tls.poll = deadlineNs_ != 0 ? kDeadlinePollBlocks : INT64_MAX;
+  __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
+  if (rare_.any != 0 || stopBits_.load() != 0 || due) {
+    slowBlockStart(e, due);
+    // Still something to look at (a stop is under way, a watch is armed): keep looking.
+    if (rare_.any != 0 || stopBits_.load() != 0) __atomic_store_n(&cmemu_tls.attention, 1, __ATOMIC_SEQ_CST);
+  }
+}
+
+void NativeCpu::wake() {
+  if (running_) __atomic_store_n(&cmemu_tls.attention, 1, __ATOMIC_SEQ_CST);
+}
+
+void NativeCpu::beginEmu(bool deadline) {
+  tracking_ = counting_ || alignHook_ != 0;
+  cmemu_tls.phase = startPhase_;
+  cmemu_tls.phase_mask = startBits_ != nullptr && phaseKnown_ ? 63 : 0;
+  blockValid_ = false;
+  cmemu_tls.poll = deadline ? kDeadlinePollBlocks : INT64_MAX;
+  const bool look = tracking_ || rare_.any != 0 || stopBits_.load() != 0;
+  __atomic_store_n(&cmemu_tls.attention, look ? 1 : 0, __ATOMIC_SEQ_CST);
+}
+
+void NativeCpu::endEmu() {
+  __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
+  cmemu_tls.poll = INT64_MAX;
+}
+
+bool NativeCpu::blockOfFill(uint32_t* start, uint32_t* size) {
+  if (cmemu_tls.fill_ra == 0 || tcgCtx_ == nullptr) return false;
+  const char* tb = static_cast<const char*>(tcg_tb_lookup_arm(tcgCtx_, cmemu_tls.fill_ra));
+  if (tb == nullptr) return false;
+  *start = field<uint32_t>(tb, kTbPc);
+  *size = field<uint16_t>(tb, kTbSize);
+  return true;
+}
+
+// The block start when anything is set (the order is the old block hook's).
+void NativeCpu::slowBlockStart(const CallEntry& e, bool due) {
+  if (rare_.f.itFix | rare_.f.alignFired | rare_.f.alignRebuild) {
+    // alignFired: an unaligned access with the trap on was seen (late inside an IT block), and
+    // Run() undoes everything since. itFix: this block was looked up with a possibly stale
+    // ITSTATE. alignRebuild: the guest changed CCR.UNALIGN_TRP. In all cases stop before this
+    // block runs (the block info still describes the previous block; icount includes it).
+    hookStop_ = rare_.f.alignFired ? HookStop::Align : rare_.f.itFix ? HookStop::ItFix : HookStop::AlignRebuild;
+    uc_emu_stop(uc_);
+    return;
+  }
+  if (rare_.f.mpuNegWatch) {
+    // Entries were filled with the MPU exempted by FAULTMASK (HFNMIENA clear): a guest CPSIE f or
+    // MSR FAULTMASK ends its translated block, so checking here drops them before the next access.
+    uint32_t fm = 1;
+    uc_reg_read(uc_, UC_ARM_REG_FAULTMASK, &fm);
+    if (!(fm & 1) && !mpuHfNmi_) mpuNegPriChanged(false);
+  }
+  blockValid_ = true;
+  blockStart_ = e.pc;
+  blockSize_ = e.size;
+  blockCount_ = e.count;
+  blockBefore_ = icount_;
+  if (rare_.f.divStop) {
+    // A divide-by-zero stop inside an IT block is undone by Unicorn (no stops in IT blocks);
+    // stop now, late. Run() moves PC back to the divide.
+    hookStop_ = HookStop::Div;
+    uc_emu_stop(uc_);
+    return;
+  }
+  uint32_t bits = stopBits_.load(std::memory_order_relaxed);
+  // Host deadline: poll the clock every kDeadlinePollBlocks blocks (and after new blocks); the
+  // watcher's timerfd is only a late backstop.
+  if (due) {
+    if (deadlineNs_ != 0) {
+      deadlinePoll_ = kDeadlinePollBlocks;
+      if (pollClock(monotonicNowNs())) bits = stopBits_.fetch_or(kStopDeadline) | kStopDeadline;
+    } else {
+      deadlinePoll_ = kNoPollBlocks;
+    }
+  }
+  if (bits != 0) {
+    hookStopNs_ = monotonicNowNs();
+    hookStop_ = HookStop::Bits;
+    hookStopBits_ = bits;
+    uc_emu_stop(uc_);
+    return;
+  }
+  if (icount_ >= limit_) {
+    hookStop_ = HookStop::Limit;
+    uc_emu_stop(uc_);
+    return;
+  }
+  if (rare_.f.mask && maskWouldTake()) {
+    hookStop_ = HookStop::Mask;
+    uc_emu_stop(uc_);
+    return;
+  }
+  if (rare_.f.split && !fetchExitSet_ && splitFetchStop(e.pc, e.size)) return;
+  if (tracking_) icount_ += blockCount_;
+}
+
+}  // namespace cmemu
+
+extern "C" {
+
+// The entry generated code calls, without a frame: access calls (the wrong phase) go straight to
+// the real helper; block starts too unless something wants attention or the poll countdown ran
+// out; the rest jump (so that the return address stays the translated block's) to
+// cmemu_exit_check, which tail-calls the real helper in turn.
+__asm__(
+    ".text\n"
+    ".p2align 4\n"
+    ".globl __wrap_helper_check_exit_request_arm\n"
+    ".hidden __wrap_helper_check_exit_request_arm\n"
+    ".type __wrap_helper_check_exit_request_arm, @function\n"
+    "__wrap_helper_check_exit_request_arm:\n"
+    "  movq (%rsp), %rax\n"
+    "  movq cmemu_tls@gottpoff(%rip), %rdx\n"
+    "  subq %fs:(%rdx), %rax\n"
+    "  testq %fs:8(%rdx), %rax\n"
+    "  jne __real_helper_check_exit_request_arm\n"
+    "  cmpl $0, %fs:24(%rdx)\n"
+    "  jne cmemu_exit_check\n"
+    "  subq $1, %fs:16(%rdx)\n"
+    "  js cmemu_exit_check\n"
+    "  jmp __real_helper_check_exit_request_arm\n"
+    ".size __wrap_helper_check_exit_request_arm, .-__wrap_helper_check_exit_request_arm\n");
+
+int32_t* cmemu_attention_word() { return &cmemu_tls.attention; }
+
+__attribute__((visibility("hidden"))) bool __wrap_unicorn_fill_tlb_arm(void* cs, uint64_t address, int size, int rw, int mmu_idx,
+                                                                     bool probe, uintptr_t retaddr) {
+  const uintptr_t prev = cmemu_tls.fill_ra;
+  cmemu_tls.fill_ra = retaddr;
+  const bool r = __real_unicorn_fill_tlb_arm(cs, address, size, rw, mmu_idx, probe, retaddr);
+  cmemu_tls.fill_ra = prev;
+  return r;
+}
+
+__attribute__((visibility("hidden"))) void cmemu_exit_check(void* uc, uint32_t in_delay_slot) {
+  cmemu::NativeCpu* c = static_cast<cmemu::NativeCpu*>(cmemu_tls.cpu);
+  if (c != nullptr && c->ucHandle() == uc) c->atExitCheck(reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  // Must stay a tail call (checked by test/native: stops are exact): the real helper's GETPC()
+  // is its return address.
+  __real_helper_check_exit_request_arm(uc, in_delay_slot);
+}
+
+__attribute__((visibility("hidden"))) void* __wrap_tb_gen_code_arm(void* cpu, uint32_t pc, uint32_t cs_base, uint32_t flags,
+                                                                  int cflags) {
+  void* tb = __real_tb_gen_code_arm(cpu, pc, cs_base, flags, cflags);
+  cmemu::NativeCpu* c = static_cast<cmemu::NativeCpu*>(cmemu_tls.cpu);
+  if (tb != nullptr && c != nullptr && c->ucCpuHandle() == cpu) {
+    c->onNewBlock(tb);
+  } else if (tb != nullptr && c != nullptr) {
+    c->phaseFallback();  // a block nobody checked: look at every call from now on
+  }
+  return tb;
+}
+
+__attribute__((visibility("hidden"))) void __wrap_tcg_region_reset_all_arm(void* tcg_ctx) {
+  if (cmemu::t_captureCtx != nullptr) {
+    *cmemu::t_captureCtx = tcg_ctx;
+    cmemu::t_captureCtx = nullptr;
+  }
+  __real_tcg_region_reset_all_arm(tcg_ctx);
+  cmemu::NativeCpu::onRegionReset(tcg_ctx);
+}
+}

@@ -1,0 +1,29 @@
+// The block start without a block hook (see exit_check.cc).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cmemu {
+
+class NativeCpu;
+
+constexpr size_t kCallCacheSize = 1 << 14;      // entries of NativeCpu::calls_ (a power of two)
+constexpr size_t kStartBitsMask = (1u << 18) - 1;  // words of NativeCpu::startBits_ - 1 (1 GiB of code)
+constexpr uint32_t kDeadlinePollBlocks = 1024;  // blocks between two clock polls with a deadline
+constexpr uint32_t kNoPollBlocks = 0xFFFFFFFFu; // no deadline: the countdown only wraps
+
+// Unicorn's TCGContext of `uc`, learnt by flushing its (empty) code buffer; nullptr if not seen.
+void* captureTcgContext(void* uc);
+// NativeCpus alive on this thread (a region reset clears their call caches).
+void registerCpu(NativeCpu* cpu);
+void unregisterCpu(NativeCpu* cpu);
+
+// While a run is in progress on this thread, the block-start wrapper serves this CPU.
+struct RunScope {
+  explicit RunScope(NativeCpu* cpu);
+  ~RunScope();
+  NativeCpu* prev;
+};
+
+}  // namespace cmemu

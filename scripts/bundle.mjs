@@ -1,0 +1,24 @@
+// `make build`, after tsc: bundle the command line (dist/cli/main.js and everything it imports) into
+// one module, dist/cli/main.bundle.mjs: bin/cmemu starts ~30 ms sooner than from the 54 modules
+// (no per-module resolve, read and link). bin/cmemu uses it only while no input is newer
+// (main.bundle.inputs.json lists them), so a plain `tsc` rebuild is never shadowed by a stale bundle.
+import { build } from 'esbuild';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = join(root, 'dist', 'cli', 'main.bundle.mjs');
+const r = await build({
+  entryPoints: [join(root, 'dist', 'cli', 'main.js')],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['yargs'], // loaded only by the forms that parse with it
+  outfile: out,
+  metafile: true,
+  logLevel: 'warning',
+  absWorkingDir: root,
+});
+writeFileSync(join(root, 'dist', 'cli', 'main.bundle.inputs.json'), JSON.stringify(Object.keys(r.metafile.inputs)));
