@@ -383,13 +383,13 @@ describe('-d / -D', () => {
     expect(p('-D', '/tmp/log.txt').log.file).toBe('/tmp/log.txt');
   });
   it('QEMU items we do not implement are noted', () => {
-    const c = p('-d', 'guest_errors,cpu,trace:foo*');
-    expect(c.log.items).toEqual(['guest_errors']);
-    expect(c.notes).toEqual(expect.arrayContaining(['-d cpu: log item not implemented by cmemu, ignored', '-d trace:foo*: log item not implemented by cmemu, ignored']));
+    const c = p('-d', 'guest_errors,fpu,cpu,trace:foo*');
+    expect(c.log.items).toEqual(['guest_errors', 'cpu']);
+    expect(c.notes).toEqual(expect.arrayContaining(['-d fpu: log item not implemented by cmemu, ignored', '-d trace:foo*: log item not implemented by cmemu, ignored']));
   });
   it('unknown items list the known ones', () => {
     expect(err('-d', 'unimp,bogus')).toBe(
-      "-d unimp,bogus: unknown log item 'bogus' (known items: in_asm, int, exec, cpu_reset, unimp, guest_errors; see -d help)",
+      "-d unimp,bogus: unknown log item 'bogus' (known items: in_asm, int, exec, cpu, nochain, cpu_reset, unimp, guest_errors; see -d help)",
     );
   });
   it('-d help', () => {
