@@ -458,6 +458,10 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   struct TraceState* trace_ = nullptr;  // owned; closeTrace() frees it
   uc_hook traceHook_ = 0;
   static void HookTrace(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
+ public:
+  void traceNewBlock(const void* tb);  // from the tb_gen_code wrapper, while trace_ is set
+  bool tracing() const { return trace_ != nullptr; }
+ private:
   void SetTrace(const Napi::CallbackInfo& info);
   void FlushTrace(const Napi::CallbackInfo& info);
   void closeTrace();

@@ -507,6 +507,7 @@ __attribute__((visibility("hidden"))) void* __wrap_tb_gen_code_arm(void* cpu, ui
   cmemu::NativeCpu* c = static_cast<cmemu::NativeCpu*>(cmemu_tls.cpu);
   if (tb != nullptr && c != nullptr && c->ucCpuHandle() == cpu) {
     c->onNewBlock(tb);
+    if (__builtin_expect(c->tracing(), 0)) c->traceNewBlock(tb);
   } else if (tb != nullptr && c != nullptr) {
     c->phaseFallback();  // a block nobody checked: look at every call from now on
   }

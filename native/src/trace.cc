@@ -1,5 +1,6 @@
-// QEMU-style execution traces (-d in_asm, exec, cpu): a block hook installed only while a trace is
-// on, writing straight to the log through a large stdio buffer (no JS per block). The
+// QEMU-style execution traces (-d in_asm, exec, cpu), written straight to the log through a large
+// stdio buffer (no JS per block): in_asm from the translator (the tb_gen_code wrapper), exec and
+// cpu from a block hook installed only while one of them is on. The
 // disassembly is Debian's Capstone (libcapstone.a, linked in), in the mode and layout QEMU 7.2
 // prints for an M-profile core.
 #include <capstone/capstone.h>
@@ -24,8 +25,6 @@ struct TraceState {
   bool csOpen = false;
   std::vector<uint32_t> symAddr, symSize;
   std::vector<std::string> symName;
-  std::vector<uint64_t> seen;  // open-addressed set of (address << 16 | size) already shown by in_asm
-  size_t seenCount = 0;
   std::vector<char> buf;
   uint64_t blocks = 0;
 };
@@ -45,38 +44,40 @@ const char* lookupSymbol(const TraceState& t, uint32_t pc) {
   return "";
 }
 
-// First time this (address, size) block is seen: true.
-bool firstSeen(TraceState& t, uint32_t addr, uint32_t size) {
-  if (t.seen.empty() || t.seenCount * 2 >= t.seen.size()) {
-    std::vector<uint64_t> old;
-    old.swap(t.seen);
-    t.seen.assign(old.empty() ? 4096 : old.size() * 2, 0);
-    t.seenCount = 0;
-    for (uint64_t k : old)
-      if (k != 0) {
-        size_t h = (k * 0x9E3779B97F4A7C15ull) >> 20;
-        for (size_t m = t.seen.size() - 1;; h++)
-          if (t.seen[h & m] == 0) {
-            t.seen[h & m] = k;
-            t.seenCount++;
-            break;
-          }
-      }
-  }
-  const uint64_t key = (static_cast<uint64_t>(addr) << 16 | (size & 0xFFFFu)) | (1ull << 63);
-  const size_t m = t.seen.size() - 1;
-  for (size_t h = (key * 0x9E3779B97F4A7C15ull) >> 20;; h++) {
-    uint64_t& s = t.seen[h & m];
-    if (s == key) return false;
-    if (s == 0) {
-      s = key;
-      t.seenCount++;
-      return true;
-    }
-  }
-}
-
 }  // namespace
+
+// -d in_asm: called from the tb_gen_code wrapper (exit_check.cc) for every block Unicorn
+// translates, as QEMU prints it: at translation (a re-translated block is shown again), at no
+// cost to blocks that run from the cache.
+void NativeCpu::traceNewBlock(const void* tbp) {
+  TraceState& t = *trace_;
+  if (!t.inAsm || !t.csOpen || t.out == nullptr) return;
+  const auto* tb = static_cast<const uint8_t*>(tbp);
+  uint32_t pc = 0;
+  uint16_t size = 0;
+  memcpy(&pc, tb + 0, 4);    // TranslationBlock.pc (Unicorn 2.1.4 layout, see exit_check.cc)
+  memcpy(&size, tb + 12, 2);  // TranslationBlock.size
+  if (size == 0) return;
+  uint8_t code[1024];
+  const uint32_t n = std::min<uint32_t>(size, sizeof code);
+  if (uc_mem_read(uc_, pc, code, n) != UC_ERR_OK) return;
+  fprintf(t.out, "----------------\nIN: %s\n", lookupSymbol(t, pc));
+  cs_insn* insn = nullptr;
+  const size_t count = cs_disasm(t.cs, code, n, pc, 0, &insn);
+  uint32_t done = 0;
+  for (size_t i = 0; i < count; i++) {
+    const cs_insn& in = insn[i];
+    fprintf(t.out, "0x%08" PRIx64 ": ", in.address);
+    for (uint16_t j = 0; j + 1 < in.size && j < 4; j += 2) fprintf(t.out, " %02x%02x", in.bytes[j + 1], in.bytes[j]);
+    if (in.size < 4) fprintf(t.out, "%*s", (4 - in.size) / 2 * 5, "");
+    fprintf(t.out, "  %-8s %s\n", in.mnemonic, in.op_str);
+    done += in.size;
+  }
+  if (insn != nullptr) cs_free(insn, count);
+  // What Capstone could not decode: the bytes, unnamed.
+  for (uint32_t o = done; o + 1 < n; o += 2) fprintf(t.out, "0x%08x:  %02x%02x       .short\n", pc + o, code[o + 1], code[o]);
+  fputc('\n', t.out);
+}
 
 void NativeCpu::HookTrace(uc_engine* uc, uint64_t address, uint32_t size, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
@@ -84,28 +85,6 @@ void NativeCpu::HookTrace(uc_engine* uc, uint64_t address, uint32_t size, void* 
   if (t.out == nullptr) return;
   const uint32_t pc = static_cast<uint32_t>(address);
   t.blocks++;
-  if (t.inAsm && t.csOpen && size != 0 && firstSeen(t, pc, size)) {
-    uint8_t code[1024];
-    const uint32_t n = std::min<uint32_t>(size, sizeof code);
-    if (uc_mem_read(uc, pc, code, n) == UC_ERR_OK) {
-      fprintf(t.out, "----------------\nIN: %s\n", lookupSymbol(t, pc));
-      cs_insn* insn = nullptr;
-      const size_t count = cs_disasm(t.cs, code, n, pc, 0, &insn);
-      uint32_t done = 0;
-      for (size_t i = 0; i < count; i++) {
-        const cs_insn& in = insn[i];
-        fprintf(t.out, "0x%08" PRIx64 ": ", in.address);
-        for (uint16_t j = 0; j + 1 < in.size && j < 4; j += 2) fprintf(t.out, " %02x%02x", in.bytes[j + 1], in.bytes[j]);
-        if (in.size < 4) fprintf(t.out, "%*s", (4 - in.size) / 2 * 5, "");
-        fprintf(t.out, "  %-8s %s\n", in.mnemonic, in.op_str);
-        done += in.size;
-      }
-      if (insn != nullptr) cs_free(insn, count);
-      // What Capstone could not decode (QEMU prints it the same way): the bytes, unnamed.
-      for (uint32_t o = done; o + 1 < n; o += 2) fprintf(t.out, "0x%08x:  %02x%02x       .short\n", pc + o, code[o + 1], code[o]);
-      fputc('\n', t.out);
-    }
-  }
   // exec and cpu lines: formatted by hand into one buffer, one fwrite (fprintf per field was
   // most of the cost with -d cpu).
   char line[512];
@@ -215,10 +194,14 @@ void NativeCpu::SetTrace(const Napi::CallbackInfo& info) {
     }
   }
   trace_ = t.release();
-  uc_hook h;
-  checkUc(env, uc_hook_add(uc_, &h, UC_HOOK_BLOCK, reinterpret_cast<void*>(&NativeCpu::HookTrace), this, 1, 0), "uc_hook_add(BLOCK, trace)");
-  traceHook_ = h;
-  // Code translated before carries no call to the hook.
+  if (exec || cpu) {
+    // exec and cpu need every block execution: a block hook (which also sends the block start
+    // through exit_check.cc's slower path); in_asm alone needs none.
+    uc_hook h;
+    checkUc(env, uc_hook_add(uc_, &h, UC_HOOK_BLOCK, reinterpret_cast<void*>(&NativeCpu::HookTrace), this, 1, 0), "uc_hook_add(BLOCK, trace)");
+    traceHook_ = h;
+  }
+  // Blocks translated before are shown (in_asm) and call the hook (exec, cpu) only once retranslated.
   uc_ctl_flush_tb(uc_);
 }
 
@@ -231,8 +214,8 @@ void NativeCpu::closeTrace() {
     uc_hook_del(uc_, traceHook_);
     traceHook_ = 0;
     flushDeletedHooks();
-    uc_ctl_flush_tb(uc_);
   }
+  if (trace_ != nullptr && uc_ != nullptr) uc_ctl_flush_tb(uc_);
   if (trace_ != nullptr) {
     if (trace_->out) fclose(trace_->out);
     if (trace_->csOpen) cs_close(&trace_->cs);

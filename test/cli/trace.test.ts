@@ -42,7 +42,7 @@ describe('-d in_asm,exec,cpu', () => {
       const traces = lines.filter((l) => l.startsWith('Trace 0:')).length;
       expect(traces).toBeGreaterThan(1000);
       expect(lines.filter((l) => l.startsWith('XPSR=')).length).toBe(traces);
-      // in_asm shows each block once.
+      // in_asm shows each translation once (hello translates nothing twice).
       const ins = log.split('----------------\n').slice(1).map((b) => b.split('\n').slice(2).join('\n').split('\n\n')[0]);
       expect(new Set(ins).size).toBe(ins.length);
     } finally {
