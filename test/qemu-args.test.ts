@@ -39,7 +39,7 @@ describe("Zephyr's board run line", () => {
     expect(c.icount).toEqual({ shift: 7, align: false, sleep: false });
     expect(c.rtc).toEqual({ clock: 'vm', base: 'utc' });
     expect(c.semihosting.enabled).toBe(false);
-    expect(c.log).toEqual({ items: [], file: null });
+    expect(c.log).toEqual({ items: [], file: null, events: [] });
     expect(c.gdb).toBeNull();
     expect(c.noReboot).toBe(false);
     expect(c.notes).toEqual(['the QEMU monitor is not implemented: -mon/-monitor accepted, its chardev carries only the serial console']);
@@ -385,7 +385,8 @@ describe('-d / -D', () => {
   it('QEMU items we do not implement are noted', () => {
     const c = p('-d', 'guest_errors,fpu,cpu,trace:foo*');
     expect(c.log.items).toEqual(['guest_errors', 'cpu']);
-    expect(c.notes).toEqual(expect.arrayContaining(['-d fpu: log item not implemented by cmemu, ignored', '-d trace:foo*: log item not implemented by cmemu, ignored']));
+    expect(c.notes).toEqual(expect.arrayContaining(['-d fpu: log item not implemented by cmemu, ignored', "-d trace:foo*: no trace event matches 'foo*' (see -d trace:help)"]));
+    expect(c.log.events).toEqual(['foo*']);
   });
   it('unknown items list the known ones', () => {
     expect(err('-d', 'unimp,bogus')).toBe(
@@ -434,7 +435,7 @@ describe('accepted no-op options and notes', () => {
     expect(err('-enable-kvm')).toBe('-enable-kvm: KVM cannot run Cortex-M guests');
     expect(err('-daemonize')).toBe('-daemonize: not supported (run cmemu in the background with your shell)');
     expect(p('-nographic', '-L', 'x').notes).toEqual(['-L: not applicable to this emulator, ignored']);
-    expect(p('-nographic', '-trace', 'e').notes).toEqual(['-trace e: trace events are not implemented, ignored']);
+    expect(p('-nographic', '-trace', 'e').notes).toEqual(["-trace e: no trace event matches 'e' (see -d trace:help)"]);
   });
   it('unsupported boot media are clear errors', () => {
     expect(err('-bios', 'x.bin')).toBe('-bios: not supported on this board (use -kernel for the firmware image)');

@@ -95,7 +95,7 @@ export function systemConfigFromArgs(config: QemuConfig, err: (s: string) => voi
       : false,
     append: config.append ?? undefined,
     ivshmem,
-    log: { items: config.log.items, file: config.log.file ?? undefined },
+    log: { items: config.log.items, file: config.log.file ?? undefined, events: config.log.events },
     noReboot: config.noReboot,
     onNote: note,
     onHostMessage: (m) => err(`cmemu: ${m}\n`),

@@ -13,6 +13,8 @@
  * that cannot be honoured (disks, other CPUs) are errors.
  */
 import type { LogCategory } from '../devices/device.js';
+import { TRACE_EVENTS, traceGlob } from '../log/logger.js';
+import { readFileSync } from 'node:fs';
 import { BOARDS } from '../machine/boards/index.js';
 
 export { UsageError } from '../system/errors.js';
@@ -102,7 +104,8 @@ export type InfoRequest =
   | { kind: 'cpu-help' }
   | { kind: 'device-help' }
   | { kind: 'device-props'; device: string }
-  | { kind: 'log-help' };
+  | { kind: 'log-help' }
+  | { kind: 'trace-help' };
 
 export interface QemuConfig {
   /** Set when the command line asks for information instead of a run (print infoText(info), exit 0). */
@@ -122,7 +125,7 @@ export interface QemuConfig {
   icount: IcountConfig | null;
   rtc: RtcConfig;
   semihosting: SemihostingConfig;
-  log: { items: LogItem[]; file: string | null };
+  log: { items: LogItem[]; file: string | null; events: string[] };
   pidfile: string | null;
   noReboot: boolean;
   noShutdown: boolean;
@@ -318,7 +321,7 @@ class Ctx {
       icount: null,
       rtc: { clock: 'host', base: 'utc' },
       semihosting: { enabled: false, target: 'auto', args: [], cmdline: '', chardev: null, userspace: false },
-      log: { items: [], file: null },
+      log: { items: [], file: null, events: [] },
       pidfile: null,
       noReboot: false,
       noShutdown: false,
@@ -497,7 +500,7 @@ const OPTIONS: Record<string, OptDef> = {
   },
   L: { arg: true, handle: noteIgnored('-L') },
   msg: { arg: true, handle: noteIgnored('-msg') },
-  trace: { arg: true, handle: (ctx, a) => ctx.note(`-trace ${a}: trace events are not implemented, ignored`) },
+  trace: { arg: true, handle: (ctx, a) => handleTrace(ctx, a) },
   daemonize: {
     arg: false,
     handle: () => {
@@ -804,6 +807,37 @@ function handleSemihostingConfig(ctx: Ctx, a: string): void {
   if (kv.has('arg')) ctx.semihostingArgs.push(...kv.get('arg')!.split('\0'));
 }
 
+function addTracePattern(ctx: Ctx, opt: string, pat: string): void {
+  if (!pat) throw new UsageError(`${opt}: missing trace event pattern`);
+  const re = traceGlob(pat.replace(/^-/, ''));
+  if (!TRACE_EVENTS.some((e) => re.test(e.name))) ctx.note(`${opt}: no trace event matches '${pat}' (see -d trace:help)`);
+  if (!ctx.cfg.log.events.includes(pat)) ctx.cfg.log.events.push(pat);
+}
+
+/** -trace [enable=]PATTERN[,file=FILE] (QEMU's -trace; events=FILE reads patterns from a file). */
+function handleTrace(ctx: Ctx, a: string): void {
+  if (a === 'help' || a === '?' || a === 'enable=help') {
+    ctx.info({ kind: 'trace-help' });
+    return;
+  }
+  const kv = parseKeyVals(`-trace ${a}`, a, 'enable');
+  rejectUnknown(`-trace ${a}`, kv, ['enable', 'file', 'events']);
+  const en = kv.get('enable');
+  if (en) addTracePattern(ctx, `-trace ${a}`, en);
+  const evf = kv.get('events');
+  if (evf) {
+    let text: string;
+    try {
+      text = readFileSync(evf, 'utf8');
+    } catch (e) {
+      throw new UsageError(`-trace events=${evf}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    for (const line of text.split('\n').map((l) => l.trim())) if (line && !line.startsWith('#')) addTracePattern(ctx, `-trace events=${evf}`, line);
+  }
+  const file = kv.get('file');
+  if (file) ctx.cfg.log.file = file;
+}
+
 function handleLog(ctx: Ctx, a: string): void {
   const opt = `-d ${a}`;
   if (a === 'help' || a === '?') {
@@ -815,7 +849,14 @@ function handleLog(ctx: Ctx, a: string): void {
   for (const item of a.split(',')) {
     if (known.includes(item)) {
       if (!items.includes(item as LogItem)) items.push(item as LogItem);
-    } else if (QEMU_ONLY_LOG_ITEMS.includes(item) || item.startsWith('trace:')) {
+    } else if (item.startsWith('trace:')) {
+      const pat = item.slice(6);
+      if (pat === 'help' || pat === '?') {
+        ctx.info({ kind: 'trace-help' });
+        return;
+      }
+      addTracePattern(ctx, `-d ${item}`, pat);
+    } else if (QEMU_ONLY_LOG_ITEMS.includes(item)) {
       ctx.note(`-d ${item}: log item not implemented by cmemu, ignored`);
     } else {
       throw new UsageError(`${opt}: unknown log item '${item}' (known items: ${known.join(', ')}; see -d help)`);
@@ -1115,7 +1156,10 @@ export function infoText(req: InfoRequest): string {
       return (
         'Log items (comma separated):\n' +
         LOG_ITEMS.map((i) => `${i.name.padEnd(15)} ${i.help}\n`).join('') +
-        `accepted and ignored: ${QEMU_ONLY_LOG_ITEMS.join(', ')}, trace:PATTERN\n`
+        `trace:PATTERN       enable trace events (see -d trace:help)\n` +
+        `accepted and ignored: ${QEMU_ONLY_LOG_ITEMS.join(', ')}\n`
       );
+    case 'trace-help':
+      return 'Trace events (-d trace:PATTERN or -trace PATTERN; * and ? match, a leading - disables):\n' + TRACE_EVENTS.map((e) => `${e.name.padEnd(38)} ${e.help}\n`).join('');
   }
 }

@@ -63,6 +63,7 @@
  * System reset restores INTRMASK(_HI), clears INTRSTATUS(_HI), EVSTATUS, EVMASK and PEER_SEL;
  * the connection (id, peers, memory contents) survives it.
  */
+import { TRACE_EVENTS } from '../log/logger.js';
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
 import type { IvshmemLink } from './ivshmem-link.js';
 import { logGuestError } from './peripheral.js';
@@ -100,6 +101,8 @@ export interface IvshmemFlatOptions {
   shmemSize?: number;
   irq?: IrqLine;
   log?: Logger;
+  /** Virtual time, for trace event timestamps. */
+  clock?: { now(): number };
   /** Told once when the server connection closes (the launcher prints one line). */
   onServerGone?: (reason: string) => void;
 }
@@ -122,6 +125,10 @@ export class IvshmemFlat implements MmioDevice {
   /** Other peers as the link reported them (for PEERS_CHANGED when the server goes). */
   private readonly knownPeers = new Set<number>();
   private readonly onServerGone: ((reason: string) => void) | undefined;
+  /** Any ivshmem_flat_* trace event on (-d trace:ivshmem*): otherwise tracing costs one test. */
+  private readonly tracing: boolean;
+  private readonly clock: { now(): number } | null;
+  private readonly hostT0 = performance.now();
 
   constructor(
     private readonly link: IvshmemLink,
@@ -133,11 +140,13 @@ export class IvshmemFlat implements MmioDevice {
     this.shmemSize = opts.shmemSize ?? link.shmSize;
     this.vectors = Math.min(link.peerVectors(link.id), MAX_VECTORS);
     this.onServerGone = opts.onServerGone;
+    this.clock = opts.clock ?? null;
+    this.tracing = TRACE_EVENTS.some((e) => e.name.startsWith('ivshmem_flat_') && this.log.traceEnabled?.(e.name) === true);
     for (const p of link.peers()) this.knownPeers.add(p);
     link.onPeerChange((peer, joined) => {
       if (joined) this.knownPeers.add(peer);
       else this.knownPeers.delete(peer);
-      if (this.log.enabled('trace')) this.log.log('trace', `ivshmem-flat: peer ${peer} ${joined ? 'joined' : 'left'}`);
+      if (this.tracing) this.trace(joined ? 'ivshmem_flat_peer_joined' : 'ivshmem_flat_peer_left', `peer=${peer}`);
       this.raiseEvent(EV_PEERS_CHANGED);
     });
     link.onClose((reason) => this.serverGone(reason));
@@ -156,8 +165,26 @@ export class IvshmemFlat implements MmioDevice {
     if (!Number.isInteger(v) || v < 0 || v >= this.vectors) return;
     const w = v >> 5;
     const bit = (1 << (v & 31)) >>> 0;
-    this.status[w] = (this.status[w]! | bit) >>> 0;
+    const old = this.status[w]!;
+    this.status[w] = (old | bit) >>> 0;
+    if (this.tracing) {
+      this.trace('ivshmem_flat_irq_handler', `vector=${v}${this.mask[w]! & bit ? '' : ' (masked)'}`);
+      this.traceStatus(w, old, 'doorbell');
+    }
     if (this.mask[w]! & bit) this.irq.pulse();
+  }
+
+  /** One trace event line: name, virtual time (s), host time since the device was made (s), details. */
+  private trace(event: string, details: string): void {
+    if (!this.log.traceEnabled?.(event)) return;
+    const vt = this.clock ? (this.clock.now() / 1e9).toFixed(9) : '-';
+    const host = ((performance.now() - this.hostT0) / 1e3).toFixed(6);
+    this.log.log('trace', `${event} vt=${vt} host=${host} ${details}`);
+  }
+
+  private traceStatus(w: number, old: number, why: string): void {
+    const now = this.status[w]!;
+    if (now !== old) this.trace('ivshmem_flat_intrstatus', `${w ? 'INTRSTATUS_HI' : 'INTRSTATUS'} 0x${old.toString(16)} -> 0x${now.toString(16)} (${why})`);
   }
 
   /** Whether the server connection is still up. */
@@ -173,6 +200,7 @@ export class IvshmemFlat implements MmioDevice {
   private serverGone(reason: string): void {
     if (!this.connected) return;
     this.connected = false;
+    if (this.tracing) this.trace('ivshmem_flat_server_gone', reason);
     this.raiseEvent(EV_SERVER_GONE | (this.knownPeers.size ? EV_PEERS_CHANGED : 0));
     this.knownPeers.clear();
     this.onServerGone?.(reason);
@@ -252,15 +280,21 @@ export class IvshmemFlat implements MmioDevice {
       case R.INTRMASK:
         this.setMask(0, value);
         return;
-      case R.INTRSTATUS:
+      case R.INTRSTATUS: {
+        const was = this.status[0];
         this.status[0] = (this.status[0] & ~value) >>> 0;
+        if (this.tracing) this.traceStatus(0, was, 'guest cleared');
         return;
+      }
       case R.DOORBELL:
         this.doorbell(value >>> 16, value & 0xffff);
         return;
-      case R.INTRSTATUS_HI:
+      case R.INTRSTATUS_HI: {
+        const was = this.status[1];
         this.status[1] = (this.status[1] & ~value) >>> 0;
+        if (this.tracing) this.traceStatus(1, was, 'guest cleared');
         return;
+      }
       case R.INTRMASK_HI:
         this.setMask(1, value);
         return;
@@ -301,14 +335,12 @@ export class IvshmemFlat implements MmioDevice {
       return;
     }
     const n = this.link.peerVectors(peer);
-    if (n === 0) {
-      this.guestError(`DOORBELL to peer ${peer} vector ${vector}: no such peer, ignored`);
+    if (n === 0 || vector >= n) {
+      if (this.tracing) this.trace('ivshmem_flat_interrupt_invalid_peer', `peer=${peer} vector=${vector}`);
+      this.guestError(`DOORBELL to peer ${peer} vector ${vector}: ${n === 0 ? 'no such peer' : `that peer has ${n} vector${n === 1 ? '' : 's'}`}, ignored`);
       return;
     }
-    if (vector >= n) {
-      this.guestError(`DOORBELL to peer ${peer} vector ${vector}: that peer has ${n} vector${n === 1 ? '' : 's'}, ignored`);
-      return;
-    }
+    if (this.tracing) this.trace('ivshmem_flat_interrupt_peer', `peer=${peer} vector=${vector}`);
     if (!this.link.notify(peer, vector)) this.guestError(`DOORBELL to peer ${peer} vector ${vector}: could not ring it, dropped`);
   }
 }

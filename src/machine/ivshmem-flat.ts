@@ -96,6 +96,7 @@ export function installIvshmemFlat(machine: Machine, p: IvshmemFlatPlacement, li
     // An edge per event (the NVIC's pulse pends the input whatever its level).
     irq: machine.scs.nvic.line(p.irq),
     log: opts.log,
+    clock: machine.sched,
     onServerGone: opts.onServerGone,
   });
   machine.addHostMemory(`ivshmem-flat${suffix} shared memory`, p.shmem, link.shm, size);

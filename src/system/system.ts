@@ -75,7 +75,7 @@ export interface SystemConfig {
   append?: string;
   ivshmem?: IvshmemConfig | IvshmemConfig[];
   /** QEMU's -d items (and -D file), or a logger of your own. */
-  log?: { items?: readonly string[]; file?: string } | Logger;
+  log?: { items?: readonly string[]; file?: string; events?: readonly string[] } | Logger;
   /** A system reset request ends the run instead (QEMU's -no-reboot). */
   noReboot?: boolean;
   /** One-line notes for the user (e.g. a substituted option); default: dropped. */
@@ -173,8 +173,8 @@ function serialSpec(s: SerialSpec, i: number): ChardevSpec | null {
 function makeLogger(cfg: SystemConfig['log']): Logger {
   if (!cfg) return SILENT;
   if ('enabled' in cfg && typeof cfg.enabled === 'function') return cfg as Logger;
-  const c = cfg as { items?: readonly string[]; file?: string };
-  return new CategoryLogger((c.items ?? []) as LogCategory[], c.file);
+  const c = cfg as { items?: readonly string[]; file?: string; events?: readonly string[] };
+  return new CategoryLogger((c.items ?? []) as LogCategory[], c.file, c.events ?? []);
 }
 
 export class System implements ConsoleDriver {
