@@ -144,6 +144,8 @@ export interface PairOptions {
   /** Extra words on the firmware command line, per role. */
   initiatorArgs?: string[];
   responderArgs?: string[];
+  /** The server's shared memory: a POSIX shm object of this name (as -M NAME; unlinked at close) instead of a memfd. */
+  shmName?: string;
   /** Extra cmemu options for both boards (e.g. ['-d', 'guest_errors']). */
   cmemuArgs?: string[];
 }
@@ -173,9 +175,9 @@ export class PingPongPair {
       if (!existsSync(pingpongElf(b))) throw new Error(`firmware: ${pingpongElf(b)} is missing (make firmware)`);
     }
     if ((this.opts.server ?? 'inproc') === 'inproc') {
-      this.server = new IvshmemServer().start({ socketPath: this.socketPath, size: 4 << 20, vectors: 1 });
+      this.server = new IvshmemServer().start({ socketPath: this.socketPath, size: 4 << 20, vectors: 1, shmName: this.opts.shmName });
     } else {
-      const child = spawn(process.execPath, [CMEMU, 'ivshmem-server', '-S', this.socketPath, '-l', '4M', '-n', '1', '-F', '-v'], {
+      const child = spawn(process.execPath, [CMEMU, 'ivshmem-server', '-S', this.socketPath, '-l', '4M', '-n', '1', '-F', '-v', ...(this.opts.shmName ? ['-M', this.opts.shmName] : [])], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       this.serverProc = new Board('server', '-', child);

@@ -342,6 +342,7 @@ export class System implements ConsoleDriver {
             installIvshmemFlat(machine, p, links[i]!, {
               index: i,
               log,
+              onShmLost: (message) => hostMsg(`ivshmem-flat${i ? i : ''}: ${message}; the board keeps running`),
               onServerGone: (reason) => hostMsg(`ivshmem-flat${i ? i : ''}: the ivshmem server went away (${reason}); the board keeps running with its shared memory, doorbells to other peers are dropped`),
             }),
           );

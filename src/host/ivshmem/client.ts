@@ -30,6 +30,10 @@ export class IvshmemConnectError extends Error {
 class ClientLink implements IvshmemLink {
   private readonly peerCbs: ((peer: number, joined: boolean) => void)[] = [];
   private readonly closeCbs: ((reason: string) => void)[] = [];
+  private readonly shmLostCbs: ((message: string) => void)[] = [];
+  /** privateFrom already reported (see checkShm). */
+  private reportedFrom = -1;
+  shmEventFd: number | undefined;
   private sock: number;
   private watch: FdWatch | null;
   private closed = false;
@@ -85,11 +89,30 @@ class ClientLink implements IvshmemLink {
   onClose(cb: (reason: string) => void): void {
     this.closeCbs.push(cb);
   }
+  onShmLost(cb: (message: string) => void): void {
+    this.shmLostCbs.push(cb);
+  }
+  checkShm(): void {
+    if (this.closed || this.shm.byteLength === 0) return;
+    const st = this.px.sharedStatus(this.shm);
+    if (!st || st.privateFrom < 0 || (this.reportedFrom >= 0 && st.privateFrom >= this.reportedFrom)) return;
+    this.reportedFrom = st.privateFrom;
+    const size = this.shm.byteLength;
+    const hex = (v: number) => '0x' + v.toString(16);
+    const msg =
+      `the shared-memory object was truncated under the board (it is ${st.objectSize < 0 ? 'unreadable' : `${st.objectSize} bytes`} now, ` +
+      `the mapping ${size}): bytes ${hex(st.privateFrom)}-${hex(size - 1)} are private zero pages from now on, no longer shared with the peers`;
+    this.trace(msg);
+    for (const cb of this.shmLostCbs) cb(msg);
+  }
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.dropSocket();
     for (const fd of this.proto.releaseAll()) this.px.closeFd(fd);
+    if (this.shm.byteLength) this.px.unguardShared(this.shm);
+    if (this.shmEventFd !== undefined) this.px.closeFd(this.shmEventFd);
+    this.shmEventFd = undefined;
   }
 
   // --- the connection ---------------------------------------------------------------------------
@@ -179,6 +202,7 @@ class ClientLink implements IvshmemLink {
     for (const fd of s.close) this.px.closeFd(fd);
     for (const w of s.warnings) this.trace(w);
     if (s.error !== undefined) return s.error;
+    if (s.left.length || s.joined.length) this.checkShm();
     for (const p of s.left) {
       this.trace(`peer ${p} left`);
       for (const cb of this.peerCbs) cb(p, false);
@@ -194,6 +218,9 @@ class ClientLink implements IvshmemLink {
     const fd = this.proto.takeShmFd();
     try {
       this.shm = this.px.mmapShared(fd, this.proto.mapSize, true);
+      // Whoever can write the object can shrink it: guard the mapping against SIGBUS (sharedStatus).
+      this.shmEventFd = this.px.createEventFd(0);
+      this.px.guardShared(this.shm, fd, this.shmEventFd);
     } finally {
       this.px.closeFd(fd); // the mapping outlives the fd
     }
