@@ -237,6 +237,58 @@ Napi::Value SendMsg(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n >= 0 ? static_cast<double>(n) : -static_cast<double>(errno));
 }
 
+// sendRaw(fd, bytes, fds = []): one non-blocking sendmsg of arbitrary bytes with any fds (test
+// tool: a hostile server that splits messages, or passes several fds of any kind). Returns the
+// bytes sent or -errno.
+Napi::Value SendRaw(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = fdArg(info, 0, "sendRaw");
+  if (info.Length() < 2 || !info[1].IsTypedArray()) throw Napi::TypeError::New(env, "sendRaw: Uint8Array expected");
+  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  std::vector<int> fds;
+  if (info.Length() > 2 && info[2].IsArray()) {
+    Napi::Array a = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length() && i < kMaxFdsPerMsg; i++) fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+  }
+  struct iovec iov = {data.Data(), data.ByteLength()};
+  std::vector<char> ctrl(CMSG_SPACE(sizeof(int) * (fds.empty() ? 1 : fds.size())), 0);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (!fds.empty()) {
+    msg.msg_control = ctrl.data();
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return Napi::Number::New(env, n >= 0 ? static_cast<double>(n) : -static_cast<double>(errno));
+}
+
+// prepareEventFd(fd): null if `fd` is an eventfd (then made non-blocking: a write to a full
+// counter must fail with EAGAIN, never block), else what it is (a peer's doorbell fd from the
+// server must be an eventfd: a pipe or a blocking fd would let the server hang us).
+Napi::Value PrepareEventFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = fdArg(info, 0, "prepareEventFd");
+  struct stat st;
+  if (fstat(fd, &st) < 0) return Napi::String::New(env, std::string("an fd fstat refuses (") + strerror(errno) + ")");
+  char target[PATH_MAX];
+  std::string link = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t tn = readlink(link.c_str(), target, sizeof target - 1);
+  const std::string what = tn > 0 ? std::string(target, static_cast<size_t>(tn)) : "?";
+  if (what != "anon_inode:[eventfd]") return Napi::String::New(env, what);
+  const int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || ((fl & O_NONBLOCK) == 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) return Napi::String::New(env, std::string("an eventfd that cannot be made non-blocking (") + strerror(errno) + ")");
+  return env.Null();
+}
+
 // dupFd(fd): a close-on-exec duplicate (e.g. to queue an fd for a later send while its owner may close it).
 Napi::Value DupFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -734,7 +786,7 @@ void RegisterPosix(Napi::Env env, Napi::Object exports) {
       {"socketPair", SocketPair},     {"recvChunk", RecvChunk},         {"sendMsg", SendMsg},
       {"memfdCreate", MemfdCreate},   {"shmOpen", ShmOpen},             {"shmUnlink", ShmUnlink},
       {"openUnlinkedIn", OpenUnlinkedIn}, {"ftruncate", Ftruncate},     {"fdInfo", FdInfo},
-      {"dupFd", DupFd},             {"mmapShared", MmapShared},     {"munmapShared", MunmapShared}, {"guardShared", GuardShared}, {"sharedStatus", SharedStatus}, {"unguardShared", UnguardShared},   {"pollFds", PollFds},
+      {"dupFd", DupFd}, {"sendRaw", SendRaw}, {"prepareEventFd", PrepareEventFd},             {"mmapShared", MmapShared},     {"munmapShared", MunmapShared}, {"guardShared", GuardShared}, {"sharedStatus", SharedStatus}, {"unguardShared", UnguardShared},   {"pollFds", PollFds},
   };
   for (const auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   exports.Set("FdWatch", FdWatch::Init(env));

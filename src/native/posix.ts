@@ -121,6 +121,13 @@ export interface PosixApi {
    */
   sendMsg(fd: number, value: bigint | number, passFd?: number): number;
 
+  /** Test tool: one non-blocking sendmsg of any bytes with any fds (a hostile server splitting messages). Bytes sent or a negated errno. */
+  sendRaw(fd: number, data: Uint8Array, fds?: readonly number[]): number;
+  /**
+   * Null if `fd` is an eventfd, which is then made non-blocking (a write to a full counter fails
+   * with EAGAIN instead of blocking); otherwise what /proc says it is ("pipe:[123]", "/tmp/x").
+   */
+  prepareEventFd(fd: number): string | null;
   /** A close-on-exec duplicate of `fd` (to queue an fd for a later send while its owner may close it). */
   dupFd(fd: number): number;
 

@@ -281,7 +281,7 @@ export function connectIvshmem(path: string, opts: ConnectOptions = {}): Promise
     const hint = code === 'ENOENT' ? ' (no such socket: is the ivshmem server running?)' : code === 'ECONNREFUSED' ? ' (nobody listens there: a stale socket?)' : '';
     return Promise.reject(new IvshmemConnectError(`ivshmem: cannot connect to ${path}: ${(e as Error).message}${hint}`));
   }
-  const proto = new IvshmemClientProtocol({ shmemSize: opts.shmemSize, inspectFd: (fd) => px.fdInfo(fd) });
+  const proto = new IvshmemClientProtocol({ shmemSize: opts.shmemSize, inspectFd: (fd) => px.fdInfo(fd), checkVectorFd: (fd) => px.prepareEventFd(fd) });
   const link = new ClientLink(px, proto, sock, log, path);
   return new Promise<IvshmemLink>((resolve, reject) => {
     const timer = setTimeout(() => {
