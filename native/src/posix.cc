@@ -72,13 +72,15 @@ bool fillSockaddr(const std::string& path, struct sockaddr_un* sun) {
 // --- UNIX stream sockets ----------------------------------------------------------------------
 
 // unixConnect(path): a connected, non-blocking stream socket. A local connect completes at once
-// (or fails: ENOENT, ECONNREFUSED, EAGAIN when the listener's backlog is full).
+// or fails: ENOENT, ECONNREFUSED, EAGAIN when the listener's backlog is full. The socket is
+// non-blocking before connect: a blocking connect to a listener that never accepts (a stuck or
+// hostile server, or one whose backlog is momentarily full) waited forever.
 Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = strArg(info, 0, "unixConnect");
   struct sockaddr_un sun;
   if (!fillSockaddr(path, &sun)) throw Napi::RangeError::New(env, "unixConnect: socket path empty or too long: " + path);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) throw errnoError(env, "socket", errno);
   int r;
   do r = connect(fd, reinterpret_cast<struct sockaddr*>(&sun), sizeof sun);
@@ -88,7 +90,6 @@ Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
     close(fd);
     throw errnoError(env, "connect " + path, err);
   }
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   return Napi::Number::New(env, fd);
 }
 

@@ -247,6 +247,23 @@ describe('ivshmem client vs a hostile server', () => {
     closeSync(fifo);
   });
 
+  it('a server that never accepts (backlog full): a one-line error at the timeout (the connect used to block the emulator for good)', async () => {
+    const path = join(tmp, `s${nSock++}`);
+    const lfd = px.unixListen(path, 0);
+    const held: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      try {
+        held.push(px.unixConnect(path));
+      } catch (e) {
+        expect((e as NodeJS.ErrnoException).code).toBe('EAGAIN');
+      }
+    }
+    const t0 = Date.now();
+    await expect(connectIvshmem(path, { timeoutMs: 300 })).rejects.toThrow(/^ivshmem: cannot connect to .*: Resource temporarily unavailable \(the server accepted no connection within 300 ms: its backlog is full\)$/);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    for (const fd of [...held, lfd]) px.closeFd(fd);
+  });
+
   it(`${iterations(5000)} peers joining and leaving after the greeting (seed 22): the link's view matches the server's word, fds return to baseline`, async () => {
     const rng = new Rng(22);
     const base = fdCount();

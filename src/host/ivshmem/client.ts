@@ -273,20 +273,40 @@ export function connectIvshmem(path: string, opts: ConnectOptions = {}): Promise
   if (opts.shmemSize !== undefined && !(Number.isSafeInteger(opts.shmemSize) && opts.shmemSize > 0)) {
     return Promise.reject(new IvshmemConnectError(`ivshmem: bad shmem-size ${opts.shmemSize}`));
   }
-  let sock: number;
-  try {
-    sock = px.unixConnect(path);
-  } catch (e) {
+  const t0 = Date.now();
+  const fail = (e: unknown) => {
     const code = (e as NodeJS.ErrnoException).code;
-    const hint = code === 'ENOENT' ? ' (no such socket: is the ivshmem server running?)' : code === 'ECONNREFUSED' ? ' (nobody listens there: a stale socket?)' : '';
-    return Promise.reject(new IvshmemConnectError(`ivshmem: cannot connect to ${path}: ${(e as Error).message}${hint}`));
-  }
+    const hint =
+      code === 'ENOENT' ? ' (no such socket: is the ivshmem server running?)'
+      : code === 'ECONNREFUSED' ? ' (nobody listens there: a stale socket?)'
+      : code === 'EAGAIN' ? ` (the server accepted no connection within ${timeoutMs} ms: its backlog is full)`
+      : '';
+    return new IvshmemConnectError(`ivshmem: cannot connect to ${path}: ${(e as Error).message}${hint}`);
+  };
+  // A full backlog (EAGAIN: many boards starting at once, or a server that stopped accepting) is
+  // retried until the greeting timeout; the connect itself never blocks.
+  const connectNow = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const attempt = () => {
+        try {
+          resolve(px.unixConnect(path));
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EAGAIN' && Date.now() - t0 < timeoutMs) setTimeout(attempt, 10);
+          else reject(fail(e));
+        }
+      };
+      attempt();
+    });
+  return connectNow().then((sock) => greet(px, path, sock, opts, log, Math.max(1, timeoutMs - (Date.now() - t0))));
+}
+
+function greet(px: PosixApi, path: string, sock: number, opts: ConnectOptions, log: Logger, timeoutMs: number): Promise<IvshmemLink> {
   const proto = new IvshmemClientProtocol({ shmemSize: opts.shmemSize, inspectFd: (fd) => px.fdInfo(fd), checkVectorFd: (fd) => px.prepareEventFd(fd) });
   const link = new ClientLink(px, proto, sock, log, path);
   return new Promise<IvshmemLink>((resolve, reject) => {
     const timer = setTimeout(() => {
       link.abort();
-      reject(new IvshmemConnectError(`ivshmem: no complete greeting from ${path} within ${timeoutMs} ms (${proto.describeProgress()})`));
+      reject(new IvshmemConnectError(`ivshmem: no complete greeting from ${path} within ${opts.timeoutMs ?? DEFAULT_GREETING_TIMEOUT_MS} ms (${proto.describeProgress()})`));
     }, timeoutMs);
     link.start((err) => {
       clearTimeout(timer);
