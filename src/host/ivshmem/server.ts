@@ -20,7 +20,7 @@
  * `size` rounded up to a power of two, as QEMU's server does.
  */
 import { EventEmitter } from 'node:events';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { fstatSync, lstatSync, unlinkSync } from 'node:fs';
 import { posix, Ready, Errno, type FdWatch, type PosixApi } from '../../native/posix.js';
 import { MAX_PEER_ID, MAX_VECTORS, PROTOCOL_VERSION } from './protocol.js';
 
@@ -179,6 +179,16 @@ export class IvshmemServer extends EventEmitter {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         this.shmFd = this.px.shmOpen(shmName, false, false); // reuse it, as QEMU does
+        // ...but only our own, closed to others: an object someone else made (or opened up)
+        // would let them read and write every peer's memory, or shrink it under the boards.
+        const st = fstatSync(this.shmFd);
+        const uid = process.getuid?.() ?? st.uid;
+        if (st.uid !== uid || (st.mode & 0o077) !== 0) {
+          throw new Error(
+            `ivshmem server: shm object ${shmName} exists ${st.uid !== uid ? `and belongs to uid ${st.uid}` : `with mode 0${(st.mode & 0o777).toString(8)}`}: ` +
+              'refusing to share memory others can open (remove it, or chmod 600 it if it is yours)',
+          );
+        }
       }
       this.shmDescription = `shm object ${shmName}${this.shmCreatedName ? '' : ' (existing)'}`;
     } else if (shmDir !== undefined) {
