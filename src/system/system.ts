@@ -203,6 +203,8 @@ export class System implements ConsoleDriver {
   private timedOut = false;
   private faultWanted = false;
   private faultHit: FaultInfo | null = null;
+  /** pause() was called during a run: the wait returns with reason 'paused'. */
+  private userPaused = false;
   /** @internal The world this system belongs to, if any: its runs drive every board. */
   driver: Driver | null = null;
   /** @internal Called when the machine finishes (the world marks the peer gone). */
@@ -643,6 +645,7 @@ export class System implements ConsoleDriver {
     this.timeoutAt = timeoutAt;
     this.timeReached = false;
     this.timedOut = false;
+    this.userPaused = false;
     this.armWaitTimer();
     const onLine = () => {
       if (check()) m.pause('condition');
@@ -662,6 +665,11 @@ export class System implements ConsoleDriver {
         if (this.timedOut) {
           const con = console ?? this.consoles[0]!;
           throw new TimeoutError(`${what} did not happen within ${formatDuration(parseDuration(to!))} (${m.icountMode ? 'virtual' : 'host'} time); ${con.name} said:\n${indent(con.tail())}`, con.tail());
+        }
+        if (this.userPaused) {
+          // sys.pause(): the run returns (it used to carry on, so a run waiting on a guest that sleeps for good could not be ended).
+          this.userPaused = false;
+          return this.result('paused');
         }
         // Paused for another reason (a breakpoint or fault that is not ours): carry on.
       }
@@ -697,6 +705,7 @@ export class System implements ConsoleDriver {
 
   /** Make a running run() / runUntil() return at the next stop (as paused); the system stays as it is. */
   pause(reason = 'paused'): void {
+    if (this.running) this.userPaused = true;
     this.machine.pause(reason);
   }
 

@@ -150,12 +150,13 @@ async function tryImage(board: string, firmware: FirmwareSpec | FirmwareSpec[], 
     return 'refused';
   }
   try {
-    const r = await sys.runFor({ instructions: 20_000 });
+    // Bounded in virtual time too: a guest may sleep for good (WFI with nothing to wake it).
+    const r = await sys.runUntil({ instructions: 20_000 }, { timeout: '1 s' });
     expect(['instructions', 'finished', 'time'], `${label}: ${JSON.stringify(r)}`).toContain(r.reason);
     if (r.outcome?.kind === 'error') throw new Error(`${label}: emulator error ${JSON.stringify(r.outcome)}`);
     return 'booted';
   } catch (e) {
-    if (e instanceof CmemuError) return 'booted';
+    if (e instanceof CmemuError) return 'booted'; // TimeoutError, MachineFinishedError: the guest's business
     throw new Error(`${label}: ${(e as Error).stack}`);
   } finally {
     await sys.close();
@@ -191,6 +192,21 @@ describe('ELF loader fuzz', () => {
     console.log(`fuzz-raw: ${JSON.stringify(tally)}`);
     expect(tally.refused + tally.booted).toBe(iterations(60));
   }, 120_000);
+
+  it('a guest that sleeps for good (reset PC on `wfi; b .`): a run ends by its timeout, or by sys.pause() (which a run used to ignore)', async () => {
+    const hello = readFileSync(firmwarePath('mps2-an385', 'hello'));
+    // Byte 4 = 11 moves hello's reset vector onto sh_exit's `wfi; b.n` loop (0x60a): nothing ever wakes it.
+    const sys = await createSystem({ board: 'mps2-an385', firmware: [hello, { raw: Uint8Array.of(11), addr: 4 }], time: { icount: 3 } });
+    try {
+      await expect(sys.runUntil({ instructions: 20_000 }, { timeout: '1 s' })).rejects.toThrow(/did not happen within 1 s \(virtual time\)/);
+      setTimeout(() => sys.pause(), 100);
+      const r = await sys.runFor({ instructions: 20_000 });
+      expect(r.reason).toBe('paused');
+      expect(r.instructions).toBeLessThan(20_000);
+    } finally {
+      await sys.close();
+    }
+  });
 
   it('through bin/cmemu: exit 2 and one line, never a stack trace', async () => {
     const orig = readFileSync(firmwarePath('mps2-an385', 'hello'));
