@@ -239,6 +239,8 @@ export class PingPongPair {
     await Promise.all([...this.started.map((b) => b.exited), this.serverProc?.exited]);
     this.server?.stop();
     this.server = null;
+    // A killed server process cannot unlink its shm object: do it for it.
+    if (this.opts.shmName && this.serverProc) rmSync(`/dev/shm/${this.opts.shmName.replace(/^\//, '')}`, { force: true });
     rmSync(this.dir, { recursive: true, force: true });
     process.off('exit', this.exitHook);
   }

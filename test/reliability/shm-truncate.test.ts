@@ -129,5 +129,7 @@ describe('a board whose shared memory is truncated under it', () => {
       expect(b.err.split('\n').filter((l) => /truncated/.test(l))).toHaveLength(1);
       expect(b.err).toMatch(/^cmemu: ivshmem-flat: the shared-memory object was truncated under the board \(it is 0 bytes now, the mapping 4194304\): bytes 0x0-0x3fffff are private zero pages from now on, no longer shared with the peers; the board keeps running$/m);
     }
+    await p.close();
+    expect(existsSync(`/dev/shm/${name}`)).toBe(false);
   }, 90_000);
 });
