@@ -70,3 +70,9 @@ linux-guest: deps
 
 demo-linux: deps build native firmware linux-guest
 	node dist/cli/demo-linux.js
+
+# Long runs with figures (issue 11): 10^6 messages each way through our server with RSS/fd
+# figures, and 8 pairs (16 boards) on one server. SOAK_N, SOAK_PAIRS, SOAK_PAIR_N override.
+.PHONY: soak
+soak: deps build native firmware
+	node dist/bench/soak.js

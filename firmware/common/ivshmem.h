@@ -55,6 +55,7 @@
 #define IVSHMEM_EXTID_V1      0x49565331u   /* 'IVS1' */
 #define IVSHMEM_EV_PEERS_CHANGED (1u << 0)
 #define IVSHMEM_EV_SERVER_GONE   (1u << 1)
+#define IVSHMEM_EV_SHM_LOST      (1u << 2) /* the shm object was truncated: past its end, private zero pages */
 
 #define IVSHMEM_REG(off) (*(volatile uint32_t *)(IVSHMEM_REGS_BASE + (off)))
 

@@ -8,6 +8,8 @@
  *   responder         answers every request until the initiator leaves
  *   bogus             (either role) once the link is up, ring a peer that does not exist and
  *                     vectors that do not exist: the device must log and ignore them
+ *   region=K          (both sides of a pair) this pair's protocol at offset K * 0x2000 of the
+ *                     region, so that several pairs share one server (`make soak`: 8 pairs)
  * Receive is interrupt-driven: the doorbell interrupt (and SysTick, 10 Hz, for the heartbeat and a
  * periodic re-check) wakes the main loop from WFI; the loop drains the ring to tx_head. Every
  * payload is checked. A departed peer (cmemu's PEERS_CHANGED event, a LEFT state, a new session)
@@ -302,6 +304,8 @@ static void on_event(uint32_t ev, void *arg)
     wake = 1;
 }
 
+static uint32_t region;
+
 static void parse_cmdline(void)
 {
     static char buf[256];
@@ -332,8 +336,13 @@ static void parse_cmdline(void)
                 for (const char *d = w + 2; *d >= '0' && *d <= '9'; d++)
                     v = v * 10u + (uint32_t)(*d - '0');
                 count = v;
+            } else if (!strncmp(w, "region=", 7)) {
+                uint32_t v = 0;
+                for (const char *d = w + 7; *d >= '0' && *d <= '9'; d++)
+                    v = v * 10u + (uint32_t)(*d - '0');
+                region = v;
             } else
-                test_fail("unknown argument '%s' (want initiator|responder [n=N])", w);
+                test_fail("unknown argument '%s' (want initiator|responder [n=N] [region=K])", w);
         }
         first = 0;
         *e = save;
@@ -351,7 +360,10 @@ int main(void)
     int ext = ivshmem_init();
     size_t size = ivshmem_get_mem(&shm);
     my_id = ivshmem_get_id();
-    CHECK(size >= PP_MIN_SHM, "shared memory is %u bytes, need %u", (uint32_t)size, PP_MIN_SHM);
+    /* region=K: this pair's protocol lives at K * PP_MIN_SHM in the region (several pairs on one server). */
+    CHECK(size >= (region + 1u) * PP_MIN_SHM, "shared memory is %u bytes, need %u for region %u", (uint32_t)size, (region + 1u) * PP_MIN_SHM, region);
+    shm += region * PP_MIN_SHM;
+    size -= region * PP_MIN_SHM;
     my_slot = initiator ? PP_SLOT_INIT : PP_SLOT_RESP;
     other_slot = initiator ? PP_SLOT_RESP : PP_SLOT_INIT;
     my_ring = initiator ? PP_RING_I2R : PP_RING_R2I;

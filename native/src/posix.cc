@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -69,13 +72,15 @@ bool fillSockaddr(const std::string& path, struct sockaddr_un* sun) {
 // --- UNIX stream sockets ----------------------------------------------------------------------
 
 // unixConnect(path): a connected, non-blocking stream socket. A local connect completes at once
-// (or fails: ENOENT, ECONNREFUSED, EAGAIN when the listener's backlog is full).
+// or fails: ENOENT, ECONNREFUSED, EAGAIN when the listener's backlog is full. The socket is
+// non-blocking before connect: a blocking connect to a listener that never accepts (a stuck or
+// hostile server, or one whose backlog is momentarily full) waited forever.
 Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = strArg(info, 0, "unixConnect");
   struct sockaddr_un sun;
   if (!fillSockaddr(path, &sun)) throw Napi::RangeError::New(env, "unixConnect: socket path empty or too long: " + path);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) throw errnoError(env, "socket", errno);
   int r;
   do r = connect(fd, reinterpret_cast<struct sockaddr*>(&sun), sizeof sun);
@@ -85,7 +90,6 @@ Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
     close(fd);
     throw errnoError(env, "connect " + path, err);
   }
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   return Napi::Number::New(env, fd);
 }
 
@@ -234,6 +238,58 @@ Napi::Value SendMsg(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n >= 0 ? static_cast<double>(n) : -static_cast<double>(errno));
 }
 
+// sendRaw(fd, bytes, fds = []): one non-blocking sendmsg of arbitrary bytes with any fds (test
+// tool: a hostile server that splits messages, or passes several fds of any kind). Returns the
+// bytes sent or -errno.
+Napi::Value SendRaw(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = fdArg(info, 0, "sendRaw");
+  if (info.Length() < 2 || !info[1].IsTypedArray()) throw Napi::TypeError::New(env, "sendRaw: Uint8Array expected");
+  Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+  std::vector<int> fds;
+  if (info.Length() > 2 && info[2].IsArray()) {
+    Napi::Array a = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length() && i < kMaxFdsPerMsg; i++) fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+  }
+  struct iovec iov = {data.Data(), data.ByteLength()};
+  std::vector<char> ctrl(CMSG_SPACE(sizeof(int) * (fds.empty() ? 1 : fds.size())), 0);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (!fds.empty()) {
+    msg.msg_control = ctrl.data();
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return Napi::Number::New(env, n >= 0 ? static_cast<double>(n) : -static_cast<double>(errno));
+}
+
+// prepareEventFd(fd): null if `fd` is an eventfd (then made non-blocking: a write to a full
+// counter must fail with EAGAIN, never block), else what it is (a peer's doorbell fd from the
+// server must be an eventfd: a pipe or a blocking fd would let the server hang us).
+Napi::Value PrepareEventFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = fdArg(info, 0, "prepareEventFd");
+  struct stat st;
+  if (fstat(fd, &st) < 0) return Napi::String::New(env, std::string("an fd fstat refuses (") + strerror(errno) + ")");
+  char target[PATH_MAX];
+  std::string link = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t tn = readlink(link.c_str(), target, sizeof target - 1);
+  const std::string what = tn > 0 ? std::string(target, static_cast<size_t>(tn)) : "?";
+  if (what != "anon_inode:[eventfd]") return Napi::String::New(env, what);
+  const int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || ((fl & O_NONBLOCK) == 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) return Napi::String::New(env, std::string("an eventfd that cannot be made non-blocking (") + strerror(errno) + ")");
+  return env.Null();
+}
+
 // dupFd(fd): a close-on-exec duplicate (e.g. to queue an fd for a later send while its owner may close it).
 Napi::Value DupFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -328,13 +384,123 @@ Napi::Value FdInfo(const Napi::CallbackInfo& info) {
 
 // --- MAP_SHARED mappings as external ArrayBuffers ---------------------------------------------
 
+// SIGBUS recovery for guarded mappings. Anyone who can write the shared-memory object can shrink
+// it (`truncate -s 0 /dev/shm/NAME`); every access past its new end then raises SIGBUS, in the
+// emulation thread's JIT code or in JS, which would kill the process (exit 135). For a mapping
+// registered with guardShared, the handler below instead replaces the pages from the object's new
+// end (rounded up to a page; at most the faulting page) to the end of the mapping with private
+// anonymous zero pages (MAP_FIXED: same address, so Unicorn's and JS's pointers stay valid),
+// records the event and writes 1 to the guard's eventfd so that the JS side (sharedStatus) reports
+// it once. The pages before the new end stay shared. Only async-signal-safe calls (fstat, mmap,
+// write) are made in the handler; a SIGBUS at any other address goes to the previous handler (or
+// the default action, which ends the process as before).
+struct Guard {
+  std::atomic<int> state{0};  // 0 free, 1 being set up, 2 active
+  uintptr_t addr = 0;
+  size_t size = 0;
+  int prot = 0;
+  int fd = -1;        // our duplicate of the object's fd (for fstat)
+  int notifyFd = -1;  // our duplicate of the eventfd to ring
+  std::atomic<size_t> privateFrom{SIZE_MAX};  // offset from which the pages are private zeros
+  std::atomic<uint32_t> faults{0};            // SIGBUS handled
+};
+constexpr int kMaxGuards = 256;
+Guard gGuards[kMaxGuards];
+struct sigaction gOldSigbus;
+bool gSigbusInstalled = false;
+
+size_t pageSize() {
+  static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
+
+// Replace [from, size) of g's mapping with private zero pages, where `from` is the object's size
+// rounded up to a page, and at most `limit` (the faulting page; SIZE_MAX: no limit). Returns the
+// new privateFrom (SIZE_MAX: nothing to do), or 0 with errno set when mmap failed. Signal-safe.
+size_t shrinkGuard(Guard* g, size_t limit, bool* failed) {
+  *failed = false;
+  struct stat st;
+  size_t from = g->size;
+  if (fstat(g->fd, &st) == 0) {
+    const size_t ps = pageSize();
+    const size_t objSize = st.st_size < 0 ? 0 : static_cast<size_t>(st.st_size);
+    from = objSize >= g->size ? g->size : (objSize + ps - 1) / ps * ps;
+  } else {
+    from = 0;
+  }
+  if (from > limit) from = limit;
+  if (from >= g->size) return SIZE_MAX;
+  const size_t prev = g->privateFrom.load();
+  if (from >= prev) return prev;  // already replaced
+  void* p = mmap(reinterpret_cast<void*>(g->addr + from), prev == SIZE_MAX ? g->size - from : prev - from, g->prot,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) {
+    *failed = true;
+    return prev;
+  }
+  g->privateFrom.store(from);
+  return from;
+}
+
+void onSigbus(int sig, siginfo_t* si, void* uctx) {
+  const int savedErrno = errno;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(si->si_addr);
+  for (int i = 0; i < kMaxGuards; i++) {
+    Guard* g = &gGuards[i];
+    if (g->state.load(std::memory_order_acquire) != 2 || a < g->addr || a >= g->addr + g->size) continue;
+    bool failed;
+    const size_t faultPage = (a - g->addr) / pageSize() * pageSize();
+    shrinkGuard(g, faultPage, &failed);
+    if (failed) break;  // cannot repair: the default action
+    g->faults.fetch_add(1);
+    const uint64_t one = 1;
+    ssize_t w = write(g->notifyFd, &one, sizeof one);
+    (void)w;
+    errno = savedErrno;
+    return;  // the access is retried on the zero page
+  }
+  errno = savedErrno;
+  if (gOldSigbus.sa_flags & SA_SIGINFO) {
+    if (gOldSigbus.sa_sigaction) {
+      gOldSigbus.sa_sigaction(sig, si, uctx);
+      return;
+    }
+  } else if (gOldSigbus.sa_handler != SIG_DFL && gOldSigbus.sa_handler != SIG_IGN) {
+    gOldSigbus.sa_handler(sig);
+    return;
+  }
+  // Not ours and nobody else's: restore the previous action; the access faults again and ends the process.
+  sigaction(SIGBUS, &gOldSigbus, nullptr);
+}
+
 struct Mapping {
   void* addr;
   size_t size;
   bool mapped;
+  int prot;
+  int guard;  // index into gGuards, or -1
 };
 // Live mappings by address (JS thread only): lets munmapShared find a buffer's mapping.
 std::unordered_map<void*, Mapping*> gMappings;
+
+void unguard(Mapping* m) {
+  if (m->guard < 0) return;
+  Guard* g = &gGuards[m->guard];
+  g->state.store(1, std::memory_order_release);
+  close(g->fd);
+  close(g->notifyFd);
+  g->fd = g->notifyFd = -1;
+  g->state.store(0, std::memory_order_release);
+  m->guard = -1;
+}
+
+Mapping* mappingOf(const Napi::CallbackInfo& info, const char* fn) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, std::string(fn) + ": ArrayBuffer expected");
+  void* p = info[0].As<Napi::ArrayBuffer>().Data();
+  auto it = p ? gMappings.find(p) : gMappings.end();
+  return it == gMappings.end() ? nullptr : it->second;
+}
 
 Napi::Value MmapShared(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -343,14 +509,16 @@ Napi::Value MmapShared(const Napi::CallbackInfo& info) {
   const bool writable = info.Length() < 3 || info[2].ToBoolean();
   if (!(d > 0)) throw Napi::RangeError::New(env, "mmapShared: size must be > 0");
   const size_t size = static_cast<size_t>(d);
-  void* p = mmap(nullptr, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+  const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  void* p = mmap(nullptr, size, prot, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) throw errnoError(env, "mmap", errno);
-  auto* m = new Mapping{p, size, true};
+  auto* m = new Mapping{p, size, true, prot, -1};
   gMappings[p] = m;
   return Napi::ArrayBuffer::New(
       env, p, size,
       [](Napi::Env, void*, Mapping* m) {
         if (m->mapped) {
+          unguard(m);
           munmap(m->addr, m->size);
           auto it = gMappings.find(m->addr);
           if (it != gMappings.end() && it->second == m) gMappings.erase(it);
@@ -360,19 +528,93 @@ Napi::Value MmapShared(const Napi::CallbackInfo& info) {
       m);
 }
 
+// guardShared(buffer, fd, notifyFd): recover from SIGBUS on this mapping (see Guard above). `fd`
+// is the object the buffer maps, `notifyFd` an eventfd rung on each repair; both are duplicated
+// (the caller may close its own). False if the buffer is not a live mapping or is already guarded.
+Napi::Value GuardShared(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Mapping* m = mappingOf(info, "guardShared");
+  const int fd = fdArg(info, 1, "guardShared");
+  const int notifyFd = fdArg(info, 2, "guardShared");
+  if (m == nullptr || m->guard >= 0) return Napi::Boolean::New(env, false);
+  int slot = -1;
+  for (int i = 0; i < kMaxGuards && slot < 0; i++) {
+    int expect = 0;
+    if (gGuards[i].state.compare_exchange_strong(expect, 1)) slot = i;
+  }
+  if (slot < 0) throw Napi::Error::New(env, "guardShared: too many guarded mappings");
+  Guard* g = &gGuards[slot];
+  g->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  g->notifyFd = g->fd < 0 ? -1 : fcntl(notifyFd, F_DUPFD_CLOEXEC, 0);
+  if (g->fd < 0 || g->notifyFd < 0) {
+    const int err = errno;
+    if (g->fd >= 0) close(g->fd);
+    g->fd = -1;
+    g->state.store(0);
+    throw errnoError(env, "dup", err);
+  }
+  g->addr = reinterpret_cast<uintptr_t>(m->addr);
+  g->size = m->size;
+  g->prot = m->prot;
+  g->privateFrom.store(SIZE_MAX);
+  g->faults.store(0);
+  m->guard = slot;
+  if (!gSigbusInstalled) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = onSigbus;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGBUS, &sa, &gOldSigbus) < 0) {
+      const int err = errno;
+      unguard(m);
+      throw errnoError(env, "sigaction SIGBUS", err);
+    }
+    gSigbusInstalled = true;
+  }
+  g->state.store(2, std::memory_order_release);
+  return Napi::Boolean::New(env, true);
+}
+
+// sharedStatus(buffer): { objectSize, privateFrom, faults } of a guarded mapping, after checking
+// the object's size now (pages past a shrunk end are replaced at once, before anything touches
+// them). privateFrom is -1 while the whole mapping is shared. Null if the buffer is not guarded.
+Napi::Value SharedStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Mapping* m = mappingOf(info, "sharedStatus");
+  if (m == nullptr || m->guard < 0) return env.Null();
+  Guard* g = &gGuards[m->guard];
+  bool failed;
+  shrinkGuard(g, SIZE_MAX, &failed);
+  if (failed) throw errnoError(env, "mmap (replacing truncated shared memory)", errno);
+  struct stat st;
+  const double objSize = fstat(g->fd, &st) == 0 ? static_cast<double>(st.st_size) : -1;
+  const size_t from = g->privateFrom.load();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("objectSize", Napi::Number::New(env, objSize));
+  out.Set("privateFrom", Napi::Number::New(env, from == SIZE_MAX ? -1 : static_cast<double>(from)));
+  out.Set("faults", Napi::Number::New(env, g->faults.load()));
+  return out;
+}
+
+// unguardShared(buffer): stop guarding (closes the guard's fds; the mapping stays). False if not guarded.
+Napi::Value UnguardShared(const Napi::CallbackInfo& info) {
+  Mapping* m = mappingOf(info, "unguardShared");
+  if (m == nullptr || m->guard < 0) return Napi::Boolean::New(info.Env(), false);
+  unguard(m);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 // munmapShared(buffer): unmap now and detach the buffer (its byteLength becomes 0, so JS cannot
 // touch freed memory). False if the buffer is not a live mapping from mmapShared. The caller
 // must know that nothing else (a CPU's mapHostMemory) still uses the memory.
 Napi::Value MunmapShared(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArrayBuffer()) throw Napi::TypeError::New(env, "munmapShared: ArrayBuffer expected");
-  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
-  void* p = ab.Data();
-  auto it = p ? gMappings.find(p) : gMappings.end();
-  if (it == gMappings.end()) return Napi::Boolean::New(env, false);
-  Mapping* m = it->second;
-  gMappings.erase(it);
-  ab.Detach();
+  Mapping* m = mappingOf(info, "munmapShared");
+  if (m == nullptr) return Napi::Boolean::New(env, false);
+  gMappings.erase(m->addr);
+  info[0].As<Napi::ArrayBuffer>().Detach();
+  unguard(m);
   munmap(m->addr, m->size);
   m->mapped = false;  // the finalizer, when it runs, only frees the record
   return Napi::Boolean::New(env, true);
@@ -545,7 +787,7 @@ void RegisterPosix(Napi::Env env, Napi::Object exports) {
       {"socketPair", SocketPair},     {"recvChunk", RecvChunk},         {"sendMsg", SendMsg},
       {"memfdCreate", MemfdCreate},   {"shmOpen", ShmOpen},             {"shmUnlink", ShmUnlink},
       {"openUnlinkedIn", OpenUnlinkedIn}, {"ftruncate", Ftruncate},     {"fdInfo", FdInfo},
-      {"dupFd", DupFd},             {"mmapShared", MmapShared},     {"munmapShared", MunmapShared},   {"pollFds", PollFds},
+      {"dupFd", DupFd}, {"sendRaw", SendRaw}, {"prepareEventFd", PrepareEventFd},             {"mmapShared", MmapShared},     {"munmapShared", MunmapShared}, {"guardShared", GuardShared}, {"sharedStatus", SharedStatus}, {"unguardShared", UnguardShared},   {"pollFds", PollFds},
   };
   for (const auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   exports.Set("FdWatch", FdWatch::Init(env));

@@ -144,6 +144,12 @@ export interface PairOptions {
   /** Extra words on the firmware command line, per role. */
   initiatorArgs?: string[];
   responderArgs?: string[];
+  /** Use this running server's socket instead of starting one (several pairs on one server; give each its own `region`). */
+  socketPath?: string;
+  /** The pair's protocol at region * 0x2000 in the shared memory (firmware `region=K`). */
+  region?: number;
+  /** The server's shared memory: a POSIX shm object of this name (as -M NAME; unlinked at close) instead of a memfd. */
+  shmName?: string;
   /** Extra cmemu options for both boards (e.g. ['-d', 'guest_errors']). */
   cmemuArgs?: string[];
 }
@@ -164,7 +170,7 @@ export class PingPongPair {
   constructor(readonly opts: PairOptions) {
     this.boards = opts.boards ?? pickBoards();
     this.dir = mkdtempSync(join(tmpdir(), 'cmemu-pingpong-'));
-    this.socketPath = join(this.dir, 'ivshmem.sock');
+    this.socketPath = opts.socketPath ?? join(this.dir, 'ivshmem.sock');
     process.on('exit', this.exitHook);
   }
 
@@ -172,10 +178,12 @@ export class PingPongPair {
     for (const b of this.boards) {
       if (!existsSync(pingpongElf(b))) throw new Error(`firmware: ${pingpongElf(b)} is missing (make firmware)`);
     }
-    if ((this.opts.server ?? 'inproc') === 'inproc') {
-      this.server = new IvshmemServer().start({ socketPath: this.socketPath, size: 4 << 20, vectors: 1 });
+    if (this.opts.socketPath) {
+      // somebody else's server
+    } else if ((this.opts.server ?? 'inproc') === 'inproc') {
+      this.server = new IvshmemServer().start({ socketPath: this.socketPath, size: 4 << 20, vectors: 1, shmName: this.opts.shmName });
     } else {
-      const child = spawn(process.execPath, [CMEMU, 'ivshmem-server', '-S', this.socketPath, '-l', '4M', '-n', '1', '-F', '-v'], {
+      const child = spawn(process.execPath, [CMEMU, 'ivshmem-server', '-S', this.socketPath, '-l', '4M', '-n', '1', '-F', '-v', ...(this.opts.shmName ? ['-M', this.opts.shmName] : [])], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       this.serverProc = new Board('server', '-', child);
@@ -203,7 +211,7 @@ export class PingPongPair {
       '-device', 'ivshmem-flat,chardev=ivs',
       ...(this.opts.cmemuArgs ?? []),
       '-kernel', pingpongElf(board),
-      '-append', words.join(' '),
+      '-append', [...words, ...(this.opts.region ? [`region=${this.opts.region}`] : [])].join(' '),
     ];
     const b = new Board(name, board, spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     this.started.push(b);
@@ -231,6 +239,8 @@ export class PingPongPair {
     await Promise.all([...this.started.map((b) => b.exited), this.serverProc?.exited]);
     this.server?.stop();
     this.server = null;
+    // A killed server process cannot unlink its shm object: do it for it.
+    if (this.opts.shmName && this.serverProc) rmSync(`/dev/shm/${this.opts.shmName.replace(/^\//, '')}`, { force: true });
     rmSync(this.dir, { recursive: true, force: true });
     process.off('exit', this.exitHook);
   }

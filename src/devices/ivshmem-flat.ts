@@ -30,7 +30,9 @@
  *  0x20  INTRSTATUS_HI  R/W1C   0           as INTRSTATUS for own vectors 32..63 (bit n = vector 32+n).
  *  0x24  INTRMASK_HI    RW      0xFFFFFFFF  as INTRMASK for own vectors 32..63.
  *  0x28  EVSTATUS       R/W1C   0           bit 0 PEERS_CHANGED: a peer joined or left;
- *                                           bit 1 SERVER_GONE: the server connection closed.
+ *                                           bit 1 SERVER_GONE: the server connection closed;
+ *                                           bit 2 SHM_LOST: the shared-memory object was truncated
+ *                                           under the board (see below).
  *  0x2C  EVMASK         RW      0           bit n = 1: EVSTATUS bit n raises the IRQ. Off by
  *                                           default, so QEMU-style firmware whose handler assumes
  *                                           "doorbell" never sees these interrupts.
@@ -60,6 +62,11 @@
  * The server going away: the shared memory stays mapped and the board keeps running; doorbells
  * to other peers are dropped (logged under -d guest_errors), self-notification still works,
  * LINK bit 0 reads 0 and EVSTATUS.SERVER_GONE is set (and PEERS_CHANGED if peers were known).
+ * The shared-memory object truncated under the board (anyone who may write it can): instead of a
+ * SIGBUS that would kill the emulator, the pages past the object's new end become private zero
+ * pages at the same guest addresses (no longer shared; the pages before it stay shared), the host
+ * gets one line, and EVSTATUS.SHM_LOST is set. Checked on every doorbell and peer event and on
+ * the first access past the end.
  * System reset restores INTRMASK(_HI), clears INTRSTATUS(_HI), EVSTATUS, EVMASK and PEER_SEL;
  * the connection (id, peers, memory contents) survives it.
  */
@@ -90,6 +97,7 @@ export const IVSHMEM_REG = {
 export const IVSHMEM_EXTID = 0x49565331;
 export const EV_PEERS_CHANGED = 1 << 0;
 export const EV_SERVER_GONE = 1 << 1;
+export const EV_SHM_LOST = 1 << 2;
 /** The register window (a 1 KiB page is mapped for it anyway). */
 export const IVSHMEM_FLAT_WINDOW = 0x100;
 const MAX_VECTORS = 64;
@@ -105,6 +113,8 @@ export interface IvshmemFlatOptions {
   clock?: { now(): number };
   /** Told once when the server connection closes (the launcher prints one line). */
   onServerGone?: (reason: string) => void;
+  /** Told once per shrink of the shared-memory object (the launcher prints one line). */
+  onShmLost?: (message: string) => void;
 }
 
 export class IvshmemFlat implements MmioDevice {
@@ -150,6 +160,10 @@ export class IvshmemFlat implements MmioDevice {
       this.raiseEvent(EV_PEERS_CHANGED);
     });
     link.onClose((reason) => this.serverGone(reason));
+    link.onShmLost?.((message) => {
+      this.raiseEvent(EV_SHM_LOST);
+      opts.onShmLost?.(message);
+    });
   }
 
   reset(): void {

@@ -38,6 +38,19 @@ export interface IvshmemLink {
    * still be rung, and still ring us) until close(); joins and departures are no longer known.
    */
   onClose(cb: (reason: string) => void): void;
+  /**
+   * An eventfd that becomes readable when the shared memory was found shrunk under the mapping
+   * (a SIGBUS was repaired): the owner watches it and calls `checkShm`. Absent for links whose
+   * memory cannot be shrunk (in-process).
+   */
+  readonly shmEventFd?: number;
+  /**
+   * Check that the shared-memory object still covers the mapping (fstat; cheap). If it shrank, the
+   * pages past its new end are private zero pages from now on (no SIGBUS, but no longer shared)
+   * and each `onShmLost` callback is told once per new shrink, with a one-line description.
+   */
+  checkShm?(): void;
+  onShmLost?(cb: (message: string) => void): void;
   /** Close the socket and every fd; the memory is unmapped by the GC once nothing (a CPU mapping included) uses `shm`. Does not call onClose. Idempotent. */
   close(): void;
 }

@@ -68,6 +68,8 @@ export interface InstallOptions {
   log?: Logger;
   /** Told once if the server connection closes (the board keeps running). */
   onServerGone?: (reason: string) => void;
+  /** Told once per shrink of the shared-memory object under the board (the board keeps running). */
+  onShmLost?: (message: string) => void;
 }
 
 /** Map the shared memory, add the register window, wire the IRQ and the doorbells. Before the machine's memory map is committed. */
@@ -98,10 +100,17 @@ export function installIvshmemFlat(machine: Machine, p: IvshmemFlatPlacement, li
     log: opts.log,
     clock: machine.sched,
     onServerGone: opts.onServerGone,
+    onShmLost: opts.onShmLost,
   });
   machine.addHostMemory(`ivshmem-flat${suffix} shared memory`, p.shmem, link.shm, size);
   machine.addDevice(`ivshmem-flat${suffix}`, p.iomem, dev);
-  if (link.ownVectorFds.length) machine.addEventSource(link.ownVectorFds, (v) => dev.vectorFired(v));
+  if (link.ownVectorFds.length) {
+    machine.addEventSource(link.ownVectorFds, (v) => {
+      link.checkShm?.();
+      dev.vectorFired(v);
+    });
+  }
+  if (link.shmEventFd !== undefined) machine.addEventSource([link.shmEventFd], () => link.checkShm?.());
   link.onDoorbell?.((v) => {
     dev.vectorFired(v);
     machine.kick();

@@ -40,6 +40,14 @@ export interface FdInfo {
   detail: string;
 }
 
+/** `sharedStatus`: see there. */
+export interface SharedStatus {
+  /** The object's st_size now (-1 if fstat failed). */
+  objectSize: number;
+  privateFrom: number;
+  faults: number;
+}
+
 /** Events for `FdWatch.start` and its callback. */
 export const enum Ready {
   Readable = 1,
@@ -113,6 +121,13 @@ export interface PosixApi {
    */
   sendMsg(fd: number, value: bigint | number, passFd?: number): number;
 
+  /** Test tool: one non-blocking sendmsg of any bytes with any fds (a hostile server splitting messages). Bytes sent or a negated errno. */
+  sendRaw(fd: number, data: Uint8Array, fds?: readonly number[]): number;
+  /**
+   * Null if `fd` is an eventfd, which is then made non-blocking (a write to a full counter fails
+   * with EAGAIN instead of blocking); otherwise what /proc says it is ("pipe:[123]", "/tmp/x").
+   */
+  prepareEventFd(fd: number): string | null;
   /** A close-on-exec duplicate of `fd` (to queue an fd for a later send while its owner may close it). */
   dupFd(fd: number): number;
 
@@ -141,6 +156,22 @@ export interface PosixApi {
    * for a buffer that nothing native (a CPU mapping) still uses. False if not a live mapping.
    */
   munmapShared(buffer: ArrayBuffer): boolean;
+  /**
+   * Survive the object being shrunk under the mapping (`truncate -s 0 /dev/shm/NAME`): from now on
+   * an access past the object's end (a SIGBUS, in JS or in the CPU's JIT code) makes the pages from
+   * the new end to the end of the mapping private zero pages at the same address, and adds 1 to
+   * `notifyFd` (an eventfd) so that the owner calls `sharedStatus` and reports it. `fd` is the
+   * object the buffer maps; both fds are duplicated. False if not a live mapping or already guarded.
+   */
+  guardShared(buffer: ArrayBuffer, fd: number, notifyFd: number): boolean;
+  /**
+   * A guarded mapping's state after checking the object's size now (pages past a shrunk end are
+   * replaced at once). `privateFrom`: offset from which the pages are private zeros (-1: all shared);
+   * `faults`: SIGBUS repaired so far. Null if the buffer is not guarded.
+   */
+  sharedStatus(buffer: ArrayBuffer): SharedStatus | null;
+  /** Stop guarding (the guard's fds are closed; the mapping stays). False if not guarded. */
+  unguardShared(buffer: ArrayBuffer): boolean;
 
   // --- waiting ----------------------------------------------------------------------------------
   /**

@@ -205,6 +205,8 @@ export class System implements ConsoleDriver {
   private timedOut = false;
   private faultWanted = false;
   private faultHit: FaultInfo | null = null;
+  /** pause() was called during a run: the wait returns with reason 'paused'. */
+  private userPaused = false;
   /** @internal The world this system belongs to, if any: its runs drive every board. */
   driver: Driver | null = null;
   /** @internal Called when the machine finishes (the world marks the peer gone). */
@@ -344,6 +346,7 @@ export class System implements ConsoleDriver {
             installIvshmemFlat(machine, p, links[i]!, {
               index: i,
               log,
+              onShmLost: (message) => hostMsg(`ivshmem-flat${i ? i : ''}: ${message}; the board keeps running`),
               onServerGone: (reason) => hostMsg(`ivshmem-flat${i ? i : ''}: the ivshmem server went away (${reason}); the board keeps running with its shared memory, doorbells to other peers are dropped`),
             }),
           );
@@ -722,6 +725,7 @@ export class System implements ConsoleDriver {
     this.timeoutAt = timeoutAt;
     this.timeReached = false;
     this.timedOut = false;
+    this.userPaused = false;
     this.armWaitTimer();
     const onLine = () => {
       if (check()) m.pause('condition');
@@ -741,6 +745,11 @@ export class System implements ConsoleDriver {
         if (this.timedOut) {
           const con = console ?? this.consoles[0]!;
           throw new TimeoutError(`${what} did not happen within ${formatDuration(parseDuration(to!))} (${m.icountMode ? 'virtual' : 'host'} time); ${con.name} said:\n${indent(con.tail())}`, con.tail());
+        }
+        if (this.userPaused) {
+          // sys.pause(): the run returns (it used to carry on, so a run waiting on a guest that sleeps for good could not be ended).
+          this.userPaused = false;
+          return this.result('paused');
         }
         // Paused for another reason (a breakpoint or fault that is not ours): carry on.
       }
@@ -776,6 +785,7 @@ export class System implements ConsoleDriver {
 
   /** Make a running run() / runUntil() return at the next stop (as paused); the system stays as it is. */
   pause(reason = 'paused'): void {
+    if (this.running) this.userPaused = true;
     this.machine.pause(reason);
   }
 

@@ -106,7 +106,7 @@ describe('cmemu ivshmem-server', () => {
     expect(l.ownVectorFds.length).toBe(2);
     await until(() => /new peer id 0 \(2 vector\(s\)\)/.test(s.out()));
     l.close();
-    await until(() => /free peer 0: disconnected/.test(s.out()));
+    await until(() => /peer 0: disconnected; freed/.test(s.out()));
     s.ch.kill('SIGTERM');
     expect(await s.exit).toBe(0);
     expect(existsSync(sock)).toBe(false);

@@ -133,8 +133,9 @@ describe('IvshmemServer with our client', () => {
     expect(a.peerVectors(1)).toBe(0);
     expect(a.notify(1, 0)).toBe(false);
     // b's socket + 3 own eventfds + 3 copies in a and in c + the server's 3: all closed.
-    // b: its socket, 3 own eventfds, 6 copies of a's and c's; the server: b's socket and 3 eventfds; a and c: 3 copies each.
-    expect(fdCount()).toBe(before - (1 + 3 + 6) - (1 + 3) - 3 - 3);
+    // b: its socket, 3 own eventfds, 6 copies of a's and c's, the shared-memory guard's eventfd and its
+    // 2 duplicates (posix guardShared); the server: b's socket and 3 eventfds; a and c: 3 copies each.
+    expect(fdCount()).toBe(before - (1 + 3 + 6 + 3) - (1 + 3) - 3 - 3);
 
     // Ids skip those in use, then reuse freed ones only when the counter comes round.
     const d = await connect(s);

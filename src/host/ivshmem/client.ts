@@ -30,6 +30,10 @@ export class IvshmemConnectError extends Error {
 class ClientLink implements IvshmemLink {
   private readonly peerCbs: ((peer: number, joined: boolean) => void)[] = [];
   private readonly closeCbs: ((reason: string) => void)[] = [];
+  private readonly shmLostCbs: ((message: string) => void)[] = [];
+  /** privateFrom already reported (see checkShm). */
+  private reportedFrom = -1;
+  shmEventFd: number | undefined;
   private sock: number;
   private watch: FdWatch | null;
   private closed = false;
@@ -85,11 +89,30 @@ class ClientLink implements IvshmemLink {
   onClose(cb: (reason: string) => void): void {
     this.closeCbs.push(cb);
   }
+  onShmLost(cb: (message: string) => void): void {
+    this.shmLostCbs.push(cb);
+  }
+  checkShm(): void {
+    if (this.closed || this.shm.byteLength === 0) return;
+    const st = this.px.sharedStatus(this.shm);
+    if (!st || st.privateFrom < 0 || (this.reportedFrom >= 0 && st.privateFrom >= this.reportedFrom)) return;
+    this.reportedFrom = st.privateFrom;
+    const size = this.shm.byteLength;
+    const hex = (v: number) => '0x' + v.toString(16);
+    const msg =
+      `the shared-memory object was truncated under the board (it is ${st.objectSize < 0 ? 'unreadable' : `${st.objectSize} bytes`} now, ` +
+      `the mapping ${size}): bytes ${hex(st.privateFrom)}-${hex(size - 1)} are private zero pages from now on, no longer shared with the peers`;
+    this.trace(msg);
+    for (const cb of this.shmLostCbs) cb(msg);
+  }
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.dropSocket();
     for (const fd of this.proto.releaseAll()) this.px.closeFd(fd);
+    if (this.shm.byteLength) this.px.unguardShared(this.shm);
+    if (this.shmEventFd !== undefined) this.px.closeFd(this.shmEventFd);
+    this.shmEventFd = undefined;
   }
 
   // --- the connection ---------------------------------------------------------------------------
@@ -179,6 +202,7 @@ class ClientLink implements IvshmemLink {
     for (const fd of s.close) this.px.closeFd(fd);
     for (const w of s.warnings) this.trace(w);
     if (s.error !== undefined) return s.error;
+    if (s.left.length || s.joined.length) this.checkShm();
     for (const p of s.left) {
       this.trace(`peer ${p} left`);
       for (const cb of this.peerCbs) cb(p, false);
@@ -194,6 +218,9 @@ class ClientLink implements IvshmemLink {
     const fd = this.proto.takeShmFd();
     try {
       this.shm = this.px.mmapShared(fd, this.proto.mapSize, true);
+      // Whoever can write the object can shrink it: guard the mapping against SIGBUS (sharedStatus).
+      this.shmEventFd = this.px.createEventFd(0);
+      this.px.guardShared(this.shm, fd, this.shmEventFd);
     } finally {
       this.px.closeFd(fd); // the mapping outlives the fd
     }
@@ -246,20 +273,40 @@ export function connectIvshmem(path: string, opts: ConnectOptions = {}): Promise
   if (opts.shmemSize !== undefined && !(Number.isSafeInteger(opts.shmemSize) && opts.shmemSize > 0)) {
     return Promise.reject(new IvshmemConnectError(`ivshmem: bad shmem-size ${opts.shmemSize}`));
   }
-  let sock: number;
-  try {
-    sock = px.unixConnect(path);
-  } catch (e) {
+  const t0 = Date.now();
+  const fail = (e: unknown) => {
     const code = (e as NodeJS.ErrnoException).code;
-    const hint = code === 'ENOENT' ? ' (no such socket: is the ivshmem server running?)' : code === 'ECONNREFUSED' ? ' (nobody listens there: a stale socket?)' : '';
-    return Promise.reject(new IvshmemConnectError(`ivshmem: cannot connect to ${path}: ${(e as Error).message}${hint}`));
-  }
-  const proto = new IvshmemClientProtocol({ shmemSize: opts.shmemSize, inspectFd: (fd) => px.fdInfo(fd) });
+    const hint =
+      code === 'ENOENT' ? ' (no such socket: is the ivshmem server running?)'
+      : code === 'ECONNREFUSED' ? ' (nobody listens there: a stale socket?)'
+      : code === 'EAGAIN' ? ` (the server accepted no connection within ${timeoutMs} ms: its backlog is full)`
+      : '';
+    return new IvshmemConnectError(`ivshmem: cannot connect to ${path}: ${(e as Error).message}${hint}`);
+  };
+  // A full backlog (EAGAIN: many boards starting at once, or a server that stopped accepting) is
+  // retried until the greeting timeout; the connect itself never blocks.
+  const connectNow = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const attempt = () => {
+        try {
+          resolve(px.unixConnect(path));
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EAGAIN' && Date.now() - t0 < timeoutMs) setTimeout(attempt, 10);
+          else reject(fail(e));
+        }
+      };
+      attempt();
+    });
+  return connectNow().then((sock) => greet(px, path, sock, opts, log, Math.max(1, timeoutMs - (Date.now() - t0))));
+}
+
+function greet(px: PosixApi, path: string, sock: number, opts: ConnectOptions, log: Logger, timeoutMs: number): Promise<IvshmemLink> {
+  const proto = new IvshmemClientProtocol({ shmemSize: opts.shmemSize, inspectFd: (fd) => px.fdInfo(fd), checkVectorFd: (fd) => px.prepareEventFd(fd) });
   const link = new ClientLink(px, proto, sock, log, path);
   return new Promise<IvshmemLink>((resolve, reject) => {
     const timer = setTimeout(() => {
       link.abort();
-      reject(new IvshmemConnectError(`ivshmem: no complete greeting from ${path} within ${timeoutMs} ms (${proto.describeProgress()})`));
+      reject(new IvshmemConnectError(`ivshmem: no complete greeting from ${path} within ${opts.timeoutMs ?? DEFAULT_GREETING_TIMEOUT_MS} ms (${proto.describeProgress()})`));
     }, timeoutMs);
     link.start((err) => {
       clearTimeout(timer);

@@ -16,7 +16,7 @@
  * What it refuses (a fatal `error`, naming the problem): another protocol version; an own id or a
  * peer id outside 0..65535; a greeting without the shared-memory fd, or one that is not a memfd,
  * shm object or regular file; a region smaller than `shmemSize`; more than 64 vectors for a peer;
- * a second shared-memory message. It ignores, with a warning, what would corrupt its state without
+ * a second shared-memory message; a vector fd that is not an eventfd. It ignores, with a warning, what would corrupt its state without
  * being fatal: a departure message for its own id (QEMU's ivshmem-flat corrupts its peer list on
  * that), a departure of an unknown peer, extra fds on a message (closed).
  *
@@ -99,6 +99,11 @@ export interface ProtocolOptions {
   shmemSize?: number;
   /** Inspect the shared-memory fd (fstat and what backs it). */
   inspectFd: (fd: number) => ShmFdInfo;
+  /**
+   * Check a vector fd: null if it is an eventfd (made non-blocking), else what it is. A pipe or a
+   * blocking fd from a hostile server would hang the emulator on the guest's next doorbell. Absent: not checked.
+   */
+  checkVectorFd?: (fd: number) => string | null;
 }
 
 /** What the caller must do after one `feed` or `endOfBurst`. */
@@ -285,6 +290,8 @@ export class IvshmemClientProtocol {
       if (this.present.delete(peer)) step.left.push(peer);
       return step;
     }
+    const bad = this.opts.checkVectorFd?.(msg.fds[0]!);
+    if (bad) return this.fail(step, msg, `the vector fd for ${peer === this.ownId ? 'own id' : 'peer'} ${peer} is not an eventfd: it is ${bad}`);
     const list = peer === this.ownId ? this.own : this.peerFds.get(peer) ?? [];
     if (list.length >= MAX_VECTORS) {
       return this.fail(step, msg, `${peer === this.ownId ? 'own id' : 'peer'} ${peer} has more than ${MAX_VECTORS} vectors`);

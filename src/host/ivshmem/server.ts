@@ -20,7 +20,7 @@
  * `size` rounded up to a power of two, as QEMU's server does.
  */
 import { EventEmitter } from 'node:events';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { fstatSync, lstatSync, unlinkSync } from 'node:fs';
 import { posix, Ready, Errno, type FdWatch, type PosixApi } from '../../native/posix.js';
 import { MAX_PEER_ID, MAX_VECTORS, PROTOCOL_VERSION } from './protocol.js';
 
@@ -57,6 +57,21 @@ interface Peer {
   announced: boolean;
   /** 'join' was emitted: 'leave' will be. */
   joinEmitted?: boolean;
+}
+
+/** Why a send failed, in words (was `send failed (errno 32)`). */
+function sendFailure(r: number): string {
+  if (r >= 0) return `short send (${r} bytes)`;
+  if (-r === Errno.EPIPE) return 'connection closed (it went away)';
+  if (-r === Errno.ECONNRESET) return 'connection reset';
+  return `send failed (errno ${-r})`;
+}
+
+/** A receive error's text (strerror), in the log's words. */
+function recvFailure(err: string): string {
+  if (/reset by peer/i.test(err)) return 'connection reset';
+  if (/broken pipe/i.test(err)) return 'connection closed (it went away)';
+  return `connection error: ${err}`;
 }
 
 /** A client is dropped when this many messages wait for it. */
@@ -164,6 +179,16 @@ export class IvshmemServer extends EventEmitter {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         this.shmFd = this.px.shmOpen(shmName, false, false); // reuse it, as QEMU does
+        // ...but only our own, closed to others: an object someone else made (or opened up)
+        // would let them read and write every peer's memory, or shrink it under the boards.
+        const st = fstatSync(this.shmFd);
+        const uid = process.getuid?.() ?? st.uid;
+        if (st.uid !== uid || (st.mode & 0o077) !== 0) {
+          throw new Error(
+            `ivshmem server: shm object ${shmName} exists ${st.uid !== uid ? `and belongs to uid ${st.uid}` : `with mode 0${(st.mode & 0o777).toString(8)}`}: ` +
+              'refusing to share memory others can open (remove it, or chmod 600 it if it is yours)',
+          );
+        }
       }
       this.shmDescription = `shm object ${shmName}${this.shmCreatedName ? '' : ' (existing)'}`;
     } else if (shmDir !== undefined) {
@@ -197,8 +222,9 @@ export class IvshmemServer extends EventEmitter {
       try {
         this.px.closeFd(this.px.unixConnect(path));
         live = true;
-      } catch {
-        /* ECONNREFUSED: stale */
+      } catch (e) {
+        // ECONNREFUSED: stale. EAGAIN: a live server whose backlog is full (never steal it).
+        live = (e as NodeJS.ErrnoException).code === 'EAGAIN';
       }
       if (live) throw new Error(`ivshmem server: ${path} is in use by a running server`);
       this.log(`removing stale socket ${path}`);
@@ -289,7 +315,7 @@ export class IvshmemServer extends EventEmitter {
       const r = this.px.sendMsg(peer.sock, value, fd);
       if (r === 8) return;
       if (r !== -Errno.EAGAIN) {
-        peer.dead = r >= 0 ? `short send (${r} bytes)` : `send failed (errno ${-r})`;
+        peer.dead = sendFailure(r);
         return;
       }
     }
@@ -317,19 +343,21 @@ export class IvshmemServer extends EventEmitter {
       if (r === -Errno.EAGAIN) return;
       peer.queue.shift();
       if (m.fd >= 0) this.px.closeFd(m.fd);
-      if (r !== 8) peer.dead = r >= 0 ? `short send (${r} bytes)` : `send failed (errno ${-r})`;
+      if (r !== 8) peer.dead = sendFailure(r);
     }
     if (!peer.dead) peer.watch.start(Ready.Readable);
   }
 
   private onPeerSocket(peer: Peer, events: number, status: number): void {
     if (peer.dead) return;
-    if (status < 0) peer.dead = `poll error ${status}`;
-    else if (events & (Ready.Readable | Ready.Disconnect)) {
-      // Clients never send anything: data, EOF or an error all mean the client is done.
+    if (status < 0 || events & (Ready.Readable | Ready.Disconnect)) {
+      // Clients never send anything: data, EOF or an error all mean the client is done. libuv
+      // reports a socket error (POLLERR) as status UV_EBADF: the receive says what it really is
+      // (a client that closed with our messages unread: a reset).
       const c = this.px.recvChunk(peer.sock, 64);
       for (const fd of c.fds) this.px.closeFd(fd);
-      if (!c.again) peer.dead = c.eof ? 'disconnected' : c.error ? `connection error: ${c.error}` : 'sent data (clients must not)';
+      if (!c.again) peer.dead = c.eof ? 'disconnected' : c.error ? recvFailure(c.error) : 'sent data (clients must not)';
+      else if (status < 0) peer.dead = `socket error (libuv status ${status})`;
     }
     if (!peer.dead && events & Ready.Writable) this.flush(peer);
     this.reap();
@@ -343,7 +371,7 @@ export class IvshmemServer extends EventEmitter {
       const p = this.peerList[i]!;
       this.peerList.splice(i, 1);
       this.freeResources(p);
-      this.log(`free peer ${p.id}: ${p.dead}`);
+      this.log(`peer ${p.id}: ${p.dead}; freed`);
       if (p.announced) {
         for (const o of this.peerList) this.send(o, BigInt(p.id), -1);
       }
