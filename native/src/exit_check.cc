@@ -60,9 +60,10 @@ struct CmemuTls {
   int32_t pad;
   void* cpu;             // 32
   uintptr_t fill_ra;     // 40
+  void* uc;              // 48: cpu's engine
 };
 __attribute__((visibility("hidden"))) thread_local CmemuTls cmemu_tls
-    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, 0};
+    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, 0, nullptr};
 bool __real_unicorn_fill_tlb_arm(void* cs, uint64_t address, int size, int rw, int mmu_idx, bool probe, uintptr_t retaddr);
 void cmemu_exit_check(void* uc, uint32_t in_delay_slot);
 void __real_helper_check_exit_request_arm(void* uc, uint32_t in_delay_slot);
@@ -119,8 +120,24 @@ void unregisterCpu(NativeCpu* cpu) {
   }
 }
 
-RunScope::RunScope(NativeCpu* cpu) : prev(static_cast<NativeCpu*>(cmemu_tls.cpu)) { cmemu_tls.cpu = cpu; }
-RunScope::~RunScope() { cmemu_tls.cpu = prev; }
+RunScope::RunScope(NativeCpu* cpu)
+    : prev(static_cast<NativeCpu*>(cmemu_tls.cpu)),
+      prevPhase(cmemu_tls.phase),
+      prevMask(cmemu_tls.phase_mask),
+      prevPoll(cmemu_tls.poll),
+      prevAttention(cmemu_tls.attention) {
+  cmemu_tls.cpu = cpu;
+  cmemu_tls.uc = cpu->ucHandle();
+}
+// A run nested in another engine's MMIO handler gives the outer run its thread state back.
+RunScope::~RunScope() {
+  cmemu_tls.cpu = prev;
+  cmemu_tls.uc = prev != nullptr ? prev->ucHandle() : nullptr;
+  cmemu_tls.phase = prevPhase;
+  cmemu_tls.phase_mask = prevMask;
+  cmemu_tls.poll = prevPoll;
+  __atomic_store_n(&cmemu_tls.attention, prevAttention, __ATOMIC_SEQ_CST);
+}
 
 void NativeCpu::onRegionReset(void* tcgCtx) {
   if (t_cpus == nullptr) return;
@@ -140,13 +157,14 @@ void NativeCpu::clearCalls() {
 inline void NativeCpu::atExitCheck(uintptr_t ra) {
   uint32_t pc;
   uint32_t size, count;
-  if (__builtin_expect(startBits_ != nullptr, 1)) {
+  if (__builtin_expect(fastMode_, 1)) {
     // Fast mode: a start call returns at the start phase of a line that starts a block (startBits_),
     // and its TranslationBlock lies tbOff_ bytes before, with tc.ptr pointing back at the line.
-    if (((ra - startPhase_) & 63) != 0) return;
+    // The wrapper's filter has checked the phase (cmemu_tls.phase_mask is 63 in fast mode once a
+    // block showed it; before that nothing is cached and no bit is set).
     // First a compact cache of the recent block starts (16 bytes each, one per 256 bytes of code:
     // the hot ones stay in L1), filled only from verified starts.
-    CallEntry& hot = calls_[(ra >> 8) & (kCallCacheSize - 1)];
+    CallEntry& hot = hotCalls_[(ra >> 8) & (kCallCacheSize - 1)];
     if (__builtin_expect(hot.ra == ra, 1)) {
       pc = hot.pc;
       size = hot.size;
@@ -154,6 +172,7 @@ inline void NativeCpu::atExitCheck(uintptr_t ra) {
       goto have;
     }
     {
+    if (((ra - startPhase_) & 63) != 0) return;
     const uintptr_t line = ra >> 6;
     const char* tb = reinterpret_cast<const char*>(ra - tbOff_);
     if (!((startBits_[(line >> 6) & kStartBitsMask] >> (line & 63)) & 1)) {
@@ -337,18 +356,21 @@ void NativeCpu::phaseFallback() {
   freeStartBits();
   phaseFallbacks_++;
   calls_.assign(kCallCacheSize, CallEntry{});
+  hotCalls_ = calls_.data();
   clearCalls();
 }
 
 void NativeCpu::allocStartBits() {
   void* m = mmap(nullptr, (kStartBitsMask + 1) * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   startBits_ = m == MAP_FAILED ? nullptr : static_cast<uint64_t*>(m);
+  fastMode_ = startBits_ != nullptr;
   if (startBits_ == nullptr) cmemu_tls.phase_mask = 0;
 }
 
 void NativeCpu::freeStartBits() {
   if (startBits_ != nullptr) munmap(startBits_, (kStartBitsMask + 1) * sizeof(uint64_t));
   startBits_ = nullptr;
+  fastMode_ = false;
   std::vector<uint32_t>().swap(startWords_);
 }
 
@@ -495,7 +517,7 @@ __attribute__((visibility("hidden"))) bool __wrap_unicorn_fill_tlb_arm(void* cs,
 
 __attribute__((visibility("hidden"))) void cmemu_exit_check(void* uc, uint32_t in_delay_slot) {
   cmemu::NativeCpu* c = static_cast<cmemu::NativeCpu*>(cmemu_tls.cpu);
-  if (c != nullptr && c->ucHandle() == uc) c->atExitCheck(reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  if (c != nullptr && cmemu_tls.uc == uc) c->atExitCheck(reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
   // Must stay a tail call (checked by test/native: stops are exact): the real helper's GETPC()
   // is its return address.
   __real_helper_check_exit_request_arm(uc, in_delay_slot);
