@@ -258,8 +258,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
  public:
   // exit_check.cc
   inline void atExitCheck(uintptr_t ra);
-  void callMiss(uintptr_t ra);
-  void slowBlockStart(const CallEntry& e, bool due);
+  __attribute__((noinline, cold)) void callMiss(uintptr_t ra);
+  __attribute__((noinline, cold)) void slowBlockStart(const CallEntry& e, bool due);
   void clearCalls();
   static void onRegionReset(void* tcgCtx);
   void* ucHandle() const { return uc_; }
@@ -269,7 +269,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void beginEmu(bool deadline);       // around each uc_emu_start of a run
   void endEmu();
   bool blockOfFill(uint32_t* start, uint32_t* size);  // the block of the TLB fill in progress
-  inline void nonTrackingStart(const CallEntry& e);
+  __attribute__((noinline, cold)) void nonTrackingStart(const CallEntry& e);
+  __attribute__((noinline, cold)) bool exitBlock(uintptr_t tb, CallEntry* out);
   void phaseFallback();
   void allocStartBits();
   void freeStartBits();

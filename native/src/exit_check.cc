@@ -65,7 +65,7 @@ struct CmemuTls {
 __attribute__((visibility("hidden"))) thread_local CmemuTls cmemu_tls
     __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, 0, nullptr};
 bool __real_unicorn_fill_tlb_arm(void* cs, uint64_t address, int size, int rw, int mmu_idx, bool probe, uintptr_t retaddr);
-void cmemu_exit_check(void* uc, uint32_t in_delay_slot);
+void cmemu_block_start(uintptr_t ra, void* uc);
 void __real_helper_check_exit_request_arm(void* uc, uint32_t in_delay_slot);
 void __real_tcg_region_reset_all_arm(void* tcg_ctx);
 void* tcg_tb_lookup_arm(void* tcg_ctx, uintptr_t tc_ptr);
@@ -178,11 +178,11 @@ inline void NativeCpu::atExitCheck(uintptr_t ra) {
     if (!((startBits_[(line >> 6) & kStartBitsMask] >> (line & 63)) & 1)) {
       if (__builtin_expect(exitBlocks_.empty(), 1)) return;
       if (field<uintptr_t>(tb, kTbTcPtr) != ra - startOff_) return;
-      auto it = exitBlocks_.find(reinterpret_cast<uintptr_t>(tb));
-      if (it == exitBlocks_.end()) return;
-      pc = it->second.pc;
-      size = it->second.size;
-      count = it->second.count;
+      CallEntry x;
+      if (!exitBlock(reinterpret_cast<uintptr_t>(tb), &x)) return;
+      pc = x.pc;
+      size = x.size;
+      count = x.count;
     } else {
       if (field<uintptr_t>(tb, kTbTcPtr) != ra - startOff_) return;
       pc = field<uint32_t>(tb, kTbPc);
@@ -374,9 +374,16 @@ void NativeCpu::freeStartBits() {
   std::vector<uint32_t>().swap(startWords_);
 }
 
+bool NativeCpu::exitBlock(uintptr_t tb, CallEntry* out) {
+  auto it = exitBlocks_.find(tb);
+  if (it == exitBlocks_.end()) return false;
+  *out = it->second;
+  return true;
+}
+
 // A block start in a run that does not track blocks, reached because something wanted attention
 // or the poll countdown ran out: only stops, rare conditions and the clock matter.
-inline void NativeCpu::nonTrackingStart(const CallEntry& e) {
+void NativeCpu::nonTrackingStart(const CallEntry& e) {
   const bool due = cmemu_tls.poll < 0;
   if (due) cmemu_tls.poll = deadlineNs_ != 0 ? kDeadlinePollBlocks : INT64_MAX;
   __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
@@ -483,8 +490,8 @@ extern "C" {
 
 // The entry generated code calls, without a frame: access calls (the wrong phase) go straight to
 // the real helper; block starts too unless something wants attention or the poll countdown ran
-// out; the rest jump (so that the return address stays the translated block's) to
-// cmemu_exit_check, which tail-calls the real helper in turn.
+// out; the rest call cmemu_block_start with the block's return address and then jump to the real
+// helper with the original arguments (its GETPC() is the block's return address: stops are exact).
 __asm__(
     ".text\n"
     ".p2align 4\n"
@@ -498,9 +505,22 @@ __asm__(
     "  testq %fs:8(%rdx), %rax\n"
     "  jne __real_helper_check_exit_request_arm\n"
     "  cmpl $0, %fs:24(%rdx)\n"
-    "  jne cmemu_exit_check\n"
+    "  jne 1f\n"
     "  subq $1, %fs:16(%rdx)\n"
-    "  js cmemu_exit_check\n"
+    "  js 1f\n"
+    "  jmp __real_helper_check_exit_request_arm\n"
+    // Look at it: cmemu_block_start(return address, uc), the helper's arguments kept on the stack
+    // (16-byte aligned for the call), then the real helper with them.
+    "1:\n"
+    "  pushq %rdi\n"
+    "  pushq %rsi\n"
+    "  subq $8, %rsp\n"
+    "  movq 16(%rsp), %rsi\n"
+    "  movq 24(%rsp), %rdi\n"
+    "  call cmemu_block_start\n"
+    "  addq $8, %rsp\n"
+    "  popq %rsi\n"
+    "  popq %rdi\n"
     "  jmp __real_helper_check_exit_request_arm\n"
     ".size __wrap_helper_check_exit_request_arm, .-__wrap_helper_check_exit_request_arm\n");
 
@@ -515,12 +535,11 @@ __attribute__((visibility("hidden"))) bool __wrap_unicorn_fill_tlb_arm(void* cs,
   return r;
 }
 
-__attribute__((visibility("hidden"))) void cmemu_exit_check(void* uc, uint32_t in_delay_slot) {
+// Called from the wrapper with the translated block's return address; the wrapper then jumps to
+// the real helper, whose GETPC() is that return address again (stops are exact).
+__attribute__((visibility("hidden"))) void cmemu_block_start(uintptr_t ra, void* uc) {
   cmemu::NativeCpu* c = static_cast<cmemu::NativeCpu*>(cmemu_tls.cpu);
-  if (c != nullptr && cmemu_tls.uc == uc) c->atExitCheck(reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
-  // Must stay a tail call (checked by test/native: stops are exact): the real helper's GETPC()
-  // is its return address.
-  __real_helper_check_exit_request_arm(uc, in_delay_slot);
+  if (c != nullptr && cmemu_tls.uc == uc) c->atExitCheck(ra);
 }
 
 __attribute__((visibility("hidden"))) void* __wrap_tb_gen_code_arm(void* cpu, uint32_t pc, uint32_t cs_base, uint32_t flags,
