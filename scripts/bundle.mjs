@@ -2,13 +2,21 @@
 // one module, dist/cli/main.bundle.mjs: bin/cmemu starts ~30 ms sooner than from the 54 modules
 // (no per-module resolve, read and link). bin/cmemu uses it only while no input is newer
 // (main.bundle.inputs.json lists them), so a plain `tsc` rebuild is never shadowed by a stale bundle.
-import { build } from 'esbuild';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'cli', 'main.bundle.mjs');
+// esbuild comes with the dev dependencies (vitest); without it bin/cmemu runs the modules.
+let build;
+try {
+  ({ build } = await import('esbuild'));
+} catch {
+  rmSync(out, { force: true });
+  process.stderr.write('scripts/bundle.mjs: esbuild is not installed: no bundle (bin/cmemu loads dist/cli/main.js)\n');
+  process.exit(0);
+}
 const r = await build({
   entryPoints: [join(root, 'dist', 'cli', 'main.js')],
   bundle: true,

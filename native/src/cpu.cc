@@ -161,6 +161,7 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
   if (ucCpu_ != nullptr && getenv("CMEMU_BLOCK_START_TABLE") == nullptr) allocStartBits();
   // The call table: every call in table mode; the recent block starts in fast mode.
   calls_.assign(kCallCacheSize, CallEntry{});
+  hotCalls_ = calls_.data();
   checkCounts_ = getenv("CMEMU_CHECK_COUNTS") != nullptr;
   registerCpu(this);
 
@@ -234,6 +235,7 @@ void NativeCpu::shutdown() {
   unmappedHooks_.clear();
   execBits_.reset();
   std::vector<CallEntry>().swap(calls_);
+  hotCalls_ = nullptr;
   freeStartBits();
   unregisterCpu(this);
   std::vector<uint8_t>().swap(codeBuf_);

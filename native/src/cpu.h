@@ -209,13 +209,21 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
 
   Napi::Env env_;
 
-  // --- Hot: what every block start reads or writes (exit_check.cc), in two adjacent cache lines
-  // (L1 is contended: QEMU's jump cache alone is 32 KiB). ---
-  alignas(64) uc_engine* uc_ = nullptr;
-  uint64_t icount_ = 0;
+  // --- Hot: what every block start reads or writes (exit_check.cc), in one cache line (L1 is
+  // contended: QEMU's jump cache alone is 32 KiB). ---
+  alignas(64) uint64_t icount_ = 0;
   uint64_t limit_ = UINT64_MAX;
   uint64_t blockBefore_ = 0;
   RareFlags rare_{};
+  CallEntry* hotCalls_ = nullptr;        // calls_.data()
+  std::atomic<uint32_t> stopBits_{0};    // written by the watcher too (rarely)
+  uint32_t deadlinePoll_ = 1;    // blocks until the next clock poll (or the slow path's next look)
+  uint32_t blockStart_ = 0, blockSize_ = 0, blockCount_ = 0;
+  bool blockValid_ = false;
+  bool tracking_ = false;        // every block start is looked at (counting, UNALIGN_TRP)
+  bool fastMode_ = false;        // startBits_ != nullptr
+  // --- the next line: block-start lookups that missed the cache of recent starts ---
+  alignas(64) uc_engine* uc_ = nullptr;
   // The block start's fast mode: startBits_ has one bit per 64-byte line of host code that starts
   // a block (nullptr: table mode).
   uint64_t* startBits_ = nullptr;
@@ -226,11 +234,6 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // Fast mode: the recent verified block starts, by return address >> 8 (blocks lie at least 256
   // bytes apart: a 64-byte aligned TranslationBlock of over 128 bytes, then the code).
   std::vector<CallEntry> calls_;
-  uint32_t blockStart_ = 0, blockSize_ = 0, blockCount_ = 0;
-  uint32_t deadlinePoll_ = 1;    // blocks until the next clock poll (or the slow path's next look)
-  std::atomic<uint32_t> stopBits_{0};  // written by the watcher too (rarely)
-  bool blockValid_ = false;
-  bool tracking_ = false;        // every block start is looked at (counting, UNALIGN_TRP)
   // --- end of the hot part ---
 
   // counting and stopping
@@ -257,8 +260,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
  public:
   // exit_check.cc
   inline void atExitCheck(uintptr_t ra);
-  void callMiss(uintptr_t ra);
-  void slowBlockStart(const CallEntry& e, bool due);
+  __attribute__((noinline, cold)) void callMiss(uintptr_t ra);
+  __attribute__((noinline, cold)) void slowBlockStart(const CallEntry& e, bool due);
   void clearCalls();
   static void onRegionReset(void* tcgCtx);
   void* ucHandle() const { return uc_; }
@@ -268,7 +271,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void beginEmu(bool deadline);       // around each uc_emu_start of a run
   void endEmu();
   bool blockOfFill(uint32_t* start, uint32_t* size);  // the block of the TLB fill in progress
-  inline void nonTrackingStart(const CallEntry& e);
+  __attribute__((noinline, cold)) void nonTrackingStart(const CallEntry& e);
+  __attribute__((noinline, cold)) bool exitBlock(uintptr_t tb, CallEntry* out);
   void phaseFallback();
   void allocStartBits();
   void freeStartBits();

@@ -60,11 +60,12 @@ struct CmemuTls {
   int32_t pad;
   void* cpu;             // 32
   uintptr_t fill_ra;     // 40
+  void* uc;              // 48: cpu's engine
 };
 __attribute__((visibility("hidden"))) thread_local CmemuTls cmemu_tls
-    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, 0};
+    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, 0, nullptr};
 bool __real_unicorn_fill_tlb_arm(void* cs, uint64_t address, int size, int rw, int mmu_idx, bool probe, uintptr_t retaddr);
-void cmemu_exit_check(void* uc, uint32_t in_delay_slot);
+void cmemu_block_start(uintptr_t ra, void* uc);
 void __real_helper_check_exit_request_arm(void* uc, uint32_t in_delay_slot);
 void __real_tcg_region_reset_all_arm(void* tcg_ctx);
 void* tcg_tb_lookup_arm(void* tcg_ctx, uintptr_t tc_ptr);
@@ -119,8 +120,24 @@ void unregisterCpu(NativeCpu* cpu) {
   }
 }
 
-RunScope::RunScope(NativeCpu* cpu) : prev(static_cast<NativeCpu*>(cmemu_tls.cpu)) { cmemu_tls.cpu = cpu; }
-RunScope::~RunScope() { cmemu_tls.cpu = prev; }
+RunScope::RunScope(NativeCpu* cpu)
+    : prev(static_cast<NativeCpu*>(cmemu_tls.cpu)),
+      prevPhase(cmemu_tls.phase),
+      prevMask(cmemu_tls.phase_mask),
+      prevPoll(cmemu_tls.poll),
+      prevAttention(cmemu_tls.attention) {
+  cmemu_tls.cpu = cpu;
+  cmemu_tls.uc = cpu->ucHandle();
+}
+// A run nested in another engine's MMIO handler gives the outer run its thread state back.
+RunScope::~RunScope() {
+  cmemu_tls.cpu = prev;
+  cmemu_tls.uc = prev != nullptr ? prev->ucHandle() : nullptr;
+  cmemu_tls.phase = prevPhase;
+  cmemu_tls.phase_mask = prevMask;
+  cmemu_tls.poll = prevPoll;
+  __atomic_store_n(&cmemu_tls.attention, prevAttention, __ATOMIC_SEQ_CST);
+}
 
 void NativeCpu::onRegionReset(void* tcgCtx) {
   if (t_cpus == nullptr) return;
@@ -140,13 +157,14 @@ void NativeCpu::clearCalls() {
 inline void NativeCpu::atExitCheck(uintptr_t ra) {
   uint32_t pc;
   uint32_t size, count;
-  if (__builtin_expect(startBits_ != nullptr, 1)) {
+  if (__builtin_expect(fastMode_, 1)) {
     // Fast mode: a start call returns at the start phase of a line that starts a block (startBits_),
     // and its TranslationBlock lies tbOff_ bytes before, with tc.ptr pointing back at the line.
-    if (((ra - startPhase_) & 63) != 0) return;
+    // The wrapper's filter has checked the phase (cmemu_tls.phase_mask is 63 in fast mode once a
+    // block showed it; before that nothing is cached and no bit is set).
     // First a compact cache of the recent block starts (16 bytes each, one per 256 bytes of code:
     // the hot ones stay in L1), filled only from verified starts.
-    CallEntry& hot = calls_[(ra >> 8) & (kCallCacheSize - 1)];
+    CallEntry& hot = hotCalls_[(ra >> 8) & (kCallCacheSize - 1)];
     if (__builtin_expect(hot.ra == ra, 1)) {
       pc = hot.pc;
       size = hot.size;
@@ -154,16 +172,17 @@ inline void NativeCpu::atExitCheck(uintptr_t ra) {
       goto have;
     }
     {
+    if (((ra - startPhase_) & 63) != 0) return;
     const uintptr_t line = ra >> 6;
     const char* tb = reinterpret_cast<const char*>(ra - tbOff_);
     if (!((startBits_[(line >> 6) & kStartBitsMask] >> (line & 63)) & 1)) {
       if (__builtin_expect(exitBlocks_.empty(), 1)) return;
       if (field<uintptr_t>(tb, kTbTcPtr) != ra - startOff_) return;
-      auto it = exitBlocks_.find(reinterpret_cast<uintptr_t>(tb));
-      if (it == exitBlocks_.end()) return;
-      pc = it->second.pc;
-      size = it->second.size;
-      count = it->second.count;
+      CallEntry x;
+      if (!exitBlock(reinterpret_cast<uintptr_t>(tb), &x)) return;
+      pc = x.pc;
+      size = x.size;
+      count = x.count;
     } else {
       if (field<uintptr_t>(tb, kTbTcPtr) != ra - startOff_) return;
       pc = field<uint32_t>(tb, kTbPc);
@@ -337,24 +356,34 @@ void NativeCpu::phaseFallback() {
   freeStartBits();
   phaseFallbacks_++;
   calls_.assign(kCallCacheSize, CallEntry{});
+  hotCalls_ = calls_.data();
   clearCalls();
 }
 
 void NativeCpu::allocStartBits() {
   void* m = mmap(nullptr, (kStartBitsMask + 1) * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   startBits_ = m == MAP_FAILED ? nullptr : static_cast<uint64_t*>(m);
+  fastMode_ = startBits_ != nullptr;
   if (startBits_ == nullptr) cmemu_tls.phase_mask = 0;
 }
 
 void NativeCpu::freeStartBits() {
   if (startBits_ != nullptr) munmap(startBits_, (kStartBitsMask + 1) * sizeof(uint64_t));
   startBits_ = nullptr;
+  fastMode_ = false;
   std::vector<uint32_t>().swap(startWords_);
+}
+
+bool NativeCpu::exitBlock(uintptr_t tb, CallEntry* out) {
+  auto it = exitBlocks_.find(tb);
+  if (it == exitBlocks_.end()) return false;
+  *out = it->second;
+  return true;
 }
 
 // A block start in a run that does not track blocks, reached because something wanted attention
 // or the poll countdown ran out: only stops, rare conditions and the clock matter.
-inline void NativeCpu::nonTrackingStart(const CallEntry& e) {
+void NativeCpu::nonTrackingStart(const CallEntry& e) {
   const bool due = cmemu_tls.poll < 0;
   if (due) cmemu_tls.poll = deadlineNs_ != 0 ? kDeadlinePollBlocks : INT64_MAX;
   __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
@@ -461,8 +490,8 @@ extern "C" {
 
 // The entry generated code calls, without a frame: access calls (the wrong phase) go straight to
 // the real helper; block starts too unless something wants attention or the poll countdown ran
-// out; the rest jump (so that the return address stays the translated block's) to
-// cmemu_exit_check, which tail-calls the real helper in turn.
+// out; the rest call cmemu_block_start with the block's return address and then jump to the real
+// helper with the original arguments (its GETPC() is the block's return address: stops are exact).
 __asm__(
     ".text\n"
     ".p2align 4\n"
@@ -476,9 +505,22 @@ __asm__(
     "  testq %fs:8(%rdx), %rax\n"
     "  jne __real_helper_check_exit_request_arm\n"
     "  cmpl $0, %fs:24(%rdx)\n"
-    "  jne cmemu_exit_check\n"
+    "  jne 1f\n"
     "  subq $1, %fs:16(%rdx)\n"
-    "  js cmemu_exit_check\n"
+    "  js 1f\n"
+    "  jmp __real_helper_check_exit_request_arm\n"
+    // Look at it: cmemu_block_start(return address, uc), the helper's arguments kept on the stack
+    // (16-byte aligned for the call), then the real helper with them.
+    "1:\n"
+    "  pushq %rdi\n"
+    "  pushq %rsi\n"
+    "  subq $8, %rsp\n"
+    "  movq 16(%rsp), %rsi\n"
+    "  movq 24(%rsp), %rdi\n"
+    "  call cmemu_block_start\n"
+    "  addq $8, %rsp\n"
+    "  popq %rsi\n"
+    "  popq %rdi\n"
     "  jmp __real_helper_check_exit_request_arm\n"
     ".size __wrap_helper_check_exit_request_arm, .-__wrap_helper_check_exit_request_arm\n");
 
@@ -493,12 +535,11 @@ __attribute__((visibility("hidden"))) bool __wrap_unicorn_fill_tlb_arm(void* cs,
   return r;
 }
 
-__attribute__((visibility("hidden"))) void cmemu_exit_check(void* uc, uint32_t in_delay_slot) {
+// Called from the wrapper with the translated block's return address; the wrapper then jumps to
+// the real helper, whose GETPC() is that return address again (stops are exact).
+__attribute__((visibility("hidden"))) void cmemu_block_start(uintptr_t ra, void* uc) {
   cmemu::NativeCpu* c = static_cast<cmemu::NativeCpu*>(cmemu_tls.cpu);
-  if (c != nullptr && c->ucHandle() == uc) c->atExitCheck(reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
-  // Must stay a tail call (checked by test/native: stops are exact): the real helper's GETPC()
-  // is its return address.
-  __real_helper_check_exit_request_arm(uc, in_delay_slot);
+  if (c != nullptr && cmemu_tls.uc == uc) c->atExitCheck(ra);
 }
 
 __attribute__((visibility("hidden"))) void* __wrap_tb_gen_code_arm(void* cpu, uint32_t pc, uint32_t cs_base, uint32_t flags,

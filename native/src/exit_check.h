@@ -24,6 +24,9 @@ struct RunScope {
   explicit RunScope(NativeCpu* cpu);
   ~RunScope();
   NativeCpu* prev;
+  uintptr_t prevPhase, prevMask;
+  int64_t prevPoll;
+  int32_t prevAttention;
 };
 
 }  // namespace cmemu
