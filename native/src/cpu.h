@@ -460,8 +460,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void SetStepMode(const Napi::CallbackInfo& info);
   // Execution traces (native/src/trace.cc): a block hook only while -d in_asm/exec/cpu is on.
   struct TraceState* trace_ = nullptr;  // owned; closeTrace() frees it
-  uc_hook traceHook_ = 0;
-  static void HookTrace(uc_engine* uc, uint64_t address, uint32_t size, void* ud);
+  bool traceExec_ = false;  // -d exec or cpu: every block start is tracked and traced
+  void traceBlock(uint32_t pc);
  public:
   void traceNewBlock(const void* tb);  // from the tb_gen_code wrapper, while trace_ is set
   bool tracing() const { return trace_ != nullptr; }

@@ -222,8 +222,10 @@ have:
     e.size = static_cast<uint16_t>(size);
     e.count = static_cast<uint16_t>(count);
     slowBlockStart(e, due);
+    if (__builtin_expect(traceExec_, 0) && hookStop_ == HookStop::None && blockValid_ && blockStart_ == pc) traceBlock(pc);
     return;
   }
+  if (__builtin_expect(traceExec_, 0)) traceBlock(pc);
   blockValid_ = true;
   blockStart_ = pc;
   blockSize_ = size;
@@ -399,7 +401,7 @@ void NativeCpu::wake() {
 }
 
 void NativeCpu::beginEmu(bool deadline) {
-  tracking_ = counting_ || alignHook_ != 0;
+  tracking_ = counting_ || alignHook_ != 0 || traceExec_;
   cmemu_tls.phase = startPhase_;
   cmemu_tls.phase_mask = startBits_ != nullptr && phaseKnown_ ? 63 : 0;
   blockValid_ = false;

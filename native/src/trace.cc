@@ -1,6 +1,6 @@
 // QEMU-style execution traces (-d in_asm, exec, cpu), written straight to the log through a large
 // stdio buffer (no JS per block): in_asm from the translator (the tb_gen_code wrapper), exec and
-// cpu from a block hook installed only while one of them is on. The
+// cpu from the block start (exit_check.cc), which looks at every block only while one is on. The
 // disassembly is Debian's Capstone (libcapstone.a, linked in), in the mode and layout QEMU 7.2
 // prints for an M-profile core.
 #include <capstone/capstone.h>
@@ -79,11 +79,12 @@ void NativeCpu::traceNewBlock(const void* tbp) {
   fputc('\n', t.out);
 }
 
-void NativeCpu::HookTrace(uc_engine* uc, uint64_t address, uint32_t size, void* ud) {
-  auto* c = static_cast<NativeCpu*>(ud);
-  TraceState& t = *c->trace_;
+// -d exec / cpu: called at each block start that goes on to run (exit_check.cc, while traceExec_
+// makes every block start tracked), before the block's first instruction.
+void NativeCpu::traceBlock(uint32_t pc) {
+  TraceState& t = *trace_;
   if (t.out == nullptr) return;
-  const uint32_t pc = static_cast<uint32_t>(address);
+  uc_engine* uc = uc_;
   t.blocks++;
   // exec and cpu lines: formatted by hand into one buffer, one fwrite (fprintf per field was
   // most of the cost with -d cpu).
@@ -194,14 +195,11 @@ void NativeCpu::SetTrace(const Napi::CallbackInfo& info) {
     }
   }
   trace_ = t.release();
-  if (exec || cpu) {
-    // exec and cpu need every block execution: a block hook (which also sends the block start
-    // through exit_check.cc's slower path); in_asm alone needs none.
-    uc_hook h;
-    checkUc(env, uc_hook_add(uc_, &h, UC_HOOK_BLOCK, reinterpret_cast<void*>(&NativeCpu::HookTrace), this, 1, 0), "uc_hook_add(BLOCK, trace)");
-    traceHook_ = h;
-  }
-  // Blocks translated before are shown (in_asm) and call the hook (exec, cpu) only once retranslated.
+  // exec and cpu need every block execution: the block start (exit_check.cc) looks at every block
+  // while traceExec_ is set, and traces the ones that go on to run. No hook: a UC_HOOK_BLOCK
+  // would put its call before the block-start call that exit_check.cc recognises blocks by.
+  traceExec_ = exec || cpu;
+  // Blocks translated before are shown by in_asm only once retranslated.
   uc_ctl_flush_tb(uc_);
 }
 
@@ -210,11 +208,7 @@ void NativeCpu::FlushTrace(const Napi::CallbackInfo&) {
 }
 
 void NativeCpu::closeTrace() {
-  if (traceHook_ != 0 && uc_ != nullptr) {
-    uc_hook_del(uc_, traceHook_);
-    traceHook_ = 0;
-    flushDeletedHooks();
-  }
+  traceExec_ = false;
   if (trace_ != nullptr && uc_ != nullptr) uc_ctl_flush_tb(uc_);
   if (trace_ != nullptr) {
     if (trace_->out) fclose(trace_->out);
