@@ -69,6 +69,9 @@ export async function soakPair(n: number): Promise<{ result: PairResult; start: 
     const t0 = performance.now();
     const pids = (): Record<string, number | undefined> => ({ initiator: p.initiator.child.pid, responder: p.responder.child.pid, server: p.serverProc?.child.pid });
     const sample = () => Object.fromEntries(Object.entries(pids()).map(([k, pid]) => [k, procFigures(pid)]));
+    // The start: once the boards are past their set-up (an engine makes its idle wait's eventfd the
+    // first time the guest sleeps, which under load can come after "link up").
+    await new Promise((r) => setTimeout(r, 300));
     const start = sample();
     let end = start;
     // The end: the last sample with all three up and the run not yet over (an exiting process's figures mean nothing).
