@@ -235,7 +235,8 @@ function onWindow(m) {
   const changedAt = same ? win.changedAt : new Float64Array(bytes.length);
   if (same) for (let i = 0; i < bytes.length; i++) if (bytes[i] !== win.bytes[i]) changedAt[i] = now;
   const fresh = !same;
-  win = { region: m.region, offset: m.offset, bytes, changedAt, at: now };
+  if (same) Object.assign(win, { bytes, changedAt, at: now });
+  else win = { region: m.region, offset: m.offset, bytes, changedAt, at: now };
   renderHex(fresh);
 }
 
@@ -260,11 +261,21 @@ function renderHex(rebuild) {
     }
     box.append(frag);
   }
+  // Touch only the spans whose text or class changes (the page stays cheap while the guest runs).
+  if (!win.shown || rebuild) win.shown = new Int16Array(bytes.length).fill(-1);
+  if (!win.cls || rebuild) win.cls = new Array(bytes.length).fill('');
   for (let i = 0; i < bytes.length; i++) {
     const s = win.spans[i];
-    s.textContent = hex2(bytes[i]);
+    if (win.shown[i] !== bytes[i]) {
+      s.textContent = hex2(bytes[i]);
+      win.shown[i] = bytes[i];
+    }
     const age = changedAt[i] ? now - changedAt[i] : Infinity;
-    s.className = changedAt[i] === win.at ? 'b chg' : age < 3000 ? 'b was' : bytes[i] === 0 ? 'b z' : 'b';
+    const cls = changedAt[i] === win.at ? 'b chg' : age < 3000 ? 'b was' : bytes[i] === 0 ? 'b z' : 'b';
+    if (win.cls[i] !== cls) {
+      s.className = cls;
+      win.cls[i] = cls;
+    }
   }
 }
 
