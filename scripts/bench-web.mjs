@@ -58,6 +58,9 @@ for (let i = 0; i < N; i++) {
   r.worldServer.push(await world(true));
 }
 const f = (a) => a.map((x) => x.toFixed(1)).join(' ');
+// Each iteration's ratio to the reference measured next to it (the machine is shared: absolute figures drift).
+const ratio = (a, ref) => median(a.map((x, i) => x / ref[i])).toFixed(3);
+console.log(`paired ratios (median): server/none ${ratio(r.server, r.none)}, page/none ${ratio(r.page, r.none)}, world server/none (wall) ${ratio(r.worldServer, r.worldNone)}`);
 console.log(`bench_loop MIPS (icount 7), median of ${N}: no server ${median(r.none).toFixed(1)} | server, no page ${median(r.server).toFixed(1)} (${(median(r.server) / median(r.none)).toFixed(3)}x) | page open ${median(r.page).toFixed(1)} (${(median(r.page) / median(r.none)).toFixed(3)}x)`);
 console.log(`  runs: none [${f(r.none)}] server [${f(r.server)}] page [${f(r.page)}]`);
 console.log(`ping-pong world n=2000, 10 us quantum, wall ms: no server ${median(r.worldNone).toFixed(0)} | server ${median(r.worldServer).toFixed(0)} (${(median(r.worldServer) / median(r.worldNone)).toFixed(3)}x)`);

@@ -424,7 +424,34 @@ export class WebView {
     const s = systems[i];
     if (!s || !this.debugHooked[i] || !s.debug.halted) throw new Error('pause first: step runs one instruction of a halted board');
     s.debug.resume({ step: true });
+    if (world) this.followStep(i);
   }
+
+  /**
+   * A world's board asleep (WFI) runs no instruction in its quantum: the world then moves on to the
+   * next board, which is halted. Hold the sleeper again and step that one instead, until a board
+   * executes an instruction (the timeline advances by whole quanta meanwhile, as it would running).
+   */
+  private followStep(first: number): void {
+    const { world, systems } = this.target;
+    if (this.stepWatch) clearInterval(this.stepWatch);
+    let cur = first;
+    this.stepWatch = setInterval(() => {
+      const s = systems[cur]!;
+      const now = world!.current ? systems.indexOf(world!.current) : -1;
+      if (this.closed || s.debug.halted || s.finished || !this.wantHalt[cur]) {
+        clearInterval(this.stepWatch!);
+        this.stepWatch = null;
+        return;
+      }
+      if (now >= 0 && now !== cur && systems[now]!.debug.halted && this.debugHooked[now]) {
+        s.debug.halt();
+        systems[now]!.debug.resume({ step: true });
+        cur = now;
+      }
+    }, 5);
+  }
+  private stepWatch: NodeJS.Timeout | null = null;
 
   private broadcast(m: unknown): void {
     const t = JSON.stringify(m);
@@ -437,6 +464,7 @@ export class WebView {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.stepWatch) clearInterval(this.stepWatch);
     this.resume();
     for (const u of this.unsubs) u();
     if (this.target.world) this.target.world.hostTurns--;
