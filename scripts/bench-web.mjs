@@ -20,7 +20,7 @@ async function loop(mode) {
     const v = await sys.serve();
     if (mode === 'page') {
       dir = mkdtempSync(join(tmpdir(), 'cmemu-bench-chromium-'));
-      browser = spawn('/usr/bin/chromium', ['--headless', '--no-sandbox', '--disable-gpu', `--user-data-dir=${dir}`, '--remote-debugging-port=0', v.url], { stdio: 'ignore' });
+      browser = spawn('/usr/bin/chromium', ['--headless', '--no-sandbox', '--disable-gpu', `--user-data-dir=${dir}`, '--remote-debugging-port=0', v.url], { stdio: 'ignore', detached: true });
       while (v.connections === 0) await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -30,11 +30,11 @@ async function loop(mode) {
   const mips = sys.instructions() / s / 1e6;
   if (browser) {
     const gone = new Promise((r) => browser.once('exit', r));
-    browser.kill('SIGKILL');
+    process.kill(-browser.pid, 'SIGKILL'); // the whole process group (renderers, zygote)
     await gone;
   }
   await sys.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   return mips;
 }
 
