@@ -18,6 +18,11 @@ async function loop(mode) {
   let dir = null;
   if (mode !== 'none') {
     const v = await sys.serve();
+    if (mode === 'ws') {
+      // A plain WebSocket client in another process: the server's sampling without a browser's rendering.
+      browser = spawn(process.execPath, ['-e', "const W = require('ws'); new W(process.argv[1]).on('message', () => {});", v.url.replace('http', 'ws') + 'ws'], { stdio: 'ignore', detached: true, cwd: new URL('..', import.meta.url).pathname });
+      while (v.connections === 0) await new Promise((r) => setTimeout(r, 50));
+    }
     if (mode === 'page') {
       dir = mkdtempSync(join(tmpdir(), 'cmemu-bench-chromium-'));
       browser = spawn('/usr/bin/chromium', ['--headless', '--no-sandbox', '--disable-gpu', `--user-data-dir=${dir}`, '--remote-debugging-port=0', v.url], { stdio: 'ignore', detached: true });
@@ -51,16 +56,16 @@ async function world(serve) {
   return ms;
 }
 
-const r = { none: [], server: [], page: [], worldNone: [], worldServer: [] };
+const r = { none: [], server: [], ws: [], page: [], worldNone: [], worldServer: [] };
 for (let i = 0; i < N; i++) {
-  for (const m of ['none', 'server', 'page']) r[m].push(await loop(m));
+  for (const m of ['none', 'server', 'ws', 'page']) r[m].push(await loop(m));
   r.worldNone.push(await world(false));
   r.worldServer.push(await world(true));
 }
 const f = (a) => a.map((x) => x.toFixed(1)).join(' ');
 // Each iteration's ratio to the reference measured next to it (the machine is shared: absolute figures drift).
 const ratio = (a, ref) => median(a.map((x, i) => x / ref[i])).toFixed(3);
-console.log(`paired ratios (median): server/none ${ratio(r.server, r.none)}, page/none ${ratio(r.page, r.none)}, world server/none (wall) ${ratio(r.worldServer, r.worldNone)}`);
+console.log(`paired ratios (median): server/none ${ratio(r.server, r.none)}, ws client/none ${ratio(r.ws, r.none)}, page/none ${ratio(r.page, r.none)}, world server/none (wall) ${ratio(r.worldServer, r.worldNone)}`);
 console.log(`bench_loop MIPS (icount 7), median of ${N}: no server ${median(r.none).toFixed(1)} | server, no page ${median(r.server).toFixed(1)} (${(median(r.server) / median(r.none)).toFixed(3)}x) | page open ${median(r.page).toFixed(1)} (${(median(r.page) / median(r.none)).toFixed(3)}x)`);
 console.log(`  runs: none [${f(r.none)}] server [${f(r.server)}] page [${f(r.page)}]`);
 console.log(`ping-pong world n=2000, 10 us quantum, wall ms: no server ${median(r.worldNone).toFixed(0)} | server ${median(r.worldServer).toFixed(0)} (${(median(r.worldServer) / median(r.worldNone)).toFixed(3)}x)`);
