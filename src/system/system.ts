@@ -31,7 +31,7 @@ import { type ConsoleDriver, type TextPattern, UartConsole } from './uart.js';
 import type { ClockTimer } from '../time/clock.js';
 import { GdbServer, type GdbServerOptions } from './gdb/server.js';
 import { DebugControl } from './debug.js';
-import { WebView, type WebViewOptions } from './web/server.js';
+import type { WebView, WebViewOptions } from './web/server.js';
 
 /** How one UART is connected on the host side, besides its console (sys.uart(i)), which always records it. */
 export type SerialSpec = ChardevSpec | 'stdio' | 'null' | { file: string; append?: boolean } | null;
@@ -662,7 +662,7 @@ export class System implements ConsoleDriver {
     if (this.closed) throw new UsageError('the system is closed');
     if (this.driver) throw new UsageError('sys.serve() on a board of a world: use world.serve()');
     this.boot();
-    const v = await WebView.listen({ world: null, systems: [this] }, opts);
+    const v = await (await import('./web/server.js')).WebView.listen({ world: null, systems: [this] }, opts);
     this.views.push(v);
     return v;
   }

@@ -14,7 +14,7 @@ import type { UartConsole } from './uart.js';
 import { findBoard } from '../machine/boards/index.js';
 import { loadNative } from '../native/cpu.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { WebView, type WebViewOptions } from './web/server.js';
+import type { WebView, WebViewOptions } from './web/server.js';
 import type { IvshmemFlatConfig } from '../machine/ivshmem-flat.js';
 
 export interface WorldConfig {
@@ -177,7 +177,7 @@ export class World implements Driver {
    */
   async serve(opts: WebViewOptions = {}): Promise<WebView> {
     if (this.closed) throw new UsageError('the world is closed');
-    const v = await WebView.listen({ world: this, systems: this.systems }, opts);
+    const v = await (await import('./web/server.js')).WebView.listen({ world: this, systems: this.systems }, opts);
     this.views.push(v);
     return v;
   }
