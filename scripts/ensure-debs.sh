@@ -7,8 +7,9 @@
 #     peer; qemu-system-aarch64 comes with qemu-system-arm
 #   gdb-multiarch: the GDB stub tests drive the real client
 #   libcapstone-dev: the disassembler of -d in_asm (its static library is linked into the addon)
+#   chromium: the live view (cmemu run --web) is tested in headless Chromium (test/web/)
 set -euo pipefail
-pkgs=(gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm g++ make python3 gcc-aarch64-linux-gnu libc6-dev-arm64-cross gdb-multiarch libcapstone-dev "$@")
+pkgs=(gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm g++ make python3 gcc-aarch64-linux-gnu libc6-dev-arm64-cross gdb-multiarch libcapstone-dev chromium "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -35,6 +35,8 @@ export { parseDuration, parseSize, formatDuration, type Duration, type Size } fr
 export type { FirmwareSpec } from './system/images.js';
 export { GdbServer, type GdbServerOptions } from './system/gdb/server.js';
 export { DebugControl, type DebugStop, type Watchpoint, type WatchKind } from './system/debug.js';
+export type { WebView, WebViewOptions } from './system/web/server.js';
+export type { IvshmemRing } from './devices/ivshmem-flat.js';
 export type { FinalOutcome, Outcome } from './machine/machine.js';
 export type { BoardDef } from './machine/board.js';
 export { BOARDS, findBoard } from './machine/boards/index.js';

@@ -28,6 +28,8 @@ export interface LaunchExtras {
   connectIvshmem?: IvshmemConnector;
   /** Called with the machine once it is built, before it runs (tests and tools). */
   onMachine?: (m: Machine) => void;
+  /** Serve the live view there (`--web`). */
+  web?: { host: string; port: number };
 }
 
 export type IvshmemConnector = (socketPath: string, opts: ConnectOptions) => Promise<IvshmemLink>;
@@ -113,6 +115,15 @@ export async function launch(config: QemuConfig, extras: LaunchExtras = {}): Pro
     throw new UsageError('-S holds the CPU until a debugger continues it: give -s or -gdb DEV too (there is no monitor to start it)');
   }
   const sys = await createSystem(systemConfigFromArgs(config, err, extras));
+  if (extras.web) {
+    try {
+      const v = await sys.serve(extras.web);
+      err(`cmemu: live view at ${v.url}\n`);
+    } catch (e) {
+      await sys.close();
+      throw e;
+    }
+  }
   if (config.gdb?.address) {
     const a = config.gdb.address;
     try {

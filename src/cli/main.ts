@@ -60,12 +60,13 @@ async function runFriendly(argv: string[]): Promise<number> {
           .option('d', { type: 'string', describe: 'log items, as qemu -d (unimp,guest_errors,int,...)' })
           .option('ivshmem', { type: 'string', describe: 'ivshmem server socket (ivshmem-flat at the board defaults)' })
           .option('gdb', { type: 'string', describe: 'serve GDB on this TCP port (127.0.0.1), HOST:PORT, or unix:PATH' })
+          .option('web', { type: 'string', describe: 'serve the live view (consoles, shared memory, doorbells, rates, pause/step) on HOST:PORT or PORT (127.0.0.1; 0: any free port)' })
           .option('wait', { type: 'boolean', default: false, describe: 'with --gdb: hold the CPU until the debugger continues (as -S)' })
           .strict(),
       async (a) => {
         if (a.world) {
           if (a.firmware) throw new UsageError('--world FILE names its firmware itself: give no FIRMWARE');
-          code = await (await import('./world.js')).runWorldFile(a.world);
+          code = await (await import('./world.js')).runWorldFile(a.world, undefined, a.web !== undefined ? parseWebAddress(a.web) : undefined);
           return;
         }
         if (!a.firmware) throw new UsageError('give FIRMWARE.elf (or --world FILE); see cmemu run --help');
@@ -86,7 +87,7 @@ async function runFriendly(argv: string[]): Promise<number> {
           if (a.wait) qargs.push('-S');
         }
         const config = parseQemuArgs(qargs);
-        code = await launch(config, { until: a.until, timeoutSec: a.timeout });
+        code = await launch(config, { until: a.until, timeoutSec: a.timeout, web: a.web !== undefined ? parseWebAddress(a.web) : undefined });
       },
     )
     .help()
@@ -96,6 +97,14 @@ async function runFriendly(argv: string[]): Promise<number> {
     })
     .parseAsync();
   return code;
+}
+
+/** --web PORT | HOST:PORT | [IPv6]:PORT (default host 127.0.0.1). */
+export function parseWebAddress(v: string): { host: string; port: number } {
+  const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(v.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--web: give PORT or HOST:PORT (e.g. 127.0.0.1:8080), not '${v}'`);
+  return { host: m[1] ? m[1].replace(/^\[|\]$/g, '') : '127.0.0.1', port };
 }
 
 async function runBoards(argv: string[]): Promise<number> {

@@ -74,7 +74,7 @@ export function readWorldFile(file: string): WorldFile {
   return wf;
 }
 
-export async function runWorldFile(file: string, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function runWorldFile(file: string, out: (s: string) => void = (s) => process.stdout.write(s), web?: { host: string; port: number }): Promise<number> {
   const wf = readWorldFile(file);
   const base = dirname(resolve(file));
   const world: World = await createWorld({ quantum: wf.quantum });
@@ -93,6 +93,10 @@ export async function runWorldFile(file: string, out: (s: string) => void = (s) 
       sys.uart(0).onLine((line) => out(`${b.name} | ${line}\n`));
     }
     for (const l of wf.ivshmem ?? []) world.ivshmem({ peers: l.peers.map((p) => byName.get(p)!), size: l.size, vectors: l.vectors, irq: l.irq, iomem: l.iomem, shmem: l.shmem });
+    if (web) {
+      const v = await world.serve({ ...web, names: wf.boards.map((b) => b.name!) });
+      process.stderr.write(`cmemu: live view at ${v.url}\n`);
+    }
     const until = wf.until;
     const watched = until ? byName.get(until.board)!.uart(until.uart ?? 0) : null;
     const all = [...byName.values()];

@@ -102,6 +102,16 @@ export const EV_SHM_LOST = 1 << 2;
 export const IVSHMEM_FLAT_WINDOW = 0x100;
 const MAX_VECTORS = 64;
 
+/** A doorbell seen by this device: one it rang (`out`: to a peer, or to itself) or one of its own vectors firing (`in`). */
+export interface IvshmemRing {
+  dir: 'out' | 'in';
+  /** Own peer id (IVPOSITION). */
+  self: number;
+  /** out: the peer rung (own id for a self-notification); in: own id. */
+  peer: number;
+  vector: number;
+}
+
 export interface IvshmemFlatOptions {
   /** Guest address of the shared memory, for SHMADDR. */
   shmemAddr: number;
@@ -139,6 +149,8 @@ export class IvshmemFlat implements MmioDevice {
   private readonly tracing: boolean;
   private readonly clock: { now(): number } | null;
   private readonly hostT0 = performance.now();
+  /** Doorbell listeners (a live view); null while nobody listens, so the register path pays one test. */
+  private ringListeners: ((e: IvshmemRing) => void)[] | null = null;
 
   constructor(
     private readonly link: IvshmemLink,
@@ -174,9 +186,33 @@ export class IvshmemFlat implements MmioDevice {
     this.peerSel = 0;
   }
 
+  /**
+   * Listen to the doorbells this device rings (accepted DOORBELL writes) and receives (own vectors
+   * firing), on the JS thread, as they happen. Returns the unsubscribe. Costs nothing while nobody listens.
+   */
+  onRing(cb: (e: IvshmemRing) => void): () => void {
+    (this.ringListeners ??= []).push(cb);
+    return () => {
+      const l = this.ringListeners;
+      const i = l ? l.indexOf(cb) : -1;
+      if (i >= 0) l!.splice(i, 1);
+      if (l && l.length === 0) this.ringListeners = null;
+    };
+  }
+
+  private ring(dir: 'out' | 'in', peer: number, vector: number): void {
+    const e: IvshmemRing = { dir, self: this.link.id, peer, vector };
+    for (const l of [...this.ringListeners!]) l(e);
+  }
+
   /** Own vector `v` fired (its eventfd became readable, or a self-notification). */
   vectorFired(v: number): void {
     if (!Number.isInteger(v) || v < 0 || v >= this.vectors) return;
+    if (this.ringListeners !== null) this.ring('in', this.link.id, v);
+    this.fire(v);
+  }
+
+  private fire(v: number): void {
     const w = v >> 5;
     const bit = (1 << (v & 31)) >>> 0;
     const old = this.status[w]!;
@@ -341,7 +377,8 @@ export class IvshmemFlat implements MmioDevice {
         this.guestError(`DOORBELL: own vector ${vector} does not exist (this peer has ${this.vectors}): ignored`);
         return;
       }
-      this.vectorFired(vector);
+      if (this.ringListeners !== null) this.ring('out', peer, vector);
+      this.fire(vector);
       return;
     }
     if (!this.connected) {
@@ -356,5 +393,6 @@ export class IvshmemFlat implements MmioDevice {
     }
     if (this.tracing) this.trace('ivshmem_flat_interrupt_peer', `peer=${peer} vector=${vector}`);
     if (!this.link.notify(peer, vector)) this.guestError(`DOORBELL to peer ${peer} vector ${vector}: could not ring it, dropped`);
+    else if (this.ringListeners !== null) this.ring('out', peer, vector);
   }
 }

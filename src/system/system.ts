@@ -31,6 +31,7 @@ import { type ConsoleDriver, type TextPattern, UartConsole } from './uart.js';
 import type { ClockTimer } from '../time/clock.js';
 import { GdbServer, type GdbServerOptions } from './gdb/server.js';
 import { DebugControl } from './debug.js';
+import type { WebView, WebViewOptions } from './web/server.js';
 
 /** How one UART is connected on the host side, besides its console (sys.uart(i)), which always records it. */
 export type SerialSpec = ChardevSpec | 'stdio' | 'null' | { file: string; append?: boolean } | null;
@@ -682,6 +683,21 @@ export class System implements ConsoleDriver {
     return g;
   }
 
+  /**
+   * Serve the live view of this board (consoles, ivshmem shared memory and doorbells, rates;
+   * pause/resume/step through sys.debug) on `host` (default 127.0.0.1), `port` (default 0: any
+   * free one). Returns { url, port, close() }; sys.close() ends it too. A board of a world: use world.serve().
+   */
+  async serve(opts: WebViewOptions = {}): Promise<WebView> {
+    if (this.closed) throw new UsageError('the system is closed');
+    if (this.driver) throw new UsageError('sys.serve() on a board of a world: use world.serve()');
+    this.boot();
+    const v = await (await import('./web/server.js')).WebView.listen({ world: null, systems: [this] }, opts);
+    this.views.push(v);
+    return v;
+  }
+  private readonly views: WebView[] = [];
+
   /** @internal The debugger's breakpoints (merged with runUntil's). */
   setDebugBreakpoints(addrs: readonly number[]): void {
     this.debugBreakpoints = [...addrs];
@@ -804,6 +820,7 @@ export class System implements ConsoleDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const v of this.views) await v.close();
     if (this.gdb) await this.gdb.close();
     if (this.running) {
       this.machine.stop('closed', 0);
