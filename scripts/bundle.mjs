@@ -23,7 +23,10 @@ const r = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['yargs'], // loaded only by the forms that parse with it
+  // npm packages stay outside: yargs is loaded only by the forms that parse with it, and CommonJS
+  // packages (ws, for --web) cannot be inlined into an ES module (their require() of Node's
+  // built-ins fails there). Only our own modules are bundled.
+  packages: 'external',
   outfile: out,
   metafile: true,
   logLevel: 'warning',

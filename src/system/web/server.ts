@@ -20,6 +20,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { IvshmemRing } from '../../devices/ivshmem-flat.js';
 import type { DebugStop } from '../debug.js';
@@ -66,7 +67,11 @@ interface Client {
   lastWindow: Uint8Array | null;
 }
 
-const PAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web');
+// web/ at the package root: three levels up from dist/system/web/, two from dist/cli/ (bin/cmemu's
+// one-module bundle, scripts/bundle.mjs, runs this code from there).
+const PAGE_DIR = ((here) => [join(here, '..', '..', '..', 'web'), join(here, '..', '..', 'web')].find((d) => existsSync(join(d, 'index.html'))) ?? join(here, '..', '..', '..', 'web'))(
+  dirname(fileURLToPath(import.meta.url)),
+);
 const UPLOT_DIR = (() => {
   try {
     return dirname(createRequire(import.meta.url).resolve('uplot'));
