@@ -2,6 +2,7 @@
 #include "cpu.h"
 #include "cpu_internal.h"
 #include "watcher.h"
+#include "thumb.h"
 
 #include <unicorn/arm.h>
 
@@ -31,8 +32,7 @@ void NativeCpu::armStepExit() {
   if (!readHalf(pc, &h)) return;
   const bool itInsn = (h & 0xFF00u) == 0xBF00u && (h & 0xFu) != 0;
   if (it == 0 && !itInsn) return;
-  const bool wide = (h & 0xF800u) == 0xE800u || (h & 0xF800u) == 0xF000u || (h & 0xF800u) == 0xF800u;
-  uint64_t exit = pc + (wide ? 4u : 2u);
+  uint64_t exit = pc + (thumb::is32(h) ? 4u : 2u);
   if (uc_ctl_set_exits(uc_, &exit, 1) != UC_ERR_OK) return;
   // Code already translated past that address carries no exit: drop it.
   uc_ctl_remove_cache(uc_, pc, exit + 2);

@@ -197,6 +197,30 @@ Napi::Value RecvChunk(const Napi::CallbackInfo& info) {
 // sendMsg(fd, value, passFd = -1): one 8-byte little-endian signed value, with passFd as
 // SCM_RIGHTS when >= 0; never blocks, never raises SIGPIPE. Returns the bytes sent (8: an 8-byte
 // send on a UNIX stream socket is all or nothing) or -errno (-EAGAIN when the peer is slow).
+// One non-blocking sendmsg of `len` bytes with `nfds` fds (SCM_RIGHTS), retried on EINTR: the
+// bytes sent, or -errno.
+ssize_t sendWithFds(int fd, const void* data, size_t len, const int* fds, size_t nfds) {
+  struct iovec iov = {const_cast<void*>(data), len};
+  std::vector<char> ctrl(CMSG_SPACE(sizeof(int) * (nfds ? nfds : 1)), 0);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (nfds != 0) {
+    msg.msg_control = ctrl.data();
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  ssize_t n;
+  do n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n >= 0 ? n : -errno;
+}
+
 Napi::Value SendMsg(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int fd = fdArg(info, 0, "sendMsg");
@@ -213,29 +237,7 @@ Napi::Value SendMsg(const Napi::CallbackInfo& info) {
   const int passFd = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : -1;
   uint8_t bytes[8];
   for (int i = 0; i < 8; i++) bytes[i] = static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * i));
-  struct iovec iov = {bytes, sizeof bytes};
-  union {
-    struct cmsghdr align;
-    char bytes[CMSG_SPACE(sizeof(int))];
-  } ctrl;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (passFd >= 0) {
-    memset(&ctrl, 0, sizeof ctrl);
-    msg.msg_control = ctrl.bytes;
-    msg.msg_controllen = sizeof ctrl.bytes;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &passFd, sizeof passFd);
-  }
-  ssize_t n;
-  do n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return Napi::Number::New(env, n >= 0 ? static_cast<double>(n) : -static_cast<double>(errno));
+  return Napi::Number::New(env, static_cast<double>(sendWithFds(fd, bytes, sizeof bytes, &passFd, passFd >= 0 ? 1 : 0)));
 }
 
 // sendRaw(fd, bytes, fds = []): one non-blocking sendmsg of arbitrary bytes with any fds (test
@@ -251,25 +253,7 @@ Napi::Value SendRaw(const Napi::CallbackInfo& info) {
     Napi::Array a = info[2].As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length() && i < kMaxFdsPerMsg; i++) fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
   }
-  struct iovec iov = {data.Data(), data.ByteLength()};
-  std::vector<char> ctrl(CMSG_SPACE(sizeof(int) * (fds.empty() ? 1 : fds.size())), 0);
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (!fds.empty()) {
-    msg.msg_control = ctrl.data();
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t n;
-  do n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return Napi::Number::New(env, n >= 0 ? static_cast<double>(n) : -static_cast<double>(errno));
+  return Napi::Number::New(env, static_cast<double>(sendWithFds(fd, data.Data(), data.ByteLength(), fds.data(), fds.size())));
 }
 
 // prepareEventFd(fd): null if `fd` is an eventfd (then made non-blocking: a write to a full
