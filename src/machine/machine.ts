@@ -427,30 +427,23 @@ export class Machine {
 
   private async runLoop(): Promise<Outcome> {
     try {
+      // The completion of a half-done watched instruction is the step, when stepping.
       if (this.completeWatched() && this.stepping) {
-        // The completion was the step.
         this.stepDone = true;
-        return { kind: 'paused', reason: 'step' };
+        this.pause('step');
       }
-    } catch (e) {
-      if (e instanceof Lockup) this.outcome = { kind: 'lockup', message: e.message };
-      else if (e instanceof GuestExit) this.outcome = { kind: 'exit', code: e.code, reason: e.message };
-      else throw e;
-      return this.outcome;
-    }
-    // A step is done once an instruction ran (Stop.Step; real-time runs count no instructions,
-    // so the count alone cannot tell), PC moved (WFI), or an exception was entered or returned from.
-    this.stepRan = false;
-    const stepMark = this.stepping ? { icount: this.native.icount(), pc: this.cpu.pc, entries: this.exceptions.entries, returns: this.exceptions.returns } : null;
-    const stepped = () =>
-      stepMark !== null &&
-      (this.stepRan || this.native.icount() !== stepMark.icount || this.cpu.pc !== stepMark.pc || this.exceptions.entries !== stepMark.entries || this.exceptions.returns !== stepMark.returns);
-    // lastYield: the event loop last had a turn, or was seen idle by a native idle wait (which
-    // watches its fds and timers); lastTurn: it really ran (forced every FORCED_TURN_NS, for
-    // watchers it registers with its epoll only when it polls).
-    let lastYield = this.addon.monotonicNs();
-    let lastTurn = lastYield;
-    try {
+      // A step is done once an instruction ran (Stop.Step; real-time runs count no instructions,
+      // so the count alone cannot tell), PC moved (WFI), or an exception was entered or returned from.
+      this.stepRan = false;
+      const stepMark = this.stepping ? { icount: this.native.icount(), pc: this.cpu.pc, entries: this.exceptions.entries, returns: this.exceptions.returns } : null;
+      const stepped = () =>
+        stepMark !== null &&
+        (this.stepRan || this.native.icount() !== stepMark.icount || this.cpu.pc !== stepMark.pc || this.exceptions.entries !== stepMark.entries || this.exceptions.returns !== stepMark.returns);
+      // lastYield: the event loop last had a turn, or was seen idle by a native idle wait (which
+      // watches its fds and timers); lastTurn: it really ran (forced every FORCED_TURN_NS, for
+      // watchers it registers with its epoll only when it polls).
+      let lastYield = this.addon.monotonicNs();
+      let lastTurn = lastYield;
       while (!this.outcome && this.pauseReason === null) {
         // Give the event loop a turn now and then (signals, sockets, stdin), whatever the guest does.
         const t = this.addon.monotonicNs();
