@@ -26,7 +26,6 @@ struct TraceState {
   std::vector<uint32_t> symAddr, symSize;
   std::vector<std::string> symName;
   std::vector<char> buf;
-  uint64_t blocks = 0;
 };
 
 namespace {
@@ -85,7 +84,6 @@ void NativeCpu::traceBlock(uint32_t pc) {
   TraceState& t = *trace_;
   if (t.out == nullptr) return;
   uc_engine* uc = uc_;
-  t.blocks++;
   // exec and cpu lines: formatted by hand into one buffer, one fwrite (fprintf per field was
   // most of the cost with -d cpu).
   char line[512];
