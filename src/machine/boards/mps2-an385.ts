@@ -61,7 +61,11 @@ export const mps2an385: BoardDef<Mps2Parts> = {
   sysclkHz: SYSCLK,
   refclkHz: 1_000_000,
   numIrqs: 32,
-  priorityBits: 3,
+  // QEMU's mps2-an385 implements all 8 priority bits (the FPGA image's Cortex-M3 has 3), and
+  // firmware written for it relies on that: FreeRTOS's CORTEX_MPS2_QEMU_IAR_GCC demo sets
+  // configMAX_SYSCALL_INTERRUPT_PRIORITY to 4 and asserts at start-up with 3 bits. For the
+  // silicon's behaviour pass `{ ...findBoard('mps2-an385'), priorityBits: 3 }` as the board.
+  priorityBits: 8,
   icountShift: 7,
   memory: [
     { name: 'mps.ssram1', base: 0x00000000, size: 0x400000, aliases: [0x00400000] },
