@@ -294,6 +294,11 @@ describe('-mon / -monitor', () => {
     expect(err('-mon', 'chardev=c,foo=1')).toBe("-mon chardev=c,foo=1: invalid parameter 'foo'");
     expect(err('-mon', 'chardev=zz')).toBe("-mon chardev=zz: chardev 'zz' not found");
   });
+  it('-monitor null (as FreeRTOS\'s QEMU demos pass it) asks for nothing that is missing: no note', () => {
+    const c = p('-monitor', 'null', '-serial', 'stdio', '-nographic');
+    expect(c.notes.filter((n) => n.includes('monitor'))).toEqual([]);
+    expect(p('-monitor', 'stdio', '-serial', 'null').notes.filter((n) => n.includes('monitor'))).toHaveLength(1);
+  });
   it('-monitor none|stdio', () => {
     expect(p('-monitor', 'none', '-serial', 'null').monitor).toBeNull();
     const c = p('-monitor', 'stdio', '-serial', 'null');

@@ -741,7 +741,8 @@ function handleMonitor(ctx: Ctx, a: string): void {
     ctx.cfg.chardevs.set(id, r.spec);
   }
   ctx.monitorReq = { spec: r.spec, ref: r.ref, mode: 'readline', text: a, opt: `-monitor ${a}` };
-  ctx.noteMonitor();
+  // `-monitor null` (FreeRTOS's and many scripts' way of asking for no monitor) loses nothing.
+  if (a !== 'null') ctx.noteMonitor();
 }
 
 function handleIcount(ctx: Ctx, a: string): void {
