@@ -3,7 +3,8 @@
  * Figures are wall-clock medians over several runs; machines are shared and noisy, so read the ratios.
  * Then the ivshmem round trip: the firmware ping-pong between two boards (each a bin/cmemu process)
  * next to the host-only floor (two native peers ringing eventfds through the same server).
- * `node dist/bench/run.js ivshmem` runs only that part, `... speed` only the speed table. BENCH_PP_N: messages per ping-pong run.
+ * `node dist/bench/run.js ivshmem` runs only that part, `... speed` only the speed table, `... startup` only
+ * the start-up figures, `... irq` only the interrupt-heavy guest. BENCH_PP_N: messages per ping-pong run.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -202,4 +203,26 @@ if (only === undefined || only === 'ivshmem') {
   process.stdout.write(`${`host-only floor, eventfds + ppoll (${fl[0]!.source})`.padEnd(58)} ${flMed.toFixed(1).padStart(9)} ${flP99.toFixed(1).padStart(9)}\n`);
   process.stdout.write(`${'firmware host-clock mean / floor median'.padEnd(58)} ${(median(fw.map((r) => r.wallMeanUs)) / flMed).toFixed(2).padStart(9)} ${'-'.padStart(9)}\n`);
   process.stdout.write(`${'firmware SysTick / floor (target <= 2)'.padEnd(58)} ${(fwMed / flMed).toFixed(2).padStart(9)} ${(fwP99 / flP99).toFixed(2).padStart(9)}\n`);
+}
+
+// ---- interrupt-heavy guest ------------------------------------------------------------------------
+
+// bench_irq: 10 kHz SysTick, each tick a preempting external interrupt and a PendSV context switch
+// (30 000 exception entries per guest second), never idle: host time per guest second, icount.
+if (only === undefined || only === 'irq') {
+  if (!haveQemu) process.stdout.write(`note: ${QEMU} is missing: no QEMU column\n`);
+  process.stdout.write(`\n${'interrupt-heavy guest (bench_irq: 2 s of guest time, icount), ms'.padEnd(58)} ${pad('cmemu', 8)} ${pad('qemu', 8)} ${pad('cm/qemu', 8)}\n`);
+  for (const board of ['mps2-an385', 'lm3s6965evb']) {
+    const elf = join(root, 'firmware', 'build', board, 'bench_irq.elf');
+    const args = ['-M', board, '-nographic', '-semihosting-config', 'enable=on,target=native', ...ICOUNT, '-kernel', elf];
+    const t = { cm: [] as number[], q: [] as number[] };
+    for (let i = 0; i < RUNS; i++) {
+      t.cm.push(timeRun(process.execPath, [cmemu, ...args], 'PASS: bench_irq'));
+      if (haveQemu) t.q.push(timeRun(QEMU, args, 'PASS: bench_irq'));
+    }
+    const cm = median(t.cm);
+    const q = haveQemu ? median(t.q) : NaN;
+    // A speed ratio, as in the table above: > 1 means cmemu is faster.
+    process.stdout.write(`${`  ${board} (speed: qemu time / cmemu time)`.padEnd(58)} ${pad(f0(cm), 8)} ${pad(f0(q), 8)} ${pad(f2(q / cm), 8)}\n`);
+  }
 }
