@@ -769,7 +769,7 @@ export class Machine {
       warpNs: this.icountTime?.warpNs ?? 0,
       now: this.sched.now(),
       icountMode: this.icount !== null,
-      run: { sleeping: this.sleeping, resetRequested: this.resetRequested },
+      run: { sleeping: this.sleeping, resetRequested: this.resetRequested, outcome: this.outcome },
     };
     const memory = [...this.ram].map(([name, buf]) => ({ name, data: new Uint8Array(buf.slice(0)) }));
     return { state, memory };
@@ -813,7 +813,7 @@ export class Machine {
     this.native.setHfNmiActive(this.hfNmiActive);
     this.sleeping = state.run.sleeping;
     this.resetRequested = state.run.resetRequested;
-    this.outcome = null;
+    this.outcome = state.run.outcome ?? null;
     this.pauseReason = null;
     this.watchResume = null;
     // Guest code may differ from what was translated: forget every translated block.
@@ -846,7 +846,8 @@ export interface MachineState {
   /** Virtual time (ns) at the snapshot. */
   now: number;
   icountMode: boolean;
-  run: { sleeping: 'wfi' | 'wfe' | null; resetRequested: boolean };
+  /** outcome: the machine had finished (it stays finished once restored). */
+  run: { sleeping: 'wfi' | 'wfe' | null; resetRequested: boolean; outcome: FinalOutcome | null };
 }
 
 class GuestExit extends Error {
