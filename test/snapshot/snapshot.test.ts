@@ -205,6 +205,22 @@ describe('bad snapshots and mismatches', () => {
     await world.close();
   });
 
+  it('a real-time board restores its virtual time and carries on', async () => {
+    const rt = () => createSystem({ board: 'lm3s6965evb', firmware: firmwarePath('lm3s6965evb', 'context_switch'), semihosting: true });
+    const a = await rt();
+    await a.runFor('2 ms');
+    const snap = await a.snapshot();
+    const b = await rt();
+    b.restore(snap);
+    expect(b.now()).toBe(snap.boards[0]!.timeNs);
+    expect(b.cpu.registers()).toEqual(a.cpu.registers());
+    await b.runUntil({ exit: true }, { timeout: '5 s' });
+    expect(b.finished).toMatchObject({ kind: 'exit', code: 0 });
+    expect(b.now()).toBeGreaterThan(snap.boards[0]!.timeNs);
+    await a.close();
+    await b.close();
+  });
+
   it('restore is refused while running', async () => {
     const a = await make('mps2-an385', 'systick');
     const snap = await a.snapshot();
