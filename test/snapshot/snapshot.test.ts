@@ -68,6 +68,11 @@ describe('snapshot → restore is deterministic in icount mode', () => {
           b.restore(snap);
           expect(b.instructions()).toBe(a.instructions());
           expect(b.cpu.registers()).toEqual(a.cpu.registers());
+          // The restored board's own snapshot is the original's: nothing was left out or changed on the way.
+          const again = b.snapshotNow();
+          expect((again.state as { machine: unknown }).machine).toEqual((snap.state as { machine: unknown }).machine);
+          expect(again.blobs.length).toBe(snap.blobs.length);
+          again.blobs.forEach((x, i) => expect(Buffer.from(x).equals(Buffer.from(snap.blobs[i]!)), `memory blob ${i}`).toBe(true));
           await a.runFor({ instructions: N }).catch(() => {});
           await b.runFor({ instructions: N }).catch(() => {});
           expect(observe(b)).toEqual(observe(a, marks));
