@@ -58,6 +58,7 @@ bench: deps build native firmware $(BARE)
 	node dist/bench/world.js
 	node dist/bench/gdb.js
 	node dist/bench/trace.js
+	node dist/bench/snapshot.js
 
 clean:
 	rm -rf dist native/build firmware/build build

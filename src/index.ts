@@ -34,6 +34,7 @@ export { CmemuError, UsageError, InputError, TimeoutError, MachineFinishedError 
 export { parseDuration, parseSize, formatDuration, type Duration, type Size } from './system/units.js';
 export type { FirmwareSpec } from './system/images.js';
 export { GdbServer, type GdbServerOptions } from './system/gdb/server.js';
+export { Snapshot, SNAPSHOT_VERSION, type SnapshotBoard, type SnapshotHeader } from './system/snapshot.js';
 export { DebugControl, type DebugStop, type Watchpoint, type WatchKind } from './system/debug.js';
 export type { WebView, WebViewOptions } from './system/web/server.js';
 export type { IvshmemRing } from './devices/ivshmem-flat.js';

@@ -15,7 +15,10 @@ import { createSystem, type IvshmemConfig, type SystemConfig } from '../system/s
 import type { FirmwareSpec } from '../system/images.js';
 import type { ConnectOptions, IvshmemLink } from '../devices/ivshmem-link.js';
 
-export { InputError } from '../system/errors.js';
+import { InputError, MachineFinishedError } from '../system/errors.js';
+import { Snapshot } from '../system/snapshot.js';
+
+export { InputError };
 
 export interface LaunchExtras {
   /** Exit 0 as soon as this text appears on serial port 0. */
@@ -30,6 +33,10 @@ export interface LaunchExtras {
   onMachine?: (m: Machine) => void;
   /** Serve the live view there (`--web`). */
   web?: { host: string; port: number };
+  /** Save a snapshot to `snapshotFile` once the run reaches this instruction count or virtual time (ns). */
+  snapshotAt?: { instructions: number } | { time: number };
+  /** Where --snapshot-at and SIGUSR1 save the snapshot (SIGUSR1 saves only when this is given). */
+  snapshotFile?: string;
 }
 
 export type IvshmemConnector = (socketPath: string, opts: ConnectOptions) => Promise<IvshmemLink>;
@@ -114,7 +121,16 @@ export async function launch(config: QemuConfig, extras: LaunchExtras = {}): Pro
   if (config.gdb?.waitForGdb && !config.gdb.address) {
     throw new UsageError('-S holds the CPU until a debugger continues it: give -s or -gdb DEV too (there is no monitor to start it)');
   }
+  const snap = config.loadvm !== null ? Snapshot.load(config.loadvm) : null; // a bad file fails before anything starts
   const sys = await createSystem(systemConfigFromArgs(config, err, extras));
+  if (snap) {
+    try {
+      sys.restore(snap);
+    } catch (e) {
+      await sys.close();
+      throw e instanceof InputError ? new InputError(`-loadvm ${config.loadvm}: ${e.message}`) : e;
+    }
+  }
   if (extras.web) {
     try {
       const v = await sys.serve(extras.web);
@@ -157,14 +173,39 @@ export async function launch(config: QemuConfig, extras: LaunchExtras = {}): Pro
   const onSignal = (sig: NodeJS.Signals) => sys.stop(`terminating on signal ${sig}`, 0);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A monitor-less save: SIGUSR1 (with --snapshot-file) pauses at the next stop, saves, and carries on.
+  const file = extras.snapshotFile;
+  const save = async (why: string) => {
+    try {
+      const s = await sys.snapshot();
+      const n = s.save(file!);
+      const b = s.boards[0]!;
+      err(`cmemu: snapshot (${why}) saved to ${file}: ${n} bytes, at ${b.timeNs} ns, ${b.instructions} instructions\n`);
+    } catch (e) {
+      err(`cmemu: snapshot (${why}) not saved: ${(e as Error).message}\n`);
+    }
+  };
+  const onUsr1 = () => void save('SIGUSR1');
+  if (file) process.on('SIGUSR1', onUsr1);
   extras.onMachine?.(sys.machine);
   let outcome;
   try {
+    if (extras.snapshotAt) {
+      const at = extras.snapshotAt;
+      try {
+        await sys.runUntil(at);
+        await save('instructions' in at ? `--snapshot-at ${at.instructions} instructions` : `--snapshot-at ${at.time} ns`);
+      } catch (e) {
+        if (!(e instanceof MachineFinishedError)) throw e;
+        err(`cmemu: --snapshot-at: the run ended before it (${'instructions' in at ? `${at.instructions} instructions` : `${at.time} ns`}); no snapshot\n`);
+      }
+    }
     outcome = await sys.run();
   } finally {
     if (timer) clearTimeout(timer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    if (file) process.off('SIGUSR1', onUsr1);
     if (config.pidfile) rmSync(config.pidfile, { force: true });
     await sys.close();
   }

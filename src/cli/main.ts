@@ -8,6 +8,7 @@ import { parseQemuArgs, infoText, UsageError } from './qemu-args.js';
 import { InputError, launch } from './launch.js';
 import { BOARDS, findBoard } from '../machine/boards/index.js';
 import { describeBoard } from './boards.js';
+import { parseDuration } from '../system/units.js';
 
 function fail(msg: string, code = 2): number {
   process.stderr.write(`cmemu: ${msg}\n`);
@@ -31,6 +32,16 @@ async function runQemuForm(argv: string[]): Promise<number> {
     return 0;
   }
   return launch(config);
+}
+
+/** --snapshot-at: a whole number of instructions, or a virtual time with its unit ('5 ms', '200us'). */
+function parseSnapshotAt(v: string): { instructions: number } | { time: number } {
+  if (/^\d+$/.test(v.trim())) return { instructions: Number(v.trim()) };
+  try {
+    return { time: parseDuration(v, '--snapshot-at') };
+  } catch {
+    throw new UsageError(`--snapshot-at: give an instruction count (e.g. 1000000) or a virtual time (e.g. '5 ms'), not '${v}'`);
+  }
 }
 
 // yargs costs ~100 ms to load: only the forms that parse with it import it.
@@ -62,6 +73,9 @@ async function runFriendly(argv: string[]): Promise<number> {
           .option('gdb', { type: 'string', describe: 'serve GDB on this TCP port (127.0.0.1), HOST:PORT, or unix:PATH' })
           .option('web', { type: 'string', describe: 'serve the live view (consoles, shared memory, doorbells, rates, pause/step) on HOST:PORT or PORT (127.0.0.1; 0: any free port)' })
           .option('wait', { type: 'boolean', default: false, describe: 'with --gdb: hold the CPU until the debugger continues (as -S)' })
+          .option('loadvm', { type: 'string', describe: 'start from this snapshot file (as -loadvm; same board and firmware)' })
+          .option('snapshot-at', { type: 'string', describe: "save a snapshot to --snapshot-file once the run reaches this many instructions (N) or this virtual time ('5 ms')" })
+          .option('snapshot-file', { type: 'string', describe: 'where --snapshot-at and SIGUSR1 save a snapshot (SIGUSR1 saves, prints one line and carries on)' })
           .strict(),
       async (a) => {
         if (a.world) {
@@ -86,8 +100,18 @@ async function runFriendly(argv: string[]): Promise<number> {
           qargs.push('-gdb', g.startsWith('unix:') || g.startsWith('tcp:') ? g : /^\d+$/.test(g) ? `tcp::${g}` : `tcp:${g}`);
           if (a.wait) qargs.push('-S');
         }
+        if (a.loadvm !== undefined) qargs.push('-loadvm', String(a.loadvm));
+        const snapshotAt = a.snapshotAt !== undefined ? parseSnapshotAt(String(a.snapshotAt)) : undefined;
+        if (snapshotAt && !a.snapshotFile) throw new UsageError('--snapshot-at needs --snapshot-file FILE');
+        if (a.snapshotFile === '') throw new UsageError('--snapshot-file: give a file name');
         const config = parseQemuArgs(qargs);
-        code = await launch(config, { until: a.until, timeoutSec: a.timeout, web: a.web !== undefined ? parseWebAddress(a.web) : undefined });
+        code = await launch(config, {
+          until: a.until,
+          timeoutSec: a.timeout,
+          web: a.web !== undefined ? parseWebAddress(a.web) : undefined,
+          snapshotAt,
+          snapshotFile: a.snapshotFile,
+        });
       },
     )
     .help()

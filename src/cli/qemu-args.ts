@@ -133,6 +133,8 @@ export interface QemuConfig {
   ivshmem: IvshmemFlatSpec[];
   /** -m in bytes, or null (the board's memory is fixed: recorded, not used). */
   memSize: number | null;
+  /** -loadvm FILE: start from a cmemu snapshot file (QEMU takes a snapshot tag of a qcow2 image; there are no disk images here). */
+  loadvm: string | null;
   /** One-line notes for stderr, e.g. about accepted-but-ignored options. */
   notes: string[];
 }
@@ -328,6 +330,7 @@ class Ctx {
       gdb: null,
       ivshmem: [],
       memSize: null,
+      loadvm: null,
       notes: [],
     };
   }
@@ -382,6 +385,13 @@ const OPTIONS: Record<string, OptDef> = {
   monitor: { arg: true, handle: handleMonitor },
   qmp: { arg: true, handle: (ctx) => ctx.note('-qmp: the QEMU monitor (QMP) is not implemented, ignored') },
   icount: { arg: true, handle: handleIcount },
+  loadvm: {
+    arg: true,
+    handle: (ctx, a) => {
+      if (a === '') throw new UsageError('-loadvm: give a snapshot file (made by sys.snapshot(), --snapshot-at or SIGUSR1)');
+      ctx.cfg.loadvm = a;
+    },
+  },
   rtc: { arg: true, handle: handleRtc },
   semihosting: {
     arg: false,

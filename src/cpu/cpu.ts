@@ -112,6 +112,27 @@ export class Cpu {
     };
   }
 
+  /**
+   * Put back every register of a snapshot() (a restored snapshot): through Handler mode, so that
+   * CONTROL can be written whatever the current mode, both banked SPs and the masks set there; then
+   * xPSR (mode, flags, ITSTATE, exception number) and CONTROL as they were (in Thread mode the
+   * SPSEL write selects the bank), then r0-r12, LR and PC.
+   */
+  restore(s: CoreState): void {
+    const n = this.native;
+    n.writeRegs([Reg.XPSR, Reg.CONTROL], [XPSR_T | 3, 0]);
+    n.writeRegs([Reg.MSP, Reg.PSP, Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK], [s.msp >>> 0, s.psp >>> 0, s.primask, s.basepri, s.faultmask]);
+    const thread = (s.xpsr & 0x1ff) === 0;
+    if (thread) {
+      n.writeRegs([Reg.XPSR], [s.xpsr >>> 0]);
+      n.writeRegs([Reg.CONTROL], [s.control & (CONTROL_SPSEL | CONTROL_NPRIV)]);
+    } else {
+      n.writeRegs([Reg.XPSR, Reg.CONTROL], [s.xpsr >>> 0, s.control & CONTROL_NPRIV]);
+    }
+    const ids = [Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R4, Reg.R5, Reg.R6, Reg.R7, Reg.R8, Reg.R9, Reg.R10, Reg.R11, Reg.R12, Reg.LR, Reg.PC];
+    n.writeRegs(ids, [...s.r.map((x) => x >>> 0), s.lr >>> 0, ((s.pc & ~1) | 1) >>> 0]);
+  }
+
   /** PRIMASK, BASEPRI, FAULTMASK, IPSR in one call. */
   masks(): { primask: number; basepri: number; faultmask: number; ipsr: number } {
     const [p, b, f, i] = this.privilegedRead(MASK_IDS);

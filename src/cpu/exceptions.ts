@@ -79,6 +79,14 @@ export interface FaultEvent {
   mmfar: number;
 }
 
+export interface ExceptionModelState {
+  eventRegister: boolean;
+  sleepOnExit: boolean;
+  entries: number;
+  returns: number;
+  deferredInvState: number | null;
+}
+
 export class ExceptionModel {
   /** ARM's event register (SEV, exception entry/return): consumed by WFE. */
   eventRegister = false;
@@ -101,6 +109,18 @@ export class ExceptionModel {
     /** The MPU, for the accesses exception entry makes itself (stacking). */
     private readonly mpu: MpuView | null = null,
   ) {}
+
+  /** The model's own state for a snapshot (the NVIC/SCB state is the SCS device's). */
+  saveState(): ExceptionModelState {
+    return { eventRegister: this.eventRegister, sleepOnExit: this.sleepOnExit, entries: this.entries, returns: this.returns, deferredInvState: this.deferredInvState };
+  }
+  loadState(s: ExceptionModelState): void {
+    this.eventRegister = s.eventRegister;
+    this.sleepOnExit = s.sleepOnExit;
+    this.entries = s.entries;
+    this.returns = s.returns;
+    this.deferredInvState = s.deferredInvState;
+  }
 
   /** Reset the core: SP and PC from the vector table at VTOR, Thread mode, privileged, on MSP. */
   reset(): void {

@@ -4,6 +4,7 @@
  * N-byte unit containing the bit (read-modify-write for stores).
  */
 import type { AccessSize, MmioDevice } from './device.js';
+import { captureState, restoreState, type DeviceState } from './state.js';
 
 /** Access to the target memory through the system bus (RAM or devices). */
 export interface BusAccess {
@@ -18,6 +19,14 @@ export class BitBand implements MmioDevice {
     private readonly target: number,
     private readonly bus: BusAccess,
   ) {}
+  /** Snapshot state (src/devices/state.ts). */
+  saveState(): DeviceState {
+    return captureState(this);
+  }
+  loadState(s: DeviceState): void {
+    restoreState(this, s, 'bitband');
+  }
+
   reset(): void {}
   private locate(offset: number, size: AccessSize): { addr: number; bit: number } {
     const addr = (this.target + (offset >>> 5)) & -size;

@@ -28,6 +28,7 @@ import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SI
 import { Peripheral, cmsdkIdRegs, truncate } from './peripheral.js';
 import type { Clock } from '../time/clock.js';
 import { Ptimer } from './ptimer.js';
+import { captureState, restoreState, type DeviceState } from './state.js';
 
 const LOAD = 0x00;
 const VALUE = 0x04;
@@ -80,6 +81,14 @@ class DualTimerModule {
       this.intstatus = 1;
       this.parent.update();
     });
+  }
+
+  /** Snapshot state (src/devices/state.ts). */
+  saveState(): DeviceState {
+    return captureState(this);
+  }
+  loadState(s: DeviceState): void {
+    restoreState(this, s, 'dualtimer module');
   }
 
   get masked(): boolean {

@@ -4,7 +4,10 @@
  * 1, 2 or 4 bytes. Values are unsigned (0..2^32-1). A device never touches the CPU directly:
  * it raises IRQ lines and schedules clock timers.
  */
+import type { DeviceState } from './state.js';
+
 export type AccessSize = 1 | 2 | 4;
+export type { DeviceState };
 
 export interface MmioDevice {
   /** Short name used in logs (`-d unimp`, `-d guest_errors`) and `-M board,help`. */
@@ -15,6 +18,10 @@ export interface MmioDevice {
   write(offset: number, size: AccessSize, value: number): void;
   /** Back to power-on state (also used by AIRCR.SYSRESETREQ). */
   reset(): void;
+  /** The device's state for a snapshot (src/devices/state.ts): JSON-safe, complete enough that loadState in a fresh device of the same board carries on identically. */
+  saveState(): DeviceState;
+  /** Put back what saveState returned (in a device built the same way). Throws StateError when it does not fit. */
+  loadState(s: DeviceState): void;
 }
 
 /** An interrupt request line into the NVIC (or any other sink). Level semantics. */

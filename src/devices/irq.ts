@@ -1,5 +1,6 @@
 /** IRQ plumbing shared by boards: OR gates and splitters, as QEMU's TYPE_OR_IRQ. */
 import type { IrqLine } from './device.js';
+import { captureState, restoreState, type DeviceState } from './state.js';
 
 /** An OR gate: `inputs(n)` lines; the output is high while any input is high. */
 export class OrGate {
@@ -10,6 +11,14 @@ export class OrGate {
   ) {
     this.levels = new Array<boolean>(n).fill(false);
   }
+  /** Snapshot state (src/devices/state.ts). */
+  saveState(): DeviceState {
+    return captureState(this);
+  }
+  loadState(s: DeviceState): void {
+    restoreState(this, s, 'or-gate');
+  }
+
   input(i: number): IrqLine {
     return {
       set: (level: boolean) => {

@@ -74,6 +74,7 @@ import { TRACE_EVENTS } from '../log/logger.js';
 import { type AccessSize, type IrqLine, type Logger, type MmioDevice, NO_IRQ, SILENT } from './device.js';
 import type { IvshmemLink } from './ivshmem-link.js';
 import { logGuestError } from './peripheral.js';
+import { captureState, restoreState, type DeviceState } from './state.js';
 
 export const IVSHMEM_REG = {
   INTRMASK: 0x00,
@@ -176,6 +177,23 @@ export class IvshmemFlat implements MmioDevice {
       this.raiseEvent(EV_SHM_LOST);
       opts.onShmLost?.(message);
     });
+  }
+
+  /** Snapshot state (src/devices/state.ts). */
+  saveState(): DeviceState {
+    return captureState(this);
+  }
+  loadState(s: DeviceState): void {
+    restoreState(this, s, 'ivshmem-flat');
+  }
+
+  /** The shared memory this device's link maps (what a snapshot records). */
+  get sharedMemory(): ArrayBuffer {
+    return this.link.shm;
+  }
+  /** Whether the link is to an ivshmem server (its peers' eventfds and the connection are not restorable) rather than in-process. */
+  get external(): boolean {
+    return this.link.ownVectorFds.length > 0;
   }
 
   reset(): void {

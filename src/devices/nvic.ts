@@ -14,6 +14,7 @@
  */
 import type { IrqLine, Logger } from './device.js';
 import { SILENT } from './device.js';
+import { captureState, restoreState, type DeviceState } from './state.js';
 import {
   EXC_BUSFAULT,
   EXC_DEBUGMON,
@@ -93,6 +94,14 @@ export class Nvic implements ExceptionController {
   }
 
   /** Power-on state. Input line levels are kept (they belong to the devices driving them). */
+  /** Snapshot state (src/devices/state.ts). */
+  saveState(): DeviceState {
+    return captureState(this);
+  }
+  loadState(s: DeviceState): void {
+    restoreState(this, s, 'nvic');
+  }
+
   reset(): void {
     this.pending.fill(0);
     this.active.fill(0);

@@ -6,6 +6,7 @@
  */
 import type { AccessSize } from './device.js';
 import type { Logger } from '../log/logger.js';
+import { captureState, restoreState, type DeviceState } from './state.js';
 
 /** A guest did something the hardware ignores or rejects (QEMU's LOG_GUEST_ERROR): logged under `-d guest_errors`. */
 export function logGuestError(log: Logger, msg: string): void {
@@ -31,6 +32,14 @@ export abstract class Peripheral {
   protected badOffset(what: 'read' | 'write', offset: number): number {
     this.guestError(`${what}: bad offset ${what === 'write' ? '0x' : ''}${offset.toString(16)}`);
     return 0;
+  }
+
+  /** Snapshot state: every data field of the device and of its parts (src/devices/state.ts). */
+  saveState(): DeviceState {
+    return captureState(this);
+  }
+  loadState(s: DeviceState): void {
+    restoreState(this, s, this.constructor.name);
   }
 
   /** `-d unimp`: the guest used a feature the model does not implement. */

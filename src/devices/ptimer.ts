@@ -20,6 +20,7 @@
  * expiry noticed very late (a loaded host in real-time mode) counts once (see tick()).
  */
 import type { Clock, ClockTimer } from '../time/clock.js';
+import { captureState, restoreState, type DeviceState } from './state.js';
 
 const DELTA_ADJUST = 1;
 /** See tick(): lateness below this is normal jitter and is caught up exactly, as QEMU does. */
@@ -46,6 +47,14 @@ export class Ptimer {
     private readonly onExpire: () => void,
   ) {
     this.timer = clock.timer(name, () => this.tick());
+  }
+
+  /** Snapshot state (src/devices/state.ts). */
+  saveState(): DeviceState {
+    return captureState(this);
+  }
+  loadState(s: DeviceState): void {
+    restoreState(this, s, 'ptimer');
   }
 
   get running(): boolean {

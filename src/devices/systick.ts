@@ -25,6 +25,7 @@ import type { AccessSize, Logger, MmioDevice } from './device.js';
 import { SILENT } from './device.js';
 import type { Clock, ClockTimer } from '../time/clock.js';
 import { logGuestError } from './peripheral.js';
+import { captureState, restoreState, type DeviceState } from './state.js';
 
 const CSR = 0x0;
 const RVR = 0x4;
@@ -121,6 +122,14 @@ export class SysTick implements MmioDevice {
     this.timer = this.clock.timer(this.name, () => this.onTimer());
     this.slip = opts.slipLateWraps ?? false;
     this.reset();
+  }
+
+  /** Snapshot state (src/devices/state.ts). */
+  saveState(): DeviceState {
+    return captureState(this);
+  }
+  loadState(s: DeviceState): void {
+    restoreState(this, s, 'systick');
   }
 
   reset(): void {

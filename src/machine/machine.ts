@@ -7,8 +7,10 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type NativeAddon, type NativeCpu, Access, loadNative, Reg, Stop } from '../native/cpu.js';
-import { Cpu, XPSR_T } from '../cpu/cpu.js';
-import { ExceptionModel, Lockup } from '../cpu/exceptions.js';
+import { type CoreState, Cpu, XPSR_T } from '../cpu/cpu.js';
+import { ExceptionModel, type ExceptionModelState, Lockup } from '../cpu/exceptions.js';
+import { captureState, restoreState, StateError, type DeviceState } from '../devices/state.js';
+import type { TimerState } from '../time/clock.js';
 import { CFSR, EXC_HARDFAULT, EXC_NMI } from '../cpu/exception-controller.js';
 import { coprocessorFault, interruptAction } from '../cpu/unicorn-exceptions.js';
 import type { IrqLine, Logger } from '../devices/device.js';
@@ -125,18 +127,14 @@ export class Machine {
         this.resetRequested = true;
         this.kick();
       },
-      onCcrChange: (ccr) => {
-        this.native.setDivideTrap((ccr & (1 << 4)) !== 0);
-        this.native.setUnalignedTrap((ccr & (1 << 3)) !== 0);
-        this.native.setUserSetMPend((ccr & (1 << 1)) !== 0);
-      },
+      onCcrChange: (ccr) => this.applyCcr(ccr),
       realTime: this.icount === null,
     });
     this.exceptions = new ExceptionModel(this.cpu, this.scs.nvic, this.log, this.scs.mpu);
     // MPU enforcement is native (the TLB-fill hook): every register change goes there at once.
     const mpu = this.scs.mpu;
     const { rbar, rasr } = mpu.raw();
-    const pushMpu = () => this.native.setMpu(mpu.ctrl, rbar, rasr);
+    const pushMpu = (this.pushMpu = () => this.native.setMpu(mpu.ctrl, rbar, rasr));
     const prevOnChange = mpu.onChange;
     mpu.onChange = () => {
       prevOnChange();
@@ -170,7 +168,7 @@ export class Machine {
       this.map.addDevice('bitband 0x22000000', 0x22000000, new BitBand('bitband-sram', 0x20000000, bus));
       this.map.addDevice('bitband 0x42000000', 0x42000000, new BitBand('bitband-periph', 0x40000000, bus));
     }
-    const parts = this.board.setup?.(ctx);
+    const parts = (this.parts = this.board.setup?.(ctx));
     for (const d of this.board.devices) {
       const dev = d.create(ctx, parts);
       this.devices.set(d.name, dev);
@@ -182,6 +180,16 @@ export class Machine {
     );
     this.native.setEventCallback(() => this.kick());
   }
+
+  /** CCR bits the native engine enforces (DIV_0_TRP, UNALIGN_TRP, USERSETMPEND). */
+  private applyCcr(ccr: number): void {
+    this.native.setDivideTrap((ccr & (1 << 4)) !== 0);
+    this.native.setUnalignedTrap((ccr & (1 << 3)) !== 0);
+    this.native.setUserSetMPend((ccr & (1 << 1)) !== 0);
+  }
+  private pushMpu: () => void = () => {};
+  /** What the board's setup step made (shared gates, a control block): part of the machine's state. */
+  private parts: unknown;
 
   /** Add a device after construction (e.g. -device ivshmem-flat); call before anything is loaded or run. */
   addDevice(name: string, base: number, dev: import('../devices/device.js').MmioDevice): void {
@@ -739,6 +747,82 @@ export class Machine {
     return yielded ? 'turn' : 'waited';
   }
 
+  /**
+   * The whole machine's state for a snapshot, between runs: registers (banked SPs, masks, xPSR,
+   * CONTROL), the exception model, every device (the SCS with NVIC, SCB, SysTick and MPU), what
+   * the board's setup shares, the scheduled events with their due times, virtual time and the
+   * instruction count, and the contents of the board's memories (in `memory`, not JSON).
+   */
+  saveState(): { state: MachineState; memory: { name: string; data: Uint8Array }[] } {
+    if (this.running) throw new Error('machine: saveState while the CPU runs');
+    this.powerOn();
+    const devices: Record<string, DeviceState> = {};
+    for (const [name, d] of this.devices) devices[name] = d.saveState();
+    const state: MachineState = {
+      board: this.board.name,
+      cpu: this.cpu.snapshot(),
+      exceptions: this.exceptions.saveState(),
+      devices,
+      parts: this.parts && typeof this.parts === 'object' ? captureState(this.parts) : null,
+      timers: this.sched.saveTimers(),
+      icount: this.native.icount(),
+      warpNs: this.icountTime?.warpNs ?? 0,
+      now: this.sched.now(),
+      icountMode: this.icount !== null,
+      run: { sleeping: this.sleeping, resetRequested: this.resetRequested, outcome: this.outcome },
+    };
+    const memory = [...this.ram].map(([name, buf]) => ({ name, data: new Uint8Array(buf.slice(0)) }));
+    return { state, memory };
+  }
+
+  /**
+   * Put back what saveState returned, into a machine of the same board (powered on; any earlier
+   * run is forgotten). The translated code is dropped (the memory changed behind the engine).
+   */
+  loadState(state: MachineState, memory: readonly { name: string; data: Uint8Array }[]): void {
+    if (this.running) throw new Error('machine: loadState while the CPU runs');
+    if (state.board !== this.board.name) throw new StateError(`the snapshot is of board ${state.board}, this machine is ${this.board.name}`);
+    if (state.icountMode !== (this.icount !== null)) throw new StateError(`the snapshot was taken in ${state.icountMode ? 'icount' : 'real-time'} mode, this machine runs in ${this.icount ? 'icount' : 'real-time'} mode`);
+    for (const name of Object.keys(state.devices)) if (!this.devices.has(name)) throw new StateError(`the snapshot has a device ${name} this machine does not`);
+    for (const name of this.devices.keys()) if (!(name in state.devices)) throw new StateError(`this machine has a device ${name} the snapshot does not`);
+    for (const m of memory) {
+      const buf = this.ram.get(m.name);
+      if (!buf || buf.byteLength !== m.data.byteLength) throw new StateError(`the snapshot's memory ${m.name} (${m.data.byteLength} bytes) does not fit this board's`);
+    }
+    this.powerOn();
+    for (const m of memory) {
+      const buf = this.ram.get(m.name);
+      if (!buf || buf.byteLength !== m.data.byteLength) throw new StateError(`the snapshot's memory ${m.name} (${m.data.byteLength} bytes) does not fit this board's`);
+      new Uint8Array(buf).set(m.data);
+    }
+    for (const [name, s] of Object.entries(state.devices)) this.devices.get(name)!.loadState(s);
+    if (state.parts && this.parts && typeof this.parts === 'object') restoreState(this.parts, state.parts, `${this.board.name} shared parts`);
+    try {
+      this.sched.loadTimers(state.timers);
+    } catch (e) {
+      throw new StateError((e as Error).message);
+    }
+    this.native.setIcount(state.icount);
+    if (this.icountTime) this.icountTime.warpNs = state.warpNs;
+    this.realTime?.restoreNow(state.now);
+    this.cpu.restore(state.cpu);
+    this.exceptions.loadState(state.exceptions);
+    this.applyCcr(this.scs.nvic.scb.ccr);
+    this.pushMpu();
+    this.hfNmiActive = this.scs.nvic.isActive(EXC_HARDFAULT) || this.scs.nvic.isActive(EXC_NMI);
+    this.native.setHfNmiActive(this.hfNmiActive);
+    this.sleeping = state.run.sleeping;
+    this.resetRequested = state.run.resetRequested;
+    this.outcome = state.run.outcome ?? null;
+    this.pauseReason = null;
+    this.watchResume = null;
+    // Guest code may differ from what was translated: forget every translated block.
+    for (const m of this.board.memory) {
+      this.native.invalidateCode(m.base, m.size);
+      for (const a of m.aliases ?? []) this.native.invalidateCode(a, m.size);
+    }
+  }
+
   /** Free the engine (its threads, code cache, mappings) and give the board's RAM back. Idempotent. */
   close(): void {
     this.native.close();
@@ -748,6 +832,23 @@ export class Machine {
 }
 
 export class LoadError extends Error {}
+
+/** A machine's state in a snapshot (JSON-safe; memory contents travel beside it). */
+export interface MachineState {
+  board: string;
+  cpu: CoreState;
+  exceptions: ExceptionModelState;
+  devices: Record<string, DeviceState>;
+  parts: DeviceState | null;
+  timers: TimerState[];
+  icount: number;
+  warpNs: number;
+  /** Virtual time (ns) at the snapshot. */
+  now: number;
+  icountMode: boolean;
+  /** outcome: the machine had finished (it stays finished once restored). */
+  run: { sleeping: 'wfi' | 'wfe' | null; resetRequested: boolean; outcome: FinalOutcome | null };
+}
 
 class GuestExit extends Error {
   constructor(

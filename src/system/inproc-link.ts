@@ -12,6 +12,12 @@ interface Member {
   present: boolean;
 }
 
+export interface InProcessIvshmemState {
+  queue: { to: number; vector: number }[];
+  changes: { peer: number; joined: boolean }[];
+  present: boolean[];
+}
+
 export class InProcessIvshmem {
   readonly shm: ArrayBuffer;
   private readonly members: Member[] = [];
@@ -66,6 +72,17 @@ export class InProcessIvshmem {
       if (m?.present) m.link.ring(d.vector);
     }
     return q.length;
+  }
+
+  /** For a world snapshot: the doorbells and departures not yet delivered, and who is still there (the memory is saved beside). */
+  saveState(): InProcessIvshmemState {
+    return { queue: this.queue.map((q) => ({ ...q })), changes: this.changes.map((c) => ({ ...c })), present: this.members.map((m) => m.present) };
+  }
+  loadState(s: InProcessIvshmemState): void {
+    if (s.present.length !== this.members.length) throw new Error(`the snapshot's ivshmem group has ${s.present.length} peers, this one ${this.members.length}`);
+    this.queue = s.queue.map((q) => ({ ...q }));
+    this.changes = s.changes.map((c) => ({ ...c }));
+    s.present.forEach((p, i) => (this.members[i]!.present = p));
   }
 
   get pending(): number {

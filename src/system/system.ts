@@ -32,6 +32,9 @@ import type { ClockTimer } from '../time/clock.js';
 import { GdbServer, type GdbServerOptions } from './gdb/server.js';
 import { DebugControl } from './debug.js';
 import type { WebView, WebViewOptions } from './web/server.js';
+import { imageHash, Snapshot, type SnapshotBoard } from './snapshot.js';
+import { StateError } from '../devices/state.js';
+import type { MachineState } from '../machine/machine.js';
 
 /** How one UART is connected on the host side, besides its console (sys.uart(i)), which always records it. */
 export type SerialSpec = ChardevSpec | 'stdio' | 'null' | { file: string; append?: boolean } | null;
@@ -485,7 +488,7 @@ export class System implements ConsoleDriver {
     const m = this.machine;
     if (m.finished || m.now() >= t) return;
     // The lean path (once per board per quantum): one timer, one run.
-    const timer = (this.quantumTimer ??= m.sched.timer('world quantum', () => m.pause('quantum')));
+    const timer = (this.quantumTimer ??= m.sched.timer('world quantum', () => m.pause('quantum'), { transient: true }));
     timer.setAt(t);
     try {
       while (!m.finished && m.now() < t) await this.runOnce();
@@ -651,6 +654,11 @@ export class System implements ConsoleDriver {
       if (ctl) await ctl.gate();
       if (this.closed && this.machine.finished === null) this.machine.stop('closed', 0);
       const o = await this.machine.run();
+      if (o.kind === 'paused' && this.snapshotWaiters.length > 0) {
+        // A snapshot asked for while running: taken here, between two runs of the machine, and the run carries on.
+        this.serveSnapshots();
+        if (o.reason === 'snapshot') continue;
+      }
       if (ctl && ctl.stopped(o)) continue;
       return o;
     }
@@ -736,7 +744,7 @@ export class System implements ConsoleDriver {
       if (m.now() >= this.timeoutAt) this.timedOut = true;
       if (this.timeReached || this.timedOut) m.pause('wait timer');
       else this.armWaitTimer();
-    }));
+    }, { transient: true }));
     this.timeAt = time ? time.at : null;
     this.timeoutAt = timeoutAt;
     this.timeReached = false;
@@ -799,6 +807,123 @@ export class System implements ConsoleDriver {
     return new MachineFinishedError(`${what} did not happen: ${how}; ${con.name} said:\n${indent(con.tail())}`, o, con.tail());
   }
 
+  // ---- snapshots ----
+
+  private snapshotWaiters: { resolve: (s: Snapshot) => void; reject: (e: unknown) => void }[] = [];
+
+  /**
+   * Save the board: registers, exception state, every device, scheduled events, virtual time,
+   * memory and the ivshmem shared memory (docs/api.md, "Snapshots"). Between runs it is taken at
+   * once; while the system runs, the run pauses at its next stop (within a translated block, as
+   * pause() does), the snapshot is taken there, and the run carries on.
+   */
+  async snapshot(): Promise<Snapshot> {
+    if (this.closed) throw new UsageError('the system is closed');
+    if (!this.running) return this.snapshotNow();
+    return new Promise<Snapshot>((resolve, reject) => {
+      this.snapshotWaiters.push({ resolve, reject });
+      this.machine.pause('snapshot');
+    });
+  }
+
+  /** The snapshot of this board now (between runs). */
+  snapshotNow(): Snapshot {
+    if (this.closed) throw new UsageError('the system is closed');
+    if (this.running && !this.servingSnapshots) throw new UsageError('snapshotNow(): the system is running (use await snapshot())');
+    const blobs: Uint8Array[] = [];
+    const state = this.saveBoard(blobs);
+    return new Snapshot('system', [this.snapshotBoard()], state, blobs);
+  }
+  private servingSnapshots = false;
+
+  private serveSnapshots(): void {
+    this.servingSnapshots = true;
+    try {
+      for (const w of this.snapshotWaiters.splice(0)) {
+        try {
+          w.resolve(this.snapshotNow());
+        } catch (e) {
+          w.reject(e);
+        }
+      }
+    } finally {
+      this.servingSnapshots = false;
+    }
+  }
+
+  /** @internal The header entry of this board. */
+  snapshotBoard(): SnapshotBoard {
+    return {
+      board: this.board.name,
+      images: this.images.map((i) => ({ name: i.name, sha256: imageHash(i.chunks) })),
+      timeNs: this.machine.now(),
+      instructions: this.machine.instructions(),
+    };
+  }
+
+  /** @internal The board's state; memory contents are appended to `blobs` and referred to by index. */
+  saveBoard(blobs: Uint8Array[]): SystemState {
+    this.boot();
+    const { state, memory } = this.machine.saveState();
+    const blob = (data: Uint8Array) => blobs.push(data) - 1;
+    return {
+      machine: state,
+      memory: memory.map((m) => ({ name: m.name, blob: blob(m.data) })),
+      ivshmem: this.ivshmem.map((d) => ({ external: d.external, blob: blob(new Uint8Array(d.sharedMemory.slice(0))) })),
+      consoles: [...this.consoles, this.semihosting].map((c) => ({ name: c.name, tail: c.tail(50) })),
+    };
+  }
+
+  /**
+   * Put the board back as `snap` recorded it: same board and same images (checked by their
+   * SHA-256), built with the same devices (an ivshmem-flat for each the snapshot has, on any link:
+   * the recorded shared memory is copied into it). Not while running. Consoles keep what they
+   * already have; the guest carries on from the snapshot's instruction.
+   */
+  restore(snap: Snapshot): void {
+    if (this.closed) throw new UsageError('the system is closed');
+    if (this.running) throw new UsageError('restore(): the system is running; pause it (or wait for its run) first');
+    if (snap.kind !== 'system') throw new InputError(`restore(): this is a snapshot of a world of ${snap.boards.length} boards: restore it with world.restore()`);
+    this.restoreBoard(snap.boards[0]!, snap.state as SystemState, snap.blobs);
+  }
+
+  /** @internal */
+  restoreBoard(b: SnapshotBoard, state: SystemState, blobs: readonly Uint8Array[]): void {
+    if (b.board !== this.board.name) throw new InputError(`the snapshot is of board ${b.board}, this system is ${this.board.name}`);
+    const mine = this.snapshotBoard().images;
+    const short = (h: string) => h.slice(0, 12);
+    if (mine.length !== b.images.length || mine.some((m, i) => m.sha256 !== b.images[i]!.sha256)) {
+      const theirs = b.images.map((i) => `${i.name} (sha256 ${short(i.sha256)})`).join(', ');
+      const ours = mine.map((i) => `${i.name} (sha256 ${short(i.sha256)})`).join(', ');
+      throw new InputError(`the snapshot was taken running ${theirs || 'no image'}; this system runs ${ours || 'no image'}`);
+    }
+    const blob = (i: number, what: string): Uint8Array => {
+      const d = blobs[i];
+      if (!d) throw new InputError(`snapshot: ${what} refers to missing memory contents`);
+      return d;
+    };
+    if (state.ivshmem.length !== this.ivshmem.length) {
+      throw new InputError(`the snapshot has ${state.ivshmem.length} ivshmem-flat device(s), this system ${this.ivshmem.length} (give it ivshmem-flat on any link, e.g. an in-process one: the shared memory is restored into it)`);
+    }
+    state.ivshmem.forEach((s, i) => {
+      const d = blob(s.blob, 'ivshmem shared memory');
+      const shm = this.ivshmem[i]!.sharedMemory;
+      if (shm.byteLength !== d.byteLength) throw new InputError(`the snapshot's ivshmem shared memory is ${d.byteLength} bytes, this system's ${shm.byteLength}`);
+    });
+    this.boot();
+    try {
+      this.machine.loadState(
+        state.machine,
+        state.memory.map((m) => ({ name: m.name, data: blob(m.blob, `memory ${m.name}`) })),
+      );
+    } catch (e) {
+      if (e instanceof StateError) throw new InputError(`snapshot does not fit this system: ${e.message}`);
+      throw e;
+    }
+    state.ivshmem.forEach((s, i) => new Uint8Array(this.ivshmem[i]!.sharedMemory).set(blob(s.blob, 'ivshmem shared memory')));
+    this.faultHit = null;
+  }
+
   /** Make a running run() / runUntil() return at the next stop (as paused); the system stays as it is. */
   pause(reason = 'paused'): void {
     if (this.running) this.userPaused = true;
@@ -842,6 +967,16 @@ function indent(s: string): string {
 }
 
 /** Variables and functions of the ELF, by name. */
+/** One board's part of a snapshot (memory contents are indexes into the snapshot's blobs). */
+export interface SystemState {
+  machine: MachineState;
+  memory: { name: string; blob: number }[];
+  /** Each ivshmem-flat's shared memory, and whether it was a server's (external) or in-process. */
+  ivshmem: { external: boolean; blob: number }[];
+  /** The end of each console at the snapshot (for a reader: not restored into the consoles). */
+  consoles: { name: string; tail: string }[];
+}
+
 export class Symbols {
   constructor(
     private readonly sys: System,

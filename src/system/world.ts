@@ -9,7 +9,10 @@
 import { UsageError, MachineFinishedError, TimeoutError } from './errors.js';
 import { type Duration, formatDuration, parseDuration, parseSize, type Size } from './units.js';
 import { System, type Driver, type SystemConfig } from './system.js';
-import { InProcessIvshmem } from './inproc-link.js';
+import { InProcessIvshmem, type InProcessIvshmemState } from './inproc-link.js';
+import { Snapshot } from './snapshot.js';
+import type { SystemState } from './system.js';
+import { InputError } from './errors.js';
 import type { UartConsole } from './uart.js';
 import { findBoard } from '../machine/boards/index.js';
 import { loadNative } from '../native/cpu.js';
@@ -32,6 +35,15 @@ export interface WorldIvshmemConfig extends Omit<IvshmemFlatConfig, 'size'> {
   size?: Size;
   /** Vectors per peer (1..64); default 1. */
   vectors?: number;
+}
+
+/** A world's part of a snapshot. */
+export interface WorldState {
+  t: number;
+  quanta: number;
+  quantumNs: number;
+  boards: SystemState[];
+  groups: (InProcessIvshmemState & { size: number; vectors: number; blob: number })[];
 }
 
 export async function createWorld(config: WorldConfig = {}): Promise<World> {
@@ -116,18 +128,7 @@ export class World implements Driver {
     if (this.closed) throw new UsageError('the world is closed');
     if (this.running) throw new UsageError('the world is already running (one run at a time)');
     if (this.systems.length === 0) throw new UsageError('the world has no boards (world.add)');
-    if (!this.started) {
-      this.started = true;
-      for (const s of this.systems) s.boot();
-      this.systems.forEach((s, i) => {
-        s.onFinished = () => {
-          for (const g of this.groups) {
-            const id = this.peerIndex(g, i);
-            if (id >= 0) g.leave(id);
-          }
-        };
-      });
-    }
+    this.start();
     const timeoutAt = timeout === undefined ? Infinity : this.t + parseDuration(timeout, 'timeout');
     this.running = true;
     let lastTurn = performance.now();
@@ -158,11 +159,93 @@ export class World implements Driver {
         this.t = next;
         this.quanta++;
         for (const g of this.groups) g.deliver();
+        if (this.snapshotWaiters.length > 0) this.serveSnapshots();
       }
     } finally {
       this.running = false;
       this.current = null;
     }
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const s of this.systems) s.boot();
+    this.systems.forEach((s, i) => {
+      s.onFinished = () => {
+        for (const g of this.groups) {
+          const id = this.peerIndex(g, i);
+          if (id >= 0) g.leave(id);
+        }
+      };
+    });
+  }
+
+  // ---- snapshots ----
+
+  private snapshotWaiters: { resolve: (s: Snapshot) => void; reject: (e: unknown) => void }[] = [];
+
+  /**
+   * Save the whole world: every board (as sys.snapshot() does), the timeline (virtual time,
+   * quanta), and each in-process ivshmem group (its shared memory, doorbells not yet delivered,
+   * who is still there). Between runs it is taken at once; while the world runs, at the next
+   * quantum boundary (every board at the same virtual time), and the run carries on.
+   */
+  async snapshot(): Promise<Snapshot> {
+    if (this.closed) throw new UsageError('the world is closed');
+    if (this.systems.length === 0) throw new UsageError('the world has no boards (world.add)');
+    if (!this.running) return this.snapshotNow();
+    return new Promise<Snapshot>((resolve, reject) => this.snapshotWaiters.push({ resolve, reject }));
+  }
+
+  private serveSnapshots(): void {
+    for (const w of this.snapshotWaiters.splice(0)) {
+      try {
+        w.resolve(this.snapshotNow());
+      } catch (e) {
+        w.reject(e);
+      }
+    }
+  }
+
+  private snapshotNow(): Snapshot {
+    this.start();
+    const blobs: Uint8Array[] = [];
+    const state: WorldState = {
+      t: this.t,
+      quanta: this.quanta,
+      quantumNs: this.quantumNs,
+      boards: this.systems.map((s) => s.saveBoard(blobs)),
+      groups: this.groups.map((g) => ({ ...g.saveState(), size: g.shm.byteLength, vectors: g.vectors, blob: blobs.push(new Uint8Array(g.shm.slice(0))) - 1 })),
+    };
+    return new Snapshot('world', this.systems.map((s) => s.snapshotBoard()), state, blobs);
+  }
+
+  /**
+   * Put the world back as `snap` recorded it, into a world built the same way (the same boards
+   * with the same images, in the same order, and the same ivshmem groups). Not while running.
+   */
+  restore(snap: Snapshot): void {
+    if (this.closed) throw new UsageError('the world is closed');
+    if (this.running) throw new UsageError('world.restore(): the world is running; wait for its run first');
+    if (snap.kind !== 'world') throw new InputError('world.restore(): this is a snapshot of one board: restore it with sys.restore()');
+    const st = snap.state as WorldState;
+    if (st.boards.length !== this.systems.length) throw new InputError(`the snapshot is of a world of ${st.boards.length} boards, this world has ${this.systems.length}`);
+    if (st.groups.length !== this.groups.length) throw new InputError(`the snapshot's world has ${st.groups.length} ivshmem groups, this world ${this.groups.length}`);
+    st.groups.forEach((g, i) => {
+      const mine = this.groups[i]!;
+      if (g.size !== mine.shm.byteLength || g.vectors !== mine.vectors) throw new InputError(`ivshmem group ${i}: the snapshot's is ${g.size} bytes with ${g.vectors} vectors, this world's ${mine.shm.byteLength} bytes with ${mine.vectors}`);
+      if (!snap.blobs[g.blob] || snap.blobs[g.blob]!.byteLength !== g.size) throw new InputError(`ivshmem group ${i}: the snapshot's shared memory is missing`);
+    });
+    this.start();
+    this.systems.forEach((s, i) => s.restoreBoard(snap.boards[i]!, st.boards[i]!, snap.blobs));
+    st.groups.forEach((g, i) => {
+      const mine = this.groups[i]!;
+      mine.loadState(g);
+      new Uint8Array(mine.shm).set(snap.blobs[g.blob]!);
+    });
+    this.t = st.t;
+    this.quanta = st.quanta;
   }
 
   /** The in-process ivshmem groups, with their members in peer-id order. */

@@ -8,12 +8,16 @@
  *   });                                   // every system made through the fixture is closed after the test
  *
  * Timeouts are virtual time in icount mode, host time otherwise. A failing wait's message shows the
- * console's tail; a failing test made with the fixtures prints each system's UART0 tail.
+ * console's tail; a failing test made with the fixtures prints each system's UART0 tail and saves a
+ * snapshot and the consoles' tails (see setFailureDir).
  */
 import { test as base, expect } from 'vitest';
 import { createSystem as create, System, type SystemConfig, type Condition, type RunOptions, type RunResult, type FaultInfo } from '../system/system.js';
 import { createWorld as createW, type World, type WorldConfig } from '../system/world.js';
 import type { TextPattern, UartConsole, WaitOptions } from '../system/uart.js';
+import type { Snapshot } from '../system/snapshot.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 export { TimeoutError, MachineFinishedError } from '../system/errors.js';
 
@@ -72,6 +76,61 @@ export async function expectExit(sys: System, opts: RunOptions = {}): Promise<nu
   return o!.kind === 'exit' ? o!.code : -1;
 }
 
+/**
+ * Where a failing test's evidence goes (Renode's habit): the CMEMU_FAILURE_DIR environment
+ * variable, else `cmemu-failures/` in the working directory; 'off' (or setFailureDir(null)) keeps
+ * nothing. Each failing test made with the fixtures leaves, per system (or world), a snapshot
+ * (`.snap`, load it with Snapshot.load and restore it into a system built the same way) and its
+ * consoles' tails (`.txt`), and says so in one line on stderr.
+ */
+let failureDir: string | null | undefined;
+export function setFailureDir(dir: string | null): void {
+  failureDir = dir;
+}
+function currentFailureDir(): string | null {
+  if (failureDir !== undefined) return failureDir;
+  const env = process.env.CMEMU_FAILURE_DIR;
+  if (env === 'off' || env === '0') return null;
+  return resolve(env || 'cmemu-failures');
+}
+
+function fileStem(test: string): string {
+  return test.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 80) || 'test';
+}
+
+/** Save a snapshot and the console tails of `sys` (or of a world's boards) for a failed test; returns the files written. */
+export async function saveFailureEvidence(what: System | World, test: string, dir = currentFailureDir()): Promise<string[]> {
+  if (dir === null) return [];
+  mkdirSync(dir, { recursive: true });
+  const systems = what instanceof System ? [what] : what.systems;
+  const stem = join(dir, `${fileStem(test)}-${systems.map((s) => s.board.name).join('+')}`);
+  const files: string[] = [];
+  const text = systems
+    .map((s, i) => {
+      const cons = [s.uart(0), s.semihosting];
+      return cons.map((c) => `== ${systems.length > 1 ? `board ${i} ` : ''}${s.board.name} ${c.name} at ${s.now()} ns, ${s.instructions()} instructions:\n${c.tail(50)}\n`).join('');
+    })
+    .join('');
+  writeFileSync(`${stem}.txt`, text);
+  files.push(`${stem}.txt`);
+  try {
+    const snap = await Promise.race([
+      what.snapshot() as Promise<Snapshot>,
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error('the run did not pause within 5 s')), 5000).unref()),
+    ]);
+    snap.save(`${stem}.snap`);
+    files.push(`${stem}.snap`);
+  } catch (e) {
+    process.stderr.write(`cmemu: no snapshot for the failed test '${test}': ${(e as Error).message}\n`);
+  }
+  process.stderr.write(`cmemu: the failed test '${test}' left ${files.join(' and ')}\n`);
+  return files;
+}
+
+function failed(task: { result?: { state?: string; errors?: unknown[] } }): boolean {
+  return task.result?.state === 'fail' || (task.result?.errors?.length ?? 0) > 0;
+}
+
 export interface CmemuFixtures {
   /** Build a system (closed after the test). */
   createSystem: (config: SystemConfig) => Promise<System>;
@@ -85,9 +144,9 @@ export interface CmemuFixtures {
  */
 export const test = base.extend<CmemuFixtures>({
   // eslint-disable-next-line no-empty-pattern
-  createSystem: async ({ onTestFailed }, use) => {
+  createSystem: async ({ onTestFailed, task }, use) => {
     const made: System[] = [];
-    onTestFailed(() => {
+    onTestFailed(async () => {
       for (const s of made) process.stderr.write(`cmemu: ${s.board.name} ${s.uart(0).name} at ${s.now()} ns:\n${describeTail(s.uart(0))}\n`);
     });
     await use(async (config) => {
@@ -95,11 +154,13 @@ export const test = base.extend<CmemuFixtures>({
       made.push(s);
       return s;
     });
+    // The test has ended (its fixtures are torn down before onTestFailed runs): a failed one leaves its evidence first.
+    if (failed(task)) for (const [i, s] of made.entries()) await saveFailureEvidence(s, made.length > 1 ? `${task.name} ${i}` : task.name);
     for (const s of made) await s.close();
   },
-  createWorld: async ({ onTestFailed }, use) => {
+  createWorld: async ({ onTestFailed, task }, use) => {
     const made: World[] = [];
-    onTestFailed(() => {
+    onTestFailed(async () => {
       for (const w of made) for (const s of w.systems) process.stderr.write(`cmemu: ${s.board.name} ${s.uart(0).name} at ${w.now()} ns:\n${describeTail(s.uart(0))}\n`);
     });
     await use(async (config) => {
@@ -107,6 +168,7 @@ export const test = base.extend<CmemuFixtures>({
       made.push(w);
       return w;
     });
+    if (failed(task)) for (const [i, w] of made.entries()) if (w.systems.length > 0) await saveFailureEvidence(w, made.length > 1 ? `${task.name} ${i}` : task.name);
     for (const w of made) await w.close();
   },
 });

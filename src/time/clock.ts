@@ -11,8 +11,20 @@
 export interface Clock {
   /** Current virtual time in nanoseconds since machine start (integral, < 2^53). */
   now(): number;
-  /** A timer whose callback runs from the run loop when its deadline has passed. */
-  timer(name: string, callback: () => void): ClockTimer;
+  /**
+   * A timer whose callback runs from the run loop when its deadline has passed. `transient`: the
+   * harness's own (a run's time limit), left out of snapshots; every other timer is guest state.
+   */
+  timer(name: string, callback: () => void, opts?: { transient?: boolean }): ClockTimer;
+}
+
+/** A scheduled event in a snapshot: which timer (its name, and which of the timers of that name, in creation order) and its due time. */
+export interface TimerState {
+  name: string;
+  /** 0 for the first timer of that name, 1 for the second, ... */
+  index: number;
+  /** Virtual ns it is due at; null when not armed. */
+  due: number | null;
 }
 
 export interface ClockTimer {
@@ -46,10 +58,50 @@ export class Scheduler implements Clock {
     return this.source.now();
   }
 
-  timer(name: string, callback: () => void): ClockTimer {
-    const t = new SchedTimer(this, name, callback);
+  timer(name: string, callback: () => void, opts: { transient?: boolean } = {}): ClockTimer {
+    const t = new SchedTimer(this, name, callback, opts.transient ?? false);
     this.timers.push(t);
     return t;
+  }
+
+  /**
+   * The scheduled events, for a snapshot: every guest timer (transient ones left out) as (name,
+   * index, due time). Timers are made by the devices as the machine is built, so a fresh machine
+   * of the same board has the same ones, and loadTimers finds each again by its name.
+   */
+  saveTimers(): TimerState[] {
+    const seen = new Map<string, number>();
+    const out: TimerState[] = [];
+    for (const t of this.timers) {
+      if (t.transient) continue;
+      const index = seen.get(t.name) ?? 0;
+      seen.set(t.name, index + 1);
+      out.push({ name: t.name, index, due: t.armed ? t.deadline : null });
+    }
+    return out;
+  }
+
+  /** Re-arm the timers as saveTimers recorded them (the others disarmed). Throws when an armed timer of the snapshot does not exist here. */
+  loadTimers(list: readonly TimerState[]): void {
+    const byKey = new Map<string, SchedTimer>();
+    const seen = new Map<string, number>();
+    for (const t of this.timers) {
+      if (t.transient) continue;
+      const index = seen.get(t.name) ?? 0;
+      seen.set(t.name, index + 1);
+      byKey.set(`${t.name}#${index}`, t);
+    }
+    for (const s of list) {
+      if (s.due !== null && !byKey.has(`${s.name}#${s.index}`)) throw new Error(`the snapshot has a scheduled event '${s.name}' that this machine has no timer for`);
+    }
+    for (const t of byKey.values()) t.disarm();
+    for (const s of list) {
+      const t = byKey.get(`${s.name}#${s.index}`);
+      if (t && s.due !== null) {
+        t.armed = true;
+        t.deadline = s.due;
+      }
+    }
   }
 
   /** Earliest armed deadline, or Infinity. */
@@ -88,6 +140,7 @@ class SchedTimer implements ClockTimer {
     private readonly sched: Scheduler,
     readonly name: string,
     readonly callback: () => void,
+    readonly transient: boolean,
   ) {}
   setAt(ns: number): void {
     const previous = this.sched.nextDeadline();

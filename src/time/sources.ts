@@ -94,6 +94,17 @@ export class RealTime implements TimeSource {
     return this.lastNs;
   }
 
+  /** Make virtual time read `ns` from now on (a restored snapshot), held or not. */
+  restoreNow(ns: number): void {
+    const mono = this.monotonicNs();
+    this.stolenNs = mono - this.startNs - this.runStolenNs() - ns;
+    this.lastNs = ns;
+    if (this.heldAt !== null) {
+      this.heldAt = ns;
+      this.heldMono = mono;
+    }
+  }
+
   /** The host monotonic time at which virtual time reaches `deadlineNs`. */
   hostTimeAt(deadlineNs: number): number {
     return this.startNs + this.stolenNs + this.runStolenNs() + deadlineNs;
