@@ -23,27 +23,19 @@ struct fault {
 };
 static volatile struct fault last;
 
-static uint32_t itstate(uint32_t xpsr) { return ((xpsr >> 25) & 3u) | (((xpsr >> 10) & 0x3Fu) << 2); }
-
 void fault_record(uint32_t *frame, uint32_t exc_return)
 {
     (void)exc_return;
-    last.count++;
+    uint32_t cfsr = SCB_CFSR, hfsr = SCB_HFSR;
+    SCB_CFSR = cfsr;   /* write-one-to-clear */
+    SCB_HFSR = hfsr;
+    last.cfsr = cfsr;
+    last.hfsr = hfsr;
     last.exc = get_ipsr() & 0x1FFu;
-    last.cfsr = SCB_CFSR;
-    last.hfsr = SCB_HFSR;
     last.pc = frame[6];
-    last.it = itstate(frame[7]);
-    SCB_CFSR = last.cfsr;   /* write-one-to-clear */
-    SCB_HFSR = last.hfsr;
-    uint16_t hw = *(const uint16_t *)frame[6];
-    frame[6] += (hw >> 11) >= 0x1Du ? 4u : 2u;
-    /* Skipping an instruction of an IT block advances ITSTATE too. */
-    uint32_t it = last.it;
-    if (it != 0) {
-        it = (it & 7u) == 0 ? 0 : ((it & 0xE0u) | ((it << 1) & 0x1Fu));
-        frame[7] = (frame[7] & ~((3u << 25) | (0x3Fu << 10))) | ((it & 3u) << 25) | (((it >> 2) & 0x3Fu) << 10);
-    }
+    last.it = xpsr_itstate(frame[7]);
+    last.count++;
+    frame_skip_insn(frame);   /* PC and ITSTATE */
 }
 
 FAULT_HANDLERS_RECORD()

@@ -77,25 +77,34 @@ export interface LinuxSoakResult {
   end: Figures;
 }
 
+/**
+ * A VM initiates `n` requests to the firmware board `fw` (one boot), measured from its link up
+ * (`linked` runs first, e.g. to read the board's link line) to its end.
+ */
+async function measuredRun(pair: LinuxFirmwarePair, fw: Board, n: number, linked: (vm: LinuxPeerVm) => Promise<void> = async () => {}): Promise<LinuxSoakResult> {
+  const vm = pair.startVm({ role: 'initiator', count: n, guestTimeoutSec: Math.ceil(120 + n / 200) });
+  const progress = progressOf(vm);
+  await vm.waitFor('LINK', 180_000);
+  await linked(vm);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 300));
+  const sample = sampler(fw, () => vm);
+  const start = sample();
+  const s = sampleUntil(sample, () => progress() >= n - 1000 || vm.result !== undefined || !vm.running || !fw.running, start);
+  await vm.waitFor('EXIT', Math.ceil(60_000 + n * 20));
+  const seconds = (performance.now() - t0) / 1000;
+  const end = s.stop();
+  await vm.exited;
+  const verdict = await firmwareVerdict(fw, 30_000);
+  return { n, vm: vm.result, firmware: firmwareCounts(fw), verdict, bootSec: vm.bootSec, seconds, start, end };
+}
+
 /** The firmware answers `n` requests from a Linux VM (one boot). */
 export async function linuxSoak(pair: LinuxFirmwarePair, n: number): Promise<LinuxSoakResult> {
   const fw = pair.startFirmware('responder', undefined, 'soak board');
   try {
     await fw.waitFor(/ivshmem: id \d+ role responder/, 60_000);
-    const vm = pair.startVm({ role: 'initiator', count: n, guestTimeoutSec: Math.ceil(120 + n / 200) });
-    const progress = progressOf(vm);
-    await vm.waitFor('LINK', 180_000);
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, 300));
-    const sample = sampler(fw, () => vm);
-    const start = sample();
-    const s = sampleUntil(sample, () => progress() >= n - 1000 || vm.result !== undefined || !vm.running || !fw.running, start);
-    await vm.waitFor('EXIT', Math.ceil(60_000 + n * 20));
-    const seconds = (performance.now() - t0) / 1000;
-    const end = s.stop();
-    await vm.exited;
-    const verdict = await firmwareVerdict(fw, 30_000);
-    return { n, vm: vm.result, firmware: firmwareCounts(fw), verdict, bootSec: vm.bootSec, seconds, start, end };
+    return await measuredRun(pair, fw, n);
   } finally {
     fw.kill('SIGKILL');
     await fw.exited;
@@ -125,7 +134,7 @@ export interface KillRestartResult {
   boardRunning: boolean;
   sessions: [string, string];
   second: LinuxSoakResult;
-  /** The board's figures while linked to the first VM and while linked to the second. */
+  /** The board's figures while linked to the first VM and just after the second linked. */
   boardBefore: ProcFigures | null;
   boardAfter: ProcFigures | null;
 }
@@ -168,22 +177,10 @@ export async function linuxKillRestart(pair: LinuxFirmwarePair, killAfter: numbe
     await new Promise((r) => setTimeout(r, 500));
     const boardRunning = fw.running;
     // The second VM: a new peer id, a new session, the same shared memory with the first's slot in it.
-    const vm2 = pair.startVm({ role: 'initiator', count: n, guestTimeoutSec: Math.ceil(120 + n / 200) });
-    const progress = progressOf(vm2);
-    await vm2.waitFor('LINK', 180_000);
-    const secondId = vm2.id!;
-    const s2 = (await fw.waitFor(new RegExp(`ivshmem: link up with peer ${secondId} session (0x[0-9a-f]+)`), 30_000))[1]!;
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, 300));
-    const sample = sampler(fw, () => vm2);
-    const start = sample();
-    const boardAfter = start.board;
-    const s = sampleUntil(sample, () => progress() >= n - 1000 || vm2.result !== undefined || !vm2.running || !fw.running, start);
-    await vm2.waitFor('EXIT', Math.ceil(60_000 + n * 20));
-    const seconds = (performance.now() - t0) / 1000;
-    const end = s.stop();
-    await vm2.exited;
-    const verdict = await firmwareVerdict(fw, 30_000);
+    let s2 = '';
+    const second = await measuredRun(pair, fw, n, async (vm2) => {
+      s2 = (await fw.waitFor(new RegExp(`ivshmem: link up with peer ${vm2.id!} session (0x[0-9a-f]+)`), 30_000))[1]!;
+    });
     return {
       killedAfter,
       firstId,
@@ -192,9 +189,9 @@ export async function linuxKillRestart(pair: LinuxFirmwarePair, killAfter: numbe
       reportMs,
       boardRunning,
       sessions: [s1, s2],
-      second: { n, vm: vm2.result, firmware: firmwareCounts(fw), verdict, bootSec: vm2.bootSec, seconds, start, end },
+      second,
       boardBefore,
-      boardAfter,
+      boardAfter: second.start.board,
     };
   } finally {
     fw.kill('SIGKILL');
