@@ -422,7 +422,6 @@ describe('CCR.UNALIGN_TRP', () => {
     r.set({ R1: RAM + 0x100, R4: RAM + 0x200, SP: RAM + 0x7ff8 });
     r.cpu.writeReg(Reg.PC, C);
     const before = r.cpu.icount();
-    r.cpu.writeReg(Reg.PC, C);
     expect(r.cpu.run(1e6, 0)).toBe(Stop.InvalidInsn); // the LDREXes are aligned too: up to the udf
     expect(r.reg(Reg.PC)).toBe(C + 0x1a);
     expect(r.cpu.icount()).toBe(before + 8);
