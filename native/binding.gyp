@@ -11,6 +11,7 @@
         "src/traps.cc",
         "src/idle.cc",
         "src/exit_check.cc",
+        "src/align_check.cc",
         "src/debug.cc",
         "src/trace.cc",
         "src/watcher.cc",
@@ -41,7 +42,12 @@
         "-Wl,--wrap=helper_check_exit_request_arm",
         "-Wl,--wrap=tcg_region_reset_all_arm",
         "-Wl,--wrap=tb_gen_code_arm",
-        "-Wl,--wrap=unicorn_fill_tlb_arm"
+        "-Wl,--wrap=unicorn_fill_tlb_arm",
+        "-Wl,--wrap=translator_loop_arm",
+        "-Wl,--wrap=tcg_gen_qemu_ld_i32_arm",
+        "-Wl,--wrap=tcg_gen_qemu_st_i32_arm",
+        "-Wl,--wrap=tcg_gen_qemu_ld_i64_arm",
+        "-Wl,--wrap=tcg_gen_qemu_st_i64_arm"
       ]
     }
   ]

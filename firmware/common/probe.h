@@ -18,6 +18,22 @@
 /* The address of a probe label as the stacked PC shows it. */
 #define INSN(label) ((uint32_t)(label) & ~1u)
 
+/* ITSTATE from a stacked xPSR (IT[1:0] in bits 26:25, IT[7:2] in bits 15:10). */
+static inline uint32_t xpsr_itstate(uint32_t xpsr) { return ((xpsr >> 25) & 3u) | (((xpsr >> 10) & 0x3Fu) << 2); }
+
+/* Return past the faulting instruction: the stacked PC moves over it (16 or 32 bits) and, inside
+ * an IT block, the stacked ITSTATE advances as the instruction would have advanced it. */
+static inline void frame_skip_insn(uint32_t *frame)
+{
+    uint16_t hw = *(const uint16_t *)frame[6];
+    frame[6] += (hw >> 11) >= 0x1Du ? 4u : 2u;
+    uint32_t it = xpsr_itstate(frame[7]);
+    if (it != 0) {
+        it = (it & 7u) == 0 ? 0 : ((it & 0xE0u) | ((it << 1) & 0x1Fu));
+        frame[7] = (frame[7] & ~((3u << 25) | (0x3Fu << 10))) | ((it & 3u) << 25) | (((it >> 2) & 0x3Fu) << 10);
+    }
+}
+
 /* HardFault, MemManage, BusFault and UsageFault all call fault_record(frame, EXC_RETURN). */
 #define FAULT_HANDLERS_RECORD()                                                  \
     void fault_record(uint32_t *frame, uint32_t exc_return);                     \

@@ -105,6 +105,8 @@ void* captureTcgContext(void* uc) {
   return ctx;
 }
 
+NativeCpu* currentCpu() { return static_cast<NativeCpu*>(cmemu_tls.cpu); }
+
 void registerCpu(NativeCpu* cpu) {
   if (t_cpus == nullptr) t_cpus = new std::vector<NativeCpu*>();
   t_cpus->push_back(cpu);

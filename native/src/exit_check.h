@@ -19,6 +19,9 @@ void* captureTcgContext(void* uc);
 void registerCpu(NativeCpu* cpu);
 void unregisterCpu(NativeCpu* cpu);
 
+// The NativeCpu whose run is in progress on this thread (nullptr outside runs).
+NativeCpu* currentCpu();
+
 // While a run is in progress on this thread, the block-start wrapper serves this CPU.
 struct RunScope {
   explicit RunScope(NativeCpu* cpu);

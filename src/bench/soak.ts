@@ -5,15 +5,26 @@
  *     as a third process: lost / duplicated / corrupted counts, and each process's RSS and fd
  *     count at the start and the end;
  *  2. SOAK_PAIRS (default 8) pairs, 16 boards, on one server at once, SOAK_PAIR_N (default 10^5)
- *     messages each: every pair's result and round trip.
+ *     messages each: every pair's result and round trip;
+ *  3. SOAK_LINUX_N (default 10^5) messages between a board and QEMU's aarch64 Linux VM peer
+ *     (src/bench/soak-linux.ts): counts, the guest's round trip, RSS and fds of the board, QEMU and
+ *     this process (the server);
+ *  4. the VM killed (SIGKILL) after SOAK_KILL_AFTER (default 10^4) round trips: the board reports
+ *     it and keeps running; a new VM then runs SOAK_RESTART_N (default 10^4) on the stale memory.
+ * Soaks 3 and 4 are skipped, loudly, only when the Linux peer's prerequisites cannot be had
+ * (test/linux/linux-peer.test.ts does the same); SOAK_LINUX=0 leaves them out, SOAK_LINUX=only
+ * runs only them.
  * Exit status 1 if any message was lost, duplicated or corrupted, or a board failed.
- * test/reliability/soak.test.ts runs a short version of both in `make test`.
+ * test/reliability/soak.test.ts runs a short version of 1 and 2 in `make test`,
+ * test/linux/linux-peer.test.ts one of 3 and 4.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IvshmemServer } from '../host/ivshmem/server.js';
 import { type Board, PingPongPair, parseRtt, wallMeanUs } from './pingpong.js';
+import { describeSoak, linuxKillRestart, linuxSoak, linuxSoakOk } from './soak-linux.js';
+import { LinuxFirmwarePair, linuxPeerPrerequisite } from '../cli/demo-linux.js';
 
 export interface ProcFigures {
   rssKiB: number;
@@ -114,21 +125,54 @@ async function main(): Promise<number> {
   const pairs = Number(process.env.SOAK_PAIRS ?? 8);
   const pn = Number(process.env.SOAK_PAIR_N ?? 100_000);
   let ok = true;
-  console.log(`soak 1: ${n} messages each way between two boards through cmemu ivshmem-server`);
-  const a = await soakPair(n);
-  const r = a.result;
-  const lost = r.n - (r.completed ?? 0);
-  console.log(`  completed ${r.completed}, answered ${r.answered}, lost ${lost}, errors (duplicated/corrupted/out of order) ${r.errors}, departures ${r.departures}, ${a.seconds.toFixed(1)} s, ` +
-    `round trip median ${r.rttMedianUs?.toFixed(1)} us (firmware), wall mean ${r.wallMeanUs?.toFixed(1)} us`);
-  for (const k of ['initiator', 'responder', 'server']) console.log(`  ${k.padEnd(9)} start: ${fmt(a.start[k] ?? null)}; end: ${fmt(a.end[k] ?? null)}`);
-  if (!pairOk(r)) ok = false;
-  console.log(`soak 2: ${pairs} pairs (${2 * pairs} boards) on one server, ${pn} messages each`);
-  const b = await soakPairs(pairs, pn);
-  b.results.forEach((x, i) => {
-    console.log(`  pair ${i}: ${pairOk(x) ? 'PASS' : 'FAIL'} completed ${x.completed}, errors ${x.errors}, departures ${x.departures}, round trip median ${x.rttMedianUs?.toFixed(1)} us, wall mean ${x.wallMeanUs?.toFixed(1)} us`);
-    if (!pairOk(x)) ok = false;
-  });
-  console.log(`  ${b.seconds.toFixed(1)} s for ${pairs * pn} round trips in all`);
+  if (process.env.SOAK_LINUX !== 'only') {
+    console.log(`soak 1: ${n} messages each way between two boards through cmemu ivshmem-server`);
+    const a = await soakPair(n);
+    const r = a.result;
+    const lost = r.n - (r.completed ?? 0);
+    console.log(`  completed ${r.completed}, answered ${r.answered}, lost ${lost}, errors (duplicated/corrupted/out of order) ${r.errors}, departures ${r.departures}, ${a.seconds.toFixed(1)} s, ` +
+      `round trip median ${r.rttMedianUs?.toFixed(1)} us (firmware), wall mean ${r.wallMeanUs?.toFixed(1)} us`);
+    for (const k of ['initiator', 'responder', 'server']) console.log(`  ${k.padEnd(9)} start: ${fmt(a.start[k] ?? null)}; end: ${fmt(a.end[k] ?? null)}`);
+    if (!pairOk(r)) ok = false;
+    console.log(`soak 2: ${pairs} pairs (${2 * pairs} boards) on one server, ${pn} messages each`);
+    const b = await soakPairs(pairs, pn);
+    b.results.forEach((x, i) => {
+      console.log(`  pair ${i}: ${pairOk(x) ? 'PASS' : 'FAIL'} completed ${x.completed}, errors ${x.errors}, departures ${x.departures}, round trip median ${x.rttMedianUs?.toFixed(1)} us, wall mean ${x.wallMeanUs?.toFixed(1)} us`);
+      if (!pairOk(x)) ok = false;
+    });
+    console.log(`  ${b.seconds.toFixed(1)} s for ${pairs * pn} round trips in all`);
+  }
+  if (process.env.SOAK_LINUX !== '0') {
+    const ln = Number(process.env.SOAK_LINUX_N ?? 100_000);
+    const killAfter = Number(process.env.SOAK_KILL_AFTER ?? 10_000);
+    const rn = Number(process.env.SOAK_RESTART_N ?? 10_000);
+    const missing = linuxPeerPrerequisite();
+    if (missing) {
+      const bar = '!'.repeat(100);
+      console.log(`${bar}\n!!! soak 3 and 4 (Linux VM) SKIPPED: ${missing}\n${bar}`);
+    } else {
+      const pair = new LinuxFirmwarePair(1);
+      try {
+        console.log(`soak 3: ${ln} messages between a board (responder) and QEMU's aarch64 Linux VM (initiator) through one server`);
+        const c = await linuxSoak(pair, ln);
+        for (const l of describeSoak(c)) console.log(l);
+        if (!linuxSoakOk(c)) ok = false;
+        console.log(`soak 4: kill -9 of the Linux VM after ${killAfter} round trips, then a new VM runs ${rn} on the same board and memory`);
+        const d = await linuxKillRestart(pair, killAfter, rn);
+        console.log(`  killed after ${d.killedAfter} round trips; the server saw it leave: ${d.serverSawLeave}; the board said "${d.boardReport}" ` +
+          `${d.reportMs.toFixed(0)} ms after the kill and ${d.boardRunning ? 'kept running' : 'STOPPED'}; sessions ${d.sessions[0]} -> ${d.sessions[1]}`);
+        console.log(`  board while linked to the first VM: ${fmt(d.boardBefore)}; to the second: ${fmt(d.boardAfter)}`);
+        for (const l of describeSoak(d.second)) console.log(l);
+        const fw = d.second.firmware;
+        const restartOk = d.serverSawLeave && d.boardRunning && d.sessions[0] !== d.sessions[1] && d.second.verdict === 'PASS' &&
+          d.second.vm?.pass === true && d.second.vm.replies === rn && d.second.vm.lost === 0 && d.second.vm.corrupted === 0 &&
+          fw !== null && fw.errors === 0 && fw.departures === 1;
+        if (!restartOk) ok = false;
+      } finally {
+        await pair.close();
+      }
+    }
+  }
   console.log(ok ? 'soak: PASS' : 'soak: FAIL');
   return ok ? 0 : 1;
 }

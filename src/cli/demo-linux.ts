@@ -16,14 +16,14 @@
  *
  * `LinuxFirmwarePair` is shared with test/linux/linux-peer.test.ts.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Board, CMEMU, parseRtt, pingpongElf } from '../bench/pingpong.js';
 import { IvshmemServer } from '../host/ivshmem/server.js';
-import { LinuxPeerVm, PeerFailure, ensureGuestImage, type Role, type VmOptions } from './peer-linux.js';
+import { GUEST_DIR, LinuxPeerVm, PeerFailure, ensureGuestImage, type Role, type VmOptions } from './peer-linux.js';
 
 export const FIRMWARE_BOARD = 'mps2-an385';
 
@@ -79,6 +79,27 @@ export class LinuxFirmwarePair {
     rmSync(this.dir, { recursive: true, force: true });
     process.off('exit', this.exitHook);
   }
+}
+
+/**
+ * Why the Linux peer cannot run here, or null: qemu-system-aarch64 and the aarch64 cross compiler
+ * (scripts/ensure-debs.sh, run by `make test` and `make soak`), Debian's arm64 packages (fetched
+ * once by scripts/linux-guest/build.sh). Only a download that could not happen counts as missing;
+ * a failing build throws.
+ */
+export function linuxPeerPrerequisite(): string | null {
+  const q = spawnSync('qemu-system-aarch64', ['--version'], { encoding: 'utf8' });
+  if (q.status !== 0) return 'qemu-system-aarch64 is not installed (Debian package qemu-system-arm; scripts/ensure-debs.sh)';
+  const g = spawnSync('aarch64-linux-gnu-gcc', ['--version'], { encoding: 'utf8' });
+  if (g.status !== 0) return 'aarch64-linux-gnu-gcc is not installed (gcc-aarch64-linux-gnu, libc6-dev-arm64-cross; scripts/ensure-debs.sh)';
+  let log = '';
+  try {
+    ensureGuestImage((s) => (log += s));
+  } catch (e) {
+    if (!existsSync(join(GUEST_DIR, 'debs', '.complete'))) return `Debian's arm64 kernel/busybox packages could not be fetched: ${log.trim().split('\n').slice(-2).join(' / ')}`;
+    throw e;
+  }
+  return null;
 }
 
 /** The firmware's final verdict: resolves with its console once PASS/FAIL is printed or it exits. */

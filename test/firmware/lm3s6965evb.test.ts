@@ -21,7 +21,7 @@ const input = (prog: string): string | undefined => {
 // Portable programs, then this board's own (firmware/tests/lm3s6965evb/).
 const PROGRAMS: { name: string; exit: number; input?: string }[] = [
   'hello', 'context_switch', 'systick', 'irq_nesting', 'masking', 'faults', 'semihosting', 'uart_echo',
-  'cpu_faults', 'gptm', 'stellaris_uart', 'sysctl',
+  'cpu_faults', 'unaligned', 'gptm', 'stellaris_uart', 'sysctl',
 ].map((name) => ({ name, exit: name === 'semihosting' ? 3 : 0, input: input(name) }));
 
 const BASE = ['-M', BOARD, '-cpu', 'cortex-m3', '-nographic', '-semihosting-config', 'enable=on,target=native'];

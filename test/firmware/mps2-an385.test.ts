@@ -20,6 +20,7 @@ const PROGRAMS: { name: string; exit: number; input?: string }[] = [
   { name: 'masking', exit: 0 },
   { name: 'faults', exit: 0 },
   { name: 'cpu_faults', exit: 0 },
+  { name: 'unaligned', exit: 0 },
   { name: 'semihosting', exit: 3 },
   { name: 'uart_echo', exit: 0, input: 'abc\n' },
   { name: 'cmsdk_timer', exit: 0 },

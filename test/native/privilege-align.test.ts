@@ -393,7 +393,7 @@ describe('CCR.UNALIGN_TRP', () => {
     0xde02, //           1a: udf #2
   ];
 
-  it('LDRD/STRD/LDM/STM/PUSH/POP: stop with the trap on; run unaligned with it off (a known gap)', () => {
+  it('LDRD/STRD/LDM/STM/PUSH/POP at an unaligned address always stop (Unaligned), trap on or off, nothing done', () => {
     const r = rig(MULTI);
     new Uint8Array(r.ram).set(bytes, 0x100);
     const starts: Array<[number, number, Access]> = [
@@ -404,26 +404,29 @@ describe('CCR.UNALIGN_TRP', () => {
       [0x0e, RAM + 0x7ffa - 8, Access.Write],
       [0x10, RAM + 0x7ffa, Access.Read],
     ];
-    r.cpu.setUnalignedTrap(true);
-    for (const [off, address, access] of starts) {
-      r.set({ R1: RAM + 0x101, R2: 1, R3: 2, R4: RAM + 0x202, SP: RAM + 0x7ffa });
-      r.cpu.writeReg(Reg.PC, C + off);
-      expect(r.cpu.run(1e6, 0), `at +${off.toString(16)}`).toBe(Stop.Unaligned);
-      expect(r.cpu.stopInfo()).toMatchObject({ address, access, size: 4 });
-      expect(r.reg(Reg.PC)).toBe(C + off);
-      expect([r.reg(Reg.R2), r.reg(Reg.R3), r.reg(Reg.R4), r.reg(Reg.SP)]).toEqual([1, 2, RAM + 0x202, RAM + 0x7ffa]);
+    for (const trap of [true, false]) {
+      r.cpu.setUnalignedTrap(trap);
+      for (const [off, address, access] of starts) {
+        r.set({ R1: RAM + 0x101, R2: 1, R3: 2, R4: RAM + 0x202, SP: RAM + 0x7ffa });
+        r.cpu.writeReg(Reg.PC, C + off);
+        const before = r.cpu.icount();
+        expect(r.cpu.run(1e6, 0), `at +${off.toString(16)}, trap ${trap}`).toBe(Stop.Unaligned);
+        expect(r.cpu.stopInfo()).toMatchObject({ address, access, size: 4 });
+        expect(r.reg(Reg.PC)).toBe(C + off);
+        expect(r.cpu.icount()).toBe(before);
+        expect([r.reg(Reg.R2), r.reg(Reg.R3), r.reg(Reg.R4), r.reg(Reg.SP)]).toEqual([1, 2, RAM + 0x202, RAM + 0x7ffa]);
+      }
     }
     expect(Array.from(new Uint8Array(r.ram, 0x200, 12))).toEqual(new Array(12).fill(0));
-    // Trap off: Unicorn performs them unaligned (silicon would always fault: documented gap).
-    r.cpu.setUnalignedTrap(false);
-    r.set({ R1: RAM + 0x101, R4: RAM + 0x202, SP: RAM + 0x7ffa });
+    // Aligned, they all run (the trap off), up to the LDREX at an unaligned address.
+    r.set({ R1: RAM + 0x100, R4: RAM + 0x200, SP: RAM + 0x7ff8 });
     r.cpu.writeReg(Reg.PC, C);
     const before = r.cpu.icount();
-    expect(r.cpu.run(1e6, 0)).toBe(Stop.Unaligned); // ... up to the LDREX, which always faults
-    expect(r.reg(Reg.PC)).toBe(C + 0x12);
-    expect(r.cpu.icount()).toBe(before + 6);
-    expect(r.reg(Reg.R2)).toBe(0x55443322);
-    expect(Array.from(new Uint8Array(r.ram, 0x200, 12))).toEqual([0, 0, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0, 0]);
+    expect(r.cpu.run(1e6, 0)).toBe(Stop.InvalidInsn); // the LDREXes are aligned too: up to the udf
+    expect(r.reg(Reg.PC)).toBe(C + 0x1a);
+    expect(r.cpu.icount()).toBe(before + 8);
+    expect(Array.from(new Uint8Array(r.ram, 0x200, 8))).toEqual(bytes.slice(0, 8));
+    expect(r.reg(Reg.R4)).toBe(RAM + 0x208);
   });
 
   it('LDREX/LDREXH at an unaligned address always stop with Unaligned (Unicorn checks exclusives)', () => {

@@ -1,0 +1,152 @@
+// Accesses that ARMv7-M always checks for alignment, whatever CCR.UNALIGN_TRP says (ARMv7-M ARM
+// A3.2.1): LDM/STM (LDMIA, LDMDB, STMIA, STMDB, PUSH, POP) and LDRD/STRD must be word-aligned,
+// LDREX*/STREX* naturally aligned. Unicorn 2.1.4's translator (QEMU 5.0) asks TCG for an
+// alignment check (MO_ALIGN) only on ARMv6-M and for the exclusive loads, so a misaligned LDM
+// on a Cortex-M3 just ran.
+//
+// Here the translator is told, instruction by instruction: translator_loop is wrapped
+// (-Wl,--wrap=translator_loop_arm) and runs with a copy of the Thumb TranslatorOps whose
+// translate_insn first decodes the instruction at db->pc_next; for the classes above it sets a
+// flag that the wrapped tcg_gen_qemu_{ld,st}_i{32,64} turn into MO_ALIGN_4 on every access that
+// instruction emits. TCG then checks the low address bits in the same compare as the TLB tag
+// (the softmmu fast path's mask gains the two bits: no extra host instruction), and a misaligned
+// address takes the slow path, whose first test calls arm_cpu_do_unaligned_access: PC and
+// ITSTATE are restored to the instruction, nothing of it has run, and the engine raises
+// EXCP_DATA_ABORT with an alignment FSR (intno 4), which Run() already turns into
+// Stop::Unaligned by decoding the instruction (as for LDREX). An instruction skipped by its IT
+// condition branches around its accesses and so never faults.
+//
+// Aligned code pays nothing at run time; translation pays one 4-byte guest read per instruction.
+// The layouts used (TranslatorOps' translate_insn is its 5th pointer, DisasContextBase's pc_next
+// is at offset 12 after tb and pc_first) are checked on every block: db->tb must be the block
+// and the first pc_next its start; otherwise the check is switched off with one line on stderr.
+// STREX is not covered: QEMU compares the address with the monitor's first and fails the store
+// without an access (a misaligned LDREX faulted, so the monitor never holds a misaligned address).
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
+#include "cpu.h"
+#include "exit_check.h"
+#include "thumb.h"
+
+extern "C" {
+void __real_translator_loop_arm(const void* ops, void* db, void* cpu, void* tb, int max_insns);
+void __real_tcg_gen_qemu_ld_i32_arm(void* s, void* val, void* addr, uintptr_t idx, int memop);
+void __real_tcg_gen_qemu_st_i32_arm(void* s, void* val, void* addr, uintptr_t idx, int memop);
+void __real_tcg_gen_qemu_ld_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop);
+void __real_tcg_gen_qemu_st_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop);
+}
+
+namespace cmemu {
+namespace {
+
+// QEMU 5.0 include/exec/memop.h: MO_ASHIFT 4, MO_AMASK 7 << 4, MO_ALIGN_4 2 << 4.
+constexpr int kMoAmask = 7 << 4, kMoAlign4 = 2 << 4;
+
+using InsnFn = void (*)(void* db, void* cpu);
+constexpr int kOpsPointers = 7;            // init_disas_context .. tb_stop, pc_sync
+constexpr int kTranslateInsn = 4;          // translate_insn's index
+constexpr size_t kDbTb = 0, kDbPcNext = 12; // DisasContextBase: tb, pc_first, pc_next
+
+struct AlignState {
+  void* ops[kOpsPointers];
+  InsnFn real = nullptr;
+  uc_engine* uc = nullptr;
+  void* tb = nullptr;
+  bool first = false;
+  bool force = false;
+  uint64_t flagged = 0;
+};
+thread_local AlignState t_align;
+bool g_alignOff = false;
+
+// Does ARMv7-M check this instruction's word alignment always (A3.2.1)?
+bool alwaysAligned(uint16_t hw1, uint16_t hw2) {
+  if (!thumb::is32(hw1)) {
+    return (hw1 & 0xF000) == 0xC000      // STMIA / LDMIA (T1)
+        || (hw1 & 0xFE00) == 0xB400      // PUSH
+        || (hw1 & 0xFE00) == 0xBC00;     // POP
+  }
+  (void)hw2;
+  return (hw1 & 0xFFC0) == 0xE880        // STM.W / LDM.W / POP.W (IA)
+      || (hw1 & 0xFFC0) == 0xE900        // STMDB / LDMDB / PUSH.W
+      || ((hw1 & 0xFE40) == 0xE840 && (hw1 & 0x0120) != 0);  // STRD / LDRD (imm, literal)
+}
+
+void alignTranslateInsn(void* db, void* cpu) {
+  AlignState& s = t_align;
+  const char* d = static_cast<const char*>(db);
+  uint32_t pc;
+  std::memcpy(&pc, d + kDbPcNext, 4);
+  if (s.first) {
+    s.first = false;
+    void* tb;
+    uint32_t tbPc;
+    std::memcpy(&tb, d + kDbTb, sizeof tb);
+    std::memcpy(&tbPc, static_cast<const char*>(s.tb), 4);  // TranslationBlock::pc @0
+    if (tb != s.tb || pc != tbPc) {
+      if (!g_alignOff) fprintf(stderr, "cmemu native: the translator's layout is not the one expected (Unicorn 2.1.4): unaligned LDM/STM/LDRD/STRD will not fault\n");
+      g_alignOff = true;
+    }
+  }
+  bool force = false;
+  if (!g_alignOff) {
+    uint8_t b[4] = {0, 0, 0, 0};
+    if (uc_mem_read(s.uc, pc, b, 4) == UC_ERR_OK || uc_mem_read(s.uc, pc, b, 2) == UC_ERR_OK)
+      force = alwaysAligned(thumb::half(b), thumb::half(b + 2));
+  }
+  s.force = force;
+  if (force) s.flagged++;
+  s.real(db, cpu);
+  s.force = false;
+}
+
+inline int withAlign(int memop) {
+  return t_align.force && (memop & kMoAmask) == 0 ? memop | kMoAlign4 : memop;
+}
+
+}  // namespace
+
+uint64_t alignCheckedInsns() { return t_align.flagged; }
+
+}  // namespace cmemu
+
+extern "C" {
+
+__attribute__((visibility("hidden"))) void __wrap_translator_loop_arm(const void* ops, void* db, void* cpu, void* tb, int max_insns) {
+  using cmemu::t_align;
+  auto* c = cmemu::currentCpu();
+  if (c == nullptr || c->ucCpuHandle() != cpu || cmemu::g_alignOff) {
+    __real_translator_loop_arm(ops, db, cpu, tb, max_insns);
+    return;
+  }
+  // One translation at a time per thread (tb_gen_code is never re-entered), but keep the outer
+  // state anyway.
+  const cmemu::AlignState saved = t_align;
+  std::memcpy(t_align.ops, ops, sizeof t_align.ops);
+  t_align.real = reinterpret_cast<cmemu::InsnFn>(t_align.ops[cmemu::kTranslateInsn]);
+  t_align.ops[cmemu::kTranslateInsn] = reinterpret_cast<void*>(&cmemu::alignTranslateInsn);
+  t_align.uc = static_cast<uc_engine*>(c->ucHandle());
+  t_align.tb = tb;
+  t_align.first = true;
+  t_align.force = false;
+  __real_translator_loop_arm(t_align.ops, db, cpu, tb, max_insns);
+  const uint64_t flagged = t_align.flagged;
+  t_align = saved;
+  t_align.flagged = flagged;
+}
+
+__attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_ld_i32_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
+  __real_tcg_gen_qemu_ld_i32_arm(s, val, addr, idx, cmemu::withAlign(memop));
+}
+__attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_st_i32_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
+  __real_tcg_gen_qemu_st_i32_arm(s, val, addr, idx, cmemu::withAlign(memop));
+}
+__attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_ld_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
+  __real_tcg_gen_qemu_ld_i64_arm(s, val, addr, idx, cmemu::withAlign(memop));
+}
+__attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_st_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
+  __real_tcg_gen_qemu_st_i64_arm(s, val, addr, idx, cmemu::withAlign(memop));
+}
+}
