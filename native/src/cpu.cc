@@ -87,7 +87,6 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("setMmioHandlers", &NativeCpu::SetMmioHandlers),
                          InstanceMethod("run", &NativeCpu::Run),
                          InstanceMethod("stopInfo", &NativeCpu::StopInfo),
-                         InstanceMethod("stopIntno", &NativeCpu::StopIntno),
                          InstanceMethod("icount", &NativeCpu::Icount),
                          InstanceMethod("setIcount", &NativeCpu::SetIcount),
                          InstanceMethod("requestStop", &NativeCpu::RequestStop),

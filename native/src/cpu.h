@@ -155,7 +155,6 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void SetMmioHandlers(const Napi::CallbackInfo& info);
   Napi::Value Run(const Napi::CallbackInfo& info);
   Napi::Value StopInfo(const Napi::CallbackInfo& info);
-  Napi::Value StopIntno(const Napi::CallbackInfo& info);
   Napi::Value Icount(const Napi::CallbackInfo& info);
   void SetIcount(const Napi::CallbackInfo& info);
   void RequestStop(const Napi::CallbackInfo& info);

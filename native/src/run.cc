@@ -413,10 +413,6 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   return finish(env, reason);
 }
 
-// The interrupt number of the last stop alone: the hot case (every SVC and exception return stops
-// with it) without building stopInfo()'s eight-property object.
-Napi::Value NativeCpu::StopIntno(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), lastIntno_); }
-
 Napi::Value NativeCpu::StopInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);

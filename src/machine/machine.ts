@@ -566,7 +566,7 @@ export class Machine {
       case Stop.External:
         return;
       case Stop.Interrupt:
-        this.handleInterrupt(this.native.stopIntno());
+        this.handleInterrupt(this.native.stopInfo().intno);
         return;
       case Stop.Wfi:
         this.sleeping = 'wfi';

@@ -152,8 +152,6 @@ export interface NativeCpu {
    */
   run(limit: number, hostDeadlineNs: number): Stop;
   stopInfo(): StopInfo;
-  /** stopInfo().intno alone (no object built): the Interrupt stop's hot path. */
-  stopIntno(): number;
   /**
    * Instructions executed so far in runs that count: those given a `limit` below
    * Number.MAX_SAFE_INTEGER (exact: blocks cut short by a fault or stop are corrected). A run
