@@ -328,29 +328,6 @@ bool NativeCpu::readHalf(uint32_t addr, uint16_t* out) {
 Napi::Value NativeCpu::ReadRegs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensureOpen(env);
-  // The hot form (exception entry and return): ids an Int32Array, the values into a Uint32Array
-  // (the one given, or a new one): no per-element N-API calls.
-  if (info[0].IsTypedArray()) {
-    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-    if (ta.TypedArrayType() != napi_int32_array) throw Napi::TypeError::New(env, "readRegs: ids must be an Int32Array or an array");
-    Napi::Int32Array ids = ta.As<Napi::Int32Array>();
-    const size_t n = ids.ElementLength();
-    Napi::Uint32Array out;
-    if (info.Length() > 1 && info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array) {
-      out = info[1].As<Napi::Uint32Array>();
-      if (out.ElementLength() < n) throw Napi::RangeError::New(env, "readRegs: the output array is shorter than the ids");
-    } else {
-      out = Napi::Uint32Array::New(env, n);
-    }
-    const int32_t* id = ids.Data();
-    uint32_t* o = out.Data();
-    for (size_t i = 0; i < n; i++) {
-      uint64_t v = 0;
-      checkUc(env, uc_reg_read(uc_, id[i], &v), "uc_reg_read");
-      o[i] = static_cast<uint32_t>(v);
-    }
-    return out;
-  }
   Napi::Array ids = info[0].As<Napi::Array>();
   const uint32_t n = ids.Length();
   Napi::Array out = Napi::Array::New(env, n);
@@ -366,29 +343,18 @@ Napi::Value NativeCpu::ReadRegs(const Napi::CallbackInfo& info) {
 void NativeCpu::WriteRegs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensureOpen(env);
+  Napi::Array ids = info[0].As<Napi::Array>();
+  Napi::Array vals = info[1].As<Napi::Array>();
+  const uint32_t n = ids.Length();
+  if (vals.Length() != n) throw Napi::TypeError::New(env, "writeRegs: ids and values differ in length");
   bool refresh = false;
-  auto write = [&](int id, uint64_t v) {
+  for (uint32_t i = 0; i < n; i++) {
+    int id = static_cast<int>(ids.Get(i).As<Napi::Number>().Int32Value());
+    uint64_t v = toU32(vals.Get(i));
     if (id == UC_ARM_REG_CPSR) throw Napi::Error::New(env, "writeRegs: CPSR must not be written on M-profile");
     if (id == UC_ARM_REG_PC) v |= 1;  // M-profile is always Thumb (an even PC would clear EPSR.T)
     checkUc(env, uc_reg_write(uc_, id, &v), "uc_reg_write");
     refresh = refresh || touchesHflags(id);
-  };
-  if (info[0].IsTypedArray()) {  // the hot form: an Int32Array of ids, a Uint32Array of values
-    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-    if (ta.TypedArrayType() != napi_int32_array || !info[1].IsTypedArray() ||
-        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
-      throw Napi::TypeError::New(env, "writeRegs: typed ids (Int32Array) need typed values (Uint32Array)");
-    Napi::Int32Array ids = ta.As<Napi::Int32Array>();
-    Napi::Uint32Array vals = info[1].As<Napi::Uint32Array>();
-    const size_t n = ids.ElementLength();
-    if (vals.ElementLength() < n) throw Napi::TypeError::New(env, "writeRegs: fewer values than ids");
-    for (size_t i = 0; i < n; i++) write(ids.Data()[i], vals.Data()[i]);
-  } else {
-    Napi::Array ids = info[0].As<Napi::Array>();
-    Napi::Array vals = info[1].As<Napi::Array>();
-    const uint32_t n = ids.Length();
-    if (vals.Length() != n) throw Napi::TypeError::New(env, "writeRegs: ids and values differ in length");
-    for (uint32_t i = 0; i < n; i++) write(static_cast<int>(ids.Get(i).As<Napi::Number>().Int32Value()), toU32(vals.Get(i)));
   }
   if (refresh) refreshHflags();
 }

@@ -31,22 +31,13 @@ export interface CoreState {
   faultmask: number;
 }
 
-// Id lists of the hot paths as Int32Arrays: the addon reads them and fills a Uint32Array without a
-// per-element N-API call (an interrupt-heavy guest spent a fifth of its time marshalling arrays).
-const ids = (...r: Reg[]) => Int32Array.from(r);
-const SNAPSHOT_IDS = ids(
+const SNAPSHOT_IDS = [
   Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R4, Reg.R5, Reg.R6, Reg.R7, Reg.R8, Reg.R9, Reg.R10, Reg.R11, Reg.R12,
   Reg.SP, Reg.LR, Reg.PC, Reg.XPSR, Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK,
-);
-const MASK_IDS = ids(Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK, Reg.IPSR);
-const PRIV_PROBE_IDS = ids(Reg.XPSR, Reg.CONTROL);
-const DROP_NPRIV_IDS = ids(Reg.XPSR, Reg.CONTROL, Reg.XPSR);
-const CONTROL_IDS = ids(Reg.CONTROL);
-const XPSR_IDS = ids(Reg.XPSR);
-const XPSR_CONTROL_IDS = ids(Reg.XPSR, Reg.CONTROL);
-const SPS_CONTROL_IDS = ids(Reg.MSP, Reg.PSP, Reg.CONTROL);
-const ENTRY_IDS = ids(Reg.XPSR, Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.LR, Reg.PC);
-const FRAME_IDS = ids(Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R12, Reg.LR, Reg.PC);
+];
+
+const MASK_IDS = [Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK, Reg.IPSR];
+const PRIV_PROBE_IDS = [Reg.XPSR, Reg.CONTROL];
 
 export class Cpu {
   constructor(readonly native: NativeCpu) {}
@@ -70,35 +61,24 @@ export class Cpu {
    * as 0 when Thread mode has CONTROL.nPRIV set): drop nPRIV through a pass in Handler mode, read,
    * and put nPRIV back. Banked SPs are not swapped on the way (SPSEL is untouched).
    */
-  private readonly out = new Uint32Array(SNAPSHOT_IDS.length);
-  private readonly probe = new Uint32Array(2);
-  private readonly vals = new Uint32Array(8);
-
-  /** Write `values` to the registers `ids` (typed, through one scratch array). */
-  private write(ids: Int32Array, ...values: number[]): void {
-    const v = this.vals;
-    for (let i = 0; i < values.length; i++) v[i] = values[i]!;
-    this.native.writeRegs(ids, v);
-  }
-
-  private privilegedRead(ids: Int32Array): Uint32Array {
+  private privilegedRead(ids: readonly number[]): number[] {
+    const [xpsr, control] = this.native.readRegs(PRIV_PROBE_IDS) as [number, number];
+    if ((xpsr & 0x1ff) !== 0 || !(control & CONTROL_NPRIV)) return this.native.readRegs(ids);
     const n = this.native;
-    const probe = n.readRegs(PRIV_PROBE_IDS, this.probe);
-    const xpsr = probe[0]!;
-    const control = probe[1]!;
-    if ((xpsr & 0x1ff) !== 0 || !(control & CONTROL_NPRIV)) return n.readRegs(ids, this.out);
-    this.write(DROP_NPRIV_IDS, ((xpsr & ~0x1ff) | 1) >>> 0, control & ~CONTROL_NPRIV, xpsr >>> 0);
-    const v = n.readRegs(ids, this.out);
-    this.write(CONTROL_IDS, control);
+    n.writeRegs([Reg.XPSR, Reg.CONTROL, Reg.XPSR], [((xpsr & ~0x1ff) | 1) >>> 0, control & ~CONTROL_NPRIV, xpsr >>> 0]);
+    const v = n.readRegs(ids);
+    n.writeRegs([Reg.CONTROL], [control]);
     // CONTROL itself is reported as it was (nPRIV set), not as read during the privileged pass.
-    for (let i = 0; i < ids.length; i++) if (ids[i] === Reg.CONTROL) v[i] = control;
+    ids.forEach((id, i) => {
+      if (id === Reg.CONTROL) v[i] = control;
+    });
     return v;
   }
 
   snapshot(): CoreState {
     const v = this.privilegedRead(SNAPSHOT_IDS);
     return {
-      r: [v[0]!, v[1]!, v[2]!, v[3]!, v[4]!, v[5]!, v[6]!, v[7]!, v[8]!, v[9]!, v[10]!, v[11]!, v[12]!],
+      r: v.slice(0, 13).map((x) => x >>> 0),
       sp: v[13]! >>> 0,
       lr: v[14]! >>> 0,
       pc: v[15]! >>> 0,
@@ -171,16 +151,20 @@ export class Cpu {
    * CONTROL.nPRIV kept, xPSR = T | exc (ITSTATE and flags cleared), LR, PC, and the new MSP/PSP.
    */
   enterHandler(s: CoreState, exc: number, msp: number, psp: number, lr: number, pc: number): void {
+    const n = this.native;
     const thread = (s.xpsr & 0x1ff) === 0;
     if (thread && s.control & CONTROL_SPSEL) {
       if (s.control & CONTROL_NPRIV) {
         // Unprivileged code cannot write CONTROL: pass through Handler mode to drop nPRIV first.
-        this.write(DROP_NPRIV_IDS, XPSR_T | exc, s.control & ~CONTROL_NPRIV, XPSR_T);
+        n.writeRegs([Reg.XPSR, Reg.CONTROL, Reg.XPSR], [XPSR_T | exc, s.control & ~CONTROL_NPRIV, XPSR_T]);
       }
       // Thread mode, privileged: clearing SPSEL swaps the banked SPs properly.
-      this.write(CONTROL_IDS, 0);
+      n.writeRegs([Reg.CONTROL], [0]);
     }
-    this.write(ENTRY_IDS, XPSR_T | exc, msp >>> 0, psp >>> 0, s.control & CONTROL_NPRIV, lr >>> 0, (pc & ~1) | 1);
+    n.writeRegs(
+      [Reg.XPSR, Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.LR, Reg.PC],
+      [XPSR_T | exc, msp >>> 0, psp >>> 0, s.control & CONTROL_NPRIV, lr >>> 0, (pc & ~1) | 1],
+    );
   }
 
   /**
@@ -196,17 +180,21 @@ export class Cpu {
     psp: number,
     control: number,
   ): void {
+    const n = this.native;
     const npriv = control & CONTROL_NPRIV;
     // Still in Handler mode: set both SPs (privileged), and drop nPRIV so Thread-mode CONTROL writes work.
-    this.write(SPS_CONTROL_IDS, msp >>> 0, psp >>> 0, 0);
+    n.writeRegs([Reg.MSP, Reg.PSP, Reg.CONTROL], [msp >>> 0, psp >>> 0, 0]);
     if (toThread) {
       const newXpsr = (xpsr & ~0x1ff) >>> 0; // IPSR comes from the frame but Thread mode means 0: checked by the caller
-      this.write(XPSR_IDS, newXpsr | XPSR_T);
+      n.writeRegs([Reg.XPSR], [newXpsr | XPSR_T]);
       // Thread mode and privileged: SPSEL write swaps the banks; nPRIV restored in the same write.
-      this.write(CONTROL_IDS, (usePsp ? CONTROL_SPSEL : 0) | npriv);
+      n.writeRegs([Reg.CONTROL], [(usePsp ? CONTROL_SPSEL : 0) | npriv]);
     } else {
-      this.write(XPSR_CONTROL_IDS, (xpsr | XPSR_T) >>> 0, npriv);
+      n.writeRegs([Reg.XPSR, Reg.CONTROL], [(xpsr | XPSR_T) >>> 0, npriv]);
     }
-    this.write(FRAME_IDS, frame[0]!, frame[1]!, frame[2]!, frame[3]!, frame[4]!, frame[5]!, (frame[6]! & ~1) | 1);
+    n.writeRegs(
+      [Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R12, Reg.LR, Reg.PC],
+      [frame[0]!, frame[1]!, frame[2]!, frame[3]!, frame[4]!, frame[5]!, (frame[6]! & ~1) | 1],
+    );
   }
 }

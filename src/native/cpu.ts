@@ -111,20 +111,13 @@ export const enum Reg {
 }
 
 export interface NativeCpu {
-  /**
-   * Read several registers at once (Unicorn ids), as unsigned 32-bit values. The typed form (ids an
-   * Int32Array, values into `out` or a new Uint32Array) makes no per-element N-API call: the
-   * exception entry and return paths use it.
-   */
+  /** Read several registers at once (Unicorn ids), as unsigned 32-bit values. */
   readRegs(ids: readonly number[]): number[];
-  readRegs(ids: Int32Array, out?: Uint32Array): Uint32Array;
   /**
    * Write several registers at once. After IPSR/XPSR/CONTROL writes the addon refreshes Unicorn's cached hflags itself.
    * CONTROL is written as by MSR: in unprivileged Thread mode nPRIV cannot be cleared (write XPSR with IPSR != 0 first).
-   * Typed ids (Int32Array) take typed values (Uint32Array, at least as many).
    */
   writeRegs(ids: readonly number[], values: readonly number[]): void;
-  writeRegs(ids: Int32Array, values: Uint32Array): void;
   readReg(id: number): number;
   writeReg(id: number, value: number): void;
 
