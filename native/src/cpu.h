@@ -145,6 +145,11 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // JS methods
   Napi::Value ReadRegs(const Napi::CallbackInfo& info);
   void WriteRegs(const Napi::CallbackInfo& info);
+  void ReadRegsInto(const Napi::CallbackInfo& info);
+  void WriteRegsFrom(const Napi::CallbackInfo& info);
+  Napi::Value StopIntno(const Napi::CallbackInfo& info);
+  void readRegsRaw(Napi::Env env, const int32_t* ids, uint32_t* out, size_t n);
+  void writeRegsRaw(Napi::Env env, const int32_t* ids, const uint32_t* vals, size_t n);
   Napi::Value ReadReg(const Napi::CallbackInfo& info);
   void WriteReg(const Napi::CallbackInfo& info);
   void MapHostMemory(const Napi::CallbackInfo& info);

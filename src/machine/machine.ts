@@ -558,7 +558,7 @@ export class Machine {
       case Stop.External:
         return;
       case Stop.Interrupt:
-        this.handleInterrupt(this.native.stopInfo().intno);
+        this.handleInterrupt(this.native.stopIntno());
         return;
       case Stop.Wfi:
         this.sleeping = 'wfi';
