@@ -3,7 +3,8 @@
  * Figures are wall-clock medians over several runs; machines are shared and noisy, so read the ratios.
  * Then the ivshmem round trip: the firmware ping-pong between two boards (each a bin/cmemu process)
  * next to the host-only floor (two native peers ringing eventfds through the same server).
- * `node dist/bench/run.js ivshmem` runs only that part, `... speed` only the speed table. BENCH_PP_N: messages per ping-pong run.
+ * `node dist/bench/run.js ivshmem` runs only that part, `... speed` only the speed table, `... idle` only the
+ * idle guest in icount mode (bench_idle: guest seconds per host second). BENCH_PP_N: messages per ping-pong run.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -141,6 +142,36 @@ if (only === undefined || only === 'speed') {
   const rssC = peakRssMb(process.execPath, [cmemu, ...base, '-kernel', elfOf('bench_short')]);
   const rssQ = haveQemu ? peakRssMb(QEMU, [...base, '-kernel', elfOf('bench_short')]) : NaN;
   process.stdout.write(`${'peak RSS, MB: bench_short (target <= 1.3)'.padEnd(44)} ${pad(f0(rssC), 8)} ${pad(f0(rssQ), 8)} ${pad(f2(rssC / rssQ), 8)}\n`);
+}
+
+// ---- idle guest in icount mode ---------------------------------------------------------------------
+
+if (only === undefined || only === 'idle') {
+  // bench_idle: a line per 500 ms of guest time, WFI between SysTick ticks at 100 Hz then 10 kHz (shaped
+  // like Zephyr's synchronization sample under twister). With sleep=off a sleeping guest's clock jumps
+  // to the next deadline at once, so host time is the cost of each idle period.
+  const args = (board: string) => ['-M', board, '-cpu', 'cortex-m3', '-nographic', '-semihosting-config', 'enable=on,target=native', ...ICOUNT,
+    '-kernel', join(root, 'firmware', 'build', board, 'bench_idle.elf')];
+  const guestS = (out: string) => (out.match(/^thread_[ab]: /gm)?.length ?? 0) * 0.5;
+  process.stdout.write(`\n${'idle guest, icount (bench_idle), guest s per host s'.padEnd(52)} ${pad('cmemu', 8)} ${pad('qemu', 8)} ${pad('cm/qemu', 8)}\n`);
+  for (const board of ['mps2-an385', 'lm3s6965evb']) {
+    const run = (cmd: string, a: string[]): number => {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(cmd, a, { encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (r.status !== 0 || !r.stdout.includes('PASS: bench_idle')) throw new Error(`${cmd} ${a.join(' ')} failed (exit ${r.status}): ${r.stderr.slice(-300)}`);
+      return guestS(r.stdout) / s;
+    };
+    const cm: number[] = [];
+    const q: number[] = [];
+    for (let i = 0; i < Math.max(RUNS, 3); i++) {
+      cm.push(run(process.execPath, [cmemu, ...args(board)]));
+      if (haveQemu) q.push(run(QEMU, args(board)));
+    }
+    const c = median(cm);
+    const qq = haveQemu ? median(q) : NaN;
+    process.stdout.write(`${`  ${board}, ${ICOUNT[1]} (target >= 1)`.padEnd(52)} ${pad(f2(c), 8)} ${pad(f2(qq), 8)} ${pad(f2(c / qq), 8)}\n`);
+  }
 }
 
 // ---- ivshmem round trip --------------------------------------------------------------------------
