@@ -89,6 +89,7 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("unmap", &NativeCpu::Unmap),
                          InstanceMethod("memRead", &NativeCpu::MemRead),
                          InstanceMethod("memWrite", &NativeCpu::MemWrite),
+                         InstanceMethod("memReadInto", &NativeCpu::MemReadInto),
                          InstanceMethod("setMmioHandlers", &NativeCpu::SetMmioHandlers),
                          InstanceMethod("run", &NativeCpu::Run),
                          InstanceMethod("stopInfo", &NativeCpu::StopInfo),

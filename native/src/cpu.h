@@ -146,6 +146,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   Napi::Value ReadRegs(const Napi::CallbackInfo& info);
   void WriteRegs(const Napi::CallbackInfo& info);
   void ReadRegsInto(const Napi::CallbackInfo& info);
+  void MemReadInto(const Napi::CallbackInfo& info);
   void WriteRegsFrom(const Napi::CallbackInfo& info);
   Napi::Value StopIntno(const Napi::CallbackInfo& info);
   void readRegsRaw(Napi::Env env, const int32_t* ids, uint32_t* out, size_t n);

@@ -50,12 +50,21 @@ const W_FRAME = ids(Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R12, Reg.LR, Reg.PC);
 export class Cpu {
   private readonly out = new Uint32Array(SNAPSHOT_IDS.length);
   private readonly vals = new Uint32Array(8);
+  // Reused buffers for the vector read and the 8-word exception frame.
+  private readonly m4 = new Uint8Array(4);
+  private readonly m4v = new DataView(this.m4.buffer);
+  private readonly m32 = new Uint8Array(32);
+  private readonly m32v = new DataView(this.m32.buffer);
+  private masksCache: { primask: number; basepri: number; faultmask: number; ipsr: number } | null = null;
+  /** Set by the machine while the engine runs (MMIO handlers then see registers change under them). */
+  private running = false;
   constructor(readonly native: NativeCpu) {}
 
   reg(id: Reg): number {
     return this.native.readReg(id) >>> 0;
   }
   setReg(id: Reg, value: number): void {
+    this.masksCache = null;
     this.native.writeReg(id, value >>> 0);
   }
   get pc(): number {
@@ -68,6 +77,7 @@ export class Cpu {
 
   /** Write up to seven registers (values taken as unsigned 32-bit). */
   private put(which: Int32Array, a: number, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0): void {
+    this.masksCache = null;
     const v = this.vals;
     v[0] = a;
     v[1] = b;
@@ -109,8 +119,24 @@ export class Cpu {
 
   /** PRIMASK, BASEPRI, FAULTMASK, IPSR in one call. */
   masks(): { primask: number; basepri: number; faultmask: number; ipsr: number } {
+    if (this.masksCache) return this.masksCache;
     const v = this.privilegedRead(MASK_IDS);
-    return { primask: v[0]! & 1, basepri: v[1]! & 0xff, faultmask: v[2]! & 1, ipsr: v[3]! & 0x1ff };
+    const m = { primask: v[0]! & 1, basepri: v[1]! & 0xff, faultmask: v[2]! & 1, ipsr: v[3]! & 0x1ff };
+    if (!this.running) this.masksCache = m;
+    return m;
+  }
+
+  /**
+   * The engine starts (true) or stopped (false) running: registers may have changed without this
+   * class writing them. masks() is read again after either, and never cached while running.
+   */
+  engineRunning(on: boolean): void {
+    this.running = on;
+    this.masksCache = null;
+  }
+  /** Registers were written through `native` directly: forget what was read. */
+  registersChanged(): void {
+    this.masksCache = null;
   }
 
   ipsr(): number {
@@ -118,8 +144,8 @@ export class Cpu {
   }
 
   read32(addr: number): number {
-    const b = this.native.memRead(addr >>> 0, 4);
-    return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+    this.native.memReadInto(addr >>> 0, this.m4);
+    return this.m4v.getUint32(0, true);
   }
   read16(addr: number): number {
     const b = this.native.memRead(addr >>> 0, 2);
@@ -127,15 +153,16 @@ export class Cpu {
   }
   /** Read n words; throws if any is unmapped. */
   readWords(addr: number, n: number): number[] {
-    const b = this.native.memRead(addr >>> 0, n * 4);
-    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const b = n === 8 ? this.m32 : new Uint8Array(n * 4);
+    this.native.memReadInto(addr >>> 0, b);
+    const dv = n === 8 ? this.m32v : new DataView(b.buffer);
     const out: number[] = [];
     for (let i = 0; i < n; i++) out.push(dv.getUint32(i * 4, true));
     return out;
   }
   writeWords(addr: number, words: readonly number[]): void {
-    const b = new Uint8Array(words.length * 4);
-    const dv = new DataView(b.buffer);
+    const b = words.length === 8 ? this.m32 : new Uint8Array(words.length * 4);
+    const dv = words.length === 8 ? this.m32v : new DataView(b.buffer);
     words.forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
     this.native.memWrite(addr >>> 0, b);
   }

@@ -138,6 +138,8 @@ export interface NativeCpu {
   /** Copy guest memory out / in (through Unicorn, so MMIO is not involved: mapped memory only). */
   memRead(address: number, length: number): Uint8Array;
   memWrite(address: number, data: Uint8Array): void;
+  /** memRead into `out` (out.byteLength bytes), without a new buffer. */
+  memReadInto(address: number, out: Uint8Array): void;
 
   /** One JS function per direction for all MMIO regions; called synchronously from inside run(). */
   setMmioHandlers(
