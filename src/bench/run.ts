@@ -224,5 +224,5 @@ if (only === undefined || only === 'ivshmem') {
   process.stdout.write(`${'  same by the host clock: mean (link up to last reply)'.padEnd(58)} ${median(fw.map((r) => r.wallMeanUs)).toFixed(1).padStart(9)} ${'-'.padStart(9)}\n`);
   process.stdout.write(`${`host-only floor, eventfds + ppoll (${fl[0]!.source})`.padEnd(58)} ${flMed.toFixed(1).padStart(9)} ${flP99.toFixed(1).padStart(9)}\n`);
   process.stdout.write(`${'firmware host-clock mean / floor median'.padEnd(58)} ${(median(fw.map((r) => r.wallMeanUs)) / flMed).toFixed(2).padStart(9)} ${'-'.padStart(9)}\n`);
-  process.stdout.write(`${'firmware SysTick / floor (target <= 2)'.padEnd(58)} ${(fwMed / flMed).toFixed(2).padStart(9)} ${(fwP99 / flP99).toFixed(2).padStart(9)}\n`);
+  process.stdout.write(`${'firmware SysTick / floor (targets: median <= 2, p99 <= 3)'.padEnd(58)} ${(fwMed / flMed).toFixed(2).padStart(9)} ${(fwP99 / flP99).toFixed(2).padStart(9)}\n`);
 }
