@@ -41,15 +41,12 @@ const SNAPSHOT_IDS = ids(
 const MASK_IDS = ids(Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK, Reg.IPSR);
 const W_XPSR_CONTROL_XPSR = ids(Reg.XPSR, Reg.CONTROL, Reg.XPSR);
 const W_CONTROL = ids(Reg.CONTROL);
-const W_XPSR = ids(Reg.XPSR);
-const W_XPSR_CONTROL = ids(Reg.XPSR, Reg.CONTROL);
 const W_ENTRY = ids(Reg.XPSR, Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.LR, Reg.PC);
-const W_SPS_CONTROL = ids(Reg.MSP, Reg.PSP, Reg.CONTROL);
-const W_FRAME = ids(Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R12, Reg.LR, Reg.PC);
+const W_RETURN = ids(Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.XPSR, Reg.CONTROL, Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R12, Reg.LR, Reg.PC);
 
 export class Cpu {
   private readonly out = new Uint32Array(SNAPSHOT_IDS.length);
-  private readonly vals = new Uint32Array(8);
+  private readonly vals = new Uint32Array(16);
   // Reused buffers for the vector read and the 8-word exception frame.
   private readonly m4 = new Uint8Array(4);
   private readonly m4v = new DataView(this.m4.buffer);
@@ -198,16 +195,20 @@ export class Cpu {
     control: number,
   ): void {
     const npriv = control & CONTROL_NPRIV;
-    // Still in Handler mode: set both SPs (privileged), and drop nPRIV so Thread-mode CONTROL writes work.
-    this.put(W_SPS_CONTROL, msp, psp, 0);
-    if (toThread) {
-      const newXpsr = (xpsr & ~0x1ff) >>> 0; // IPSR comes from the frame but Thread mode means 0: checked by the caller
-      this.put(W_XPSR, newXpsr | XPSR_T);
-      // Thread mode and privileged: SPSEL write swaps the banks; nPRIV restored in the same write.
-      this.put(W_CONTROL, (usePsp ? CONTROL_SPSEL : 0) | npriv);
-    } else {
-      this.put(W_XPSR_CONTROL, xpsr | XPSR_T, npriv);
-    }
-    this.put(W_FRAME, frame[0]!, frame[1]!, frame[2]!, frame[3]!, frame[4]!, frame[5]!, (frame[6]! & ~1) | 1);
+    // One batch, written in this order (the addon writes a batch register by register, and every
+    // write it makes depends only on what the ones before it left):
+    // still in Handler mode, both SPs (privileged) and nPRIV dropped so Thread-mode CONTROL writes
+    // work; then xPSR (Thread mode: IPSR 0, checked by the caller) and CONTROL (in Thread mode,
+    // privileged, the SPSEL write swaps the banks; nPRIV restored in the same write); then the frame.
+    const v = this.vals;
+    this.masksCache = null;
+    v[0] = msp;
+    v[1] = psp;
+    v[2] = 0;
+    v[3] = toThread ? ((xpsr & ~0x1ff) >>> 0) | XPSR_T : xpsr | XPSR_T;
+    v[4] = toThread ? (usePsp ? CONTROL_SPSEL : 0) | npriv : npriv;
+    for (let i = 0; i < 6; i++) v[5 + i] = frame[i]!;
+    v[11] = (frame[6]! & ~1) | 1;
+    this.native.writeRegsFrom(W_RETURN, v);
   }
 }
