@@ -1,4 +1,5 @@
 // NativeCpu: construction and teardown, the JS method table, registers, statistics.
+#include <vector>
 #include "cpu.h"
 
 #include <malloc.h>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
@@ -77,6 +79,9 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                      {
                          InstanceMethod("readRegs", &NativeCpu::ReadRegs),
                          InstanceMethod("writeRegs", &NativeCpu::WriteRegs),
+                         InstanceMethod("readRegsInto", &NativeCpu::ReadRegsInto),
+                         InstanceMethod("writeRegsFrom", &NativeCpu::WriteRegsFrom),
+                         InstanceMethod("stopIntno", &NativeCpu::StopIntno),
                          InstanceMethod("readReg", &NativeCpu::ReadReg),
                          InstanceMethod("writeReg", &NativeCpu::WriteReg),
                          InstanceMethod("mapHostMemory", &NativeCpu::MapHostMemory),
@@ -84,6 +89,7 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("unmap", &NativeCpu::Unmap),
                          InstanceMethod("memRead", &NativeCpu::MemRead),
                          InstanceMethod("memWrite", &NativeCpu::MemWrite),
+                         InstanceMethod("memReadInto", &NativeCpu::MemReadInto),
                          InstanceMethod("setMmioHandlers", &NativeCpu::SetMmioHandlers),
                          InstanceMethod("run", &NativeCpu::Run),
                          InstanceMethod("stopInfo", &NativeCpu::StopInfo),
@@ -330,13 +336,12 @@ Napi::Value NativeCpu::ReadRegs(const Napi::CallbackInfo& info) {
   ensureOpen(env);
   Napi::Array ids = info[0].As<Napi::Array>();
   const uint32_t n = ids.Length();
+  std::vector<int32_t> idv(n);
+  std::vector<uint32_t> vals(n);
+  for (uint32_t i = 0; i < n; i++) idv[i] = ids.Get(i).As<Napi::Number>().Int32Value();
+  readRegsRaw(env, idv.data(), vals.data(), n);
   Napi::Array out = Napi::Array::New(env, n);
-  for (uint32_t i = 0; i < n; i++) {
-    uint64_t v = 0;
-    int id = static_cast<int>(ids.Get(i).As<Napi::Number>().Int32Value());
-    checkUc(env, uc_reg_read(uc_, id, &v), "uc_reg_read");
-    out.Set(i, Napi::Number::New(env, static_cast<uint32_t>(v)));
-  }
+  for (uint32_t i = 0; i < n; i++) out.Set(i, Napi::Number::New(env, vals[i]));
   return out;
 }
 
@@ -347,16 +352,86 @@ void NativeCpu::WriteRegs(const Napi::CallbackInfo& info) {
   Napi::Array vals = info[1].As<Napi::Array>();
   const uint32_t n = ids.Length();
   if (vals.Length() != n) throw Napi::TypeError::New(env, "writeRegs: ids and values differ in length");
-  bool refresh = false;
+  std::vector<int32_t> idv(n);
+  std::vector<uint32_t> valv(n);
   for (uint32_t i = 0; i < n; i++) {
-    int id = static_cast<int>(ids.Get(i).As<Napi::Number>().Int32Value());
-    uint64_t v = toU32(vals.Get(i));
+    idv[i] = ids.Get(i).As<Napi::Number>().Int32Value();
+    valv[i] = toU32(vals.Get(i));
+  }
+  writeRegsRaw(env, idv.data(), valv.data(), n);
+}
+
+// The typed-array forms, for exception entry and return (a dozen register transfers per interrupt):
+// no JS array element is read or made. ids: Int32Array; values: Uint32Array with at least as many.
+namespace {
+template <typename T>
+T* typedData(napi_env env, napi_value v, napi_typedarray_type want, size_t* len, const char* what) {
+  napi_typedarray_type type;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, len, &data, nullptr, nullptr) != napi_ok || type != want)
+    throw Napi::TypeError::New(env, what);
+  return static_cast<T*>(data);
+}
+}  // namespace
+
+void NativeCpu::writeRegsRaw(Napi::Env env, const int32_t* ids, const uint32_t* vals, size_t n) {
+  bool refresh = false;
+  for (size_t i = 0; i < n; i++) {
+    int id = ids[i];
+    uint64_t v = vals[i];
     if (id == UC_ARM_REG_CPSR) throw Napi::Error::New(env, "writeRegs: CPSR must not be written on M-profile");
     if (id == UC_ARM_REG_PC) v |= 1;  // M-profile is always Thumb (an even PC would clear EPSR.T)
     checkUc(env, uc_reg_write(uc_, id, &v), "uc_reg_write");
     refresh = refresh || touchesHflags(id);
   }
   if (refresh) refreshHflags();
+}
+
+void NativeCpu::readRegsRaw(Napi::Env env, const int32_t* ids, uint32_t* out, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t v = 0;
+    checkUc(env, uc_reg_read(uc_, ids[i], &v), "uc_reg_read");
+    out[i] = static_cast<uint32_t>(v);
+  }
+}
+
+// readRegsInto(ids, out, privileged): with `privileged`, registers that Unicorn's MRS helper hides
+// from unprivileged Thread mode (MSP, PSP, the masks) are read through a pass in Handler mode with
+// nPRIV dropped, then nPRIV is put back; CONTROL is reported as it was. The same writes, in the same
+// order, as Cpu.privilegedRead made through writeRegs.
+void NativeCpu::ReadRegsInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  size_t n = 0, m = 0;
+  const int32_t* ids = typedData<int32_t>(env, info[0], napi_int32_array, &n, "readRegsInto: ids must be an Int32Array");
+  uint32_t* out = typedData<uint32_t>(env, info[1], napi_uint32_array, &m, "readRegsInto: out must be a Uint32Array");
+  if (m < n) throw Napi::RangeError::New(env, "readRegsInto: out is shorter than ids");
+  const bool privileged = info.Length() > 2 && info[2].ToBoolean().Value();
+  if (!privileged) return readRegsRaw(env, ids, out, n);
+  static const int32_t probe[2] = {UC_ARM_REG_XPSR, UC_ARM_REG_CONTROL};
+  uint32_t pv[2];
+  readRegsRaw(env, probe, pv, 2);
+  const uint32_t xpsr = pv[0], control = pv[1];
+  if ((xpsr & 0x1ff) != 0 || !(control & 1u)) return readRegsRaw(env, ids, out, n);
+  static const int32_t pass[3] = {UC_ARM_REG_XPSR, UC_ARM_REG_CONTROL, UC_ARM_REG_XPSR};
+  const uint32_t passVals[3] = {(xpsr & ~0x1ffu) | 1u, control & ~1u, xpsr};
+  writeRegsRaw(env, pass, passVals, 3);
+  readRegsRaw(env, ids, out, n);
+  static const int32_t back[1] = {UC_ARM_REG_CONTROL};
+  writeRegsRaw(env, back, &control, 1);
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] == UC_ARM_REG_CONTROL) out[i] = control;
+}
+
+// writeRegsFrom(ids, values): values[i] to ids[i], as writeRegs.
+void NativeCpu::WriteRegsFrom(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  size_t n = 0, m = 0;
+  const int32_t* ids = typedData<int32_t>(env, info[0], napi_int32_array, &n, "writeRegsFrom: ids must be an Int32Array");
+  const uint32_t* vals = typedData<uint32_t>(env, info[1], napi_uint32_array, &m, "writeRegsFrom: values must be a Uint32Array");
+  if (m < n) throw Napi::RangeError::New(env, "writeRegsFrom: values is shorter than ids");
+  writeRegsRaw(env, ids, vals, n);
 }
 
 Napi::Value NativeCpu::ReadReg(const Napi::CallbackInfo& info) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+#include <poll.h>
 
 #include "thumb.h"
 #include "watcher.h"
@@ -145,6 +146,13 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // JS methods
   Napi::Value ReadRegs(const Napi::CallbackInfo& info);
   void WriteRegs(const Napi::CallbackInfo& info);
+  void ReadRegsInto(const Napi::CallbackInfo& info);
+  void MemReadInto(const Napi::CallbackInfo& info);
+  void WriteRegsFrom(const Napi::CallbackInfo& info);
+  Napi::Value StopIntno(const Napi::CallbackInfo& info);
+  void noteSpin(bool hit);
+  void readRegsRaw(Napi::Env env, const int32_t* ids, uint32_t* out, size_t n);
+  void writeRegsRaw(Napi::Env env, const int32_t* ids, const uint32_t* vals, size_t n);
   Napi::Value ReadReg(const Napi::CallbackInfo& info);
   void WriteReg(const Napi::CallbackInfo& info);
   void MapHostMemory(const Napi::CallbackInfo& info);
@@ -486,6 +494,12 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   bool sleepWake_ = false;
   int idleFd_ = -1;                       // idleWait's wake-up eventfd (written by the watcher thread)
   std::atomic<bool> idleWaiting_{false};
+  // idleWait's spin on watched fds, adaptive: a window of kSpinWindow waits that spun, and how many
+  // of them the reply came within the spin; a window with fewer than half turns spinning off for
+  // kSpinRest waits (a reply that cannot come while we spin, a peer sharing our core, is only
+  // delayed by it). idlePfd_: the poll set, reused.
+  int spinTries_ = 0, spinHits_ = 0, spinRest_ = 0;
+  std::vector<struct pollfd> idlePfd_;
 
   // mask watch
   int maskPrio_ = -1;

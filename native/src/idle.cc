@@ -79,7 +79,13 @@ Napi::Value NativeCpu::SleepUntil(const Napi::CallbackInfo& info) {
 // The due time (CLOCK_MONOTONIC ns) of the event loop's next timer, INT64_MAX if none: the root
 // of libuv's timer heap (uv_backend_timeout would also say 0 while the loop has idle handles,
 // which Node keeps running while immediates are queued, ours included).
-static constexpr int64_t kIdleSpinNs = 50000;
+static int64_t idleSpinNs() {
+  static const int64_t v = [] {
+    const char* e = getenv("CMEMU_IDLE_SPIN_NS");
+    return e ? static_cast<int64_t>(atoll(e)) : 50000LL;
+  }();
+  return v;
+}
 
 static int64_t uvNextTimerNs(uv_loop_t* loop) {
   void* min = loop->timer_heap.min;
@@ -114,6 +120,7 @@ Napi::Value NativeCpu::IdleWait(const Napi::CallbackInfo& info) {
   if (watcher_) watcher_->suspend();
   int result = -1;
   int64_t spinUntil = 0;
+  bool spinning = false;
   // The loop gets a turn at least this often (watchers it has not yet registered with its epoll).
   const int64_t capAt = monotonicNowNs() + 50000000LL;
   for (;;) {
@@ -124,8 +131,9 @@ Napi::Value NativeCpu::IdleWait(const Napi::CallbackInfo& info) {
     if (now >= std::min(uvDue, capAt)) { result = 2; break; }
     const int64_t until = std::min(deadline, std::min(uvDue, capAt));
     // The watched fds themselves too: one thread wake-up instead of two (watcher, then us).
-    std::vector<int> watched = watcher_ ? watcher_->watchedFds() : std::vector<int>();
-    std::vector<struct pollfd> pfd(2 + watched.size());
+    const std::vector<int> watched = watcher_ ? watcher_->watchedFds() : std::vector<int>();
+    std::vector<struct pollfd>& pfd = idlePfd_;
+    pfd.resize(2 + watched.size());
     pfd[0].fd = idleFd_;
     pfd[0].events = POLLIN;
     pfd[1].fd = uv_backend_fd(loop);
@@ -140,14 +148,25 @@ Napi::Value NativeCpu::IdleWait(const Napi::CallbackInfo& info) {
     ts.tv_nsec = wait % 1000000000LL;
     // With doorbells to watch, spin briefly first (zero-timeout polls): a reply often comes within
     // microseconds, and a blocked thread takes tens of microseconds to wake on a virtual machine
-    // whose idle CPUs halt. Costs at most kIdleSpinNs of CPU per idle period.
+    // whose idle CPUs halt. Costs at most idleSpinNs() of CPU per idle period, and only while it
+    // pays: when the peer shares our core (a loaded machine) the reply cannot come while we spin.
     int n = 0;
-    if (!watched.empty() && spinUntil == 0) spinUntil = now + kIdleSpinNs;
-    if (!watched.empty() && monotonicNowNs() < spinUntil) {
+    if (!watched.empty() && spinUntil == 0) {
+      spinUntil = now;
+      if (spinRest_ > 0) {
+        spinRest_--;
+      } else {
+        spinUntil = now + idleSpinNs();
+        spinning = spinUntil > now;
+      }
+    }
+    if (spinning && monotonicNowNs() < spinUntil) {
       struct timespec zero = {0, 0};
       n = ppoll(pfd.data(), pfd.size(), &zero, nullptr);
       if (n == 0) continue;
     } else {
+      if (spinning) noteSpin(false);
+      spinning = false;
       n = ppoll(pfd.data(), pfd.size(), &ts, nullptr);
     }
     if (n < 0 && errno != EINTR) {
@@ -165,7 +184,11 @@ Napi::Value NativeCpu::IdleWait(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < watched.size(); i++) {
       if (pfd[2 + i].revents != 0 && watcher_->drain(watched[i])) fired = true;
     }
-    if (fired) { result = 1; break; }
+    if (fired) {
+      if (spinning) noteSpin(true);
+      result = 1;
+      break;
+    }
     if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLERR | POLLHUP))) {
       result = (watcher_ && watcher_->hasEvents()) ? 1 : 2;
       break;
@@ -174,6 +197,14 @@ Napi::Value NativeCpu::IdleWait(const Napi::CallbackInfo& info) {
   idleWaiting_.store(false);
   if (watcher_) watcher_->resume();
   return Napi::Number::New(env, result);
+}
+
+void NativeCpu::noteSpin(bool hit) {
+  constexpr int kSpinWindow = 16, kSpinRest = 256;
+  spinHits_ += hit ? 1 : 0;
+  if (++spinTries_ < kSpinWindow) return;
+  if (spinHits_ * 2 < spinTries_) spinRest_ = kSpinRest;
+  spinTries_ = spinHits_ = 0;
 }
 
 Napi::Value NativeCpu::StolenNs(const Napi::CallbackInfo& info) {

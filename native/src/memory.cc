@@ -158,6 +158,16 @@ Napi::Value NativeCpu::MemRead(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// memReadInto(address, out): out.byteLength bytes into a caller's Uint8Array (exception entry reads
+// the vector and the frame this way, without a new buffer per read).
+void NativeCpu::MemReadInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  const uint32_t address = toU32(info[0]);
+  Napi::Uint8Array out = info[1].As<Napi::Uint8Array>();
+  if (out.ByteLength()) checkUc(env, uc_mem_read(uc_, address, out.Data(), out.ByteLength()), "uc_mem_read");
+}
+
 void NativeCpu::MemWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensureOpen(env);

@@ -427,6 +427,10 @@ Napi::Value NativeCpu::StopInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+Napi::Value NativeCpu::StopIntno(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), lastIntno_);
+}
+
 Napi::Value NativeCpu::Icount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(icount_));
 }

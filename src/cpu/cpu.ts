@@ -31,21 +31,37 @@ export interface CoreState {
   faultmask: number;
 }
 
-const SNAPSHOT_IDS = [
+// Int32Array ids and one reused Uint32Array each way: exception entry and return make a dozen
+// register transfers per interrupt, and JS arrays through N-API cost most of an idle guest's time.
+const ids = (...r: Reg[]): Int32Array => Int32Array.from(r);
+const SNAPSHOT_IDS = ids(
   Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R4, Reg.R5, Reg.R6, Reg.R7, Reg.R8, Reg.R9, Reg.R10, Reg.R11, Reg.R12,
   Reg.SP, Reg.LR, Reg.PC, Reg.XPSR, Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK,
-];
-
-const MASK_IDS = [Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK, Reg.IPSR];
-const PRIV_PROBE_IDS = [Reg.XPSR, Reg.CONTROL];
+);
+const MASK_IDS = ids(Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK, Reg.IPSR);
+const W_XPSR_CONTROL_XPSR = ids(Reg.XPSR, Reg.CONTROL, Reg.XPSR);
+const W_CONTROL = ids(Reg.CONTROL);
+const W_ENTRY = ids(Reg.XPSR, Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.LR, Reg.PC);
+const W_RETURN = ids(Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.XPSR, Reg.CONTROL, Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R12, Reg.LR, Reg.PC);
 
 export class Cpu {
+  private readonly out = new Uint32Array(SNAPSHOT_IDS.length);
+  private readonly vals = new Uint32Array(16);
+  // Reused buffers for the vector read and the 8-word exception frame.
+  private readonly m4 = new Uint8Array(4);
+  private readonly m4v = new DataView(this.m4.buffer);
+  private readonly m32 = new Uint8Array(32);
+  private readonly m32v = new DataView(this.m32.buffer);
+  private masksCache: { primask: number; basepri: number; faultmask: number; ipsr: number } | null = null;
+  /** Set by the machine while the engine runs (MMIO handlers then see registers change under them). */
+  private running = false;
   constructor(readonly native: NativeCpu) {}
 
   reg(id: Reg): number {
     return this.native.readReg(id) >>> 0;
   }
   setReg(id: Reg, value: number): void {
+    this.masksCache = null;
     this.native.writeReg(id, value >>> 0);
   }
   get pc(): number {
@@ -56,36 +72,42 @@ export class Cpu {
     this.setReg(Reg.PC, (v & ~1) | 1);
   }
 
+  /** Write up to seven registers (values taken as unsigned 32-bit). */
+  private put(which: Int32Array, a: number, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0): void {
+    this.masksCache = null;
+    const v = this.vals;
+    v[0] = a;
+    v[1] = b;
+    v[2] = c;
+    v[3] = d;
+    v[4] = e;
+    v[5] = f;
+    v[6] = g;
+    this.native.writeRegsFrom(which, v);
+  }
+
   /**
    * Read registers that Unicorn's MRS helper hides from unprivileged code (MSP, PSP, the masks read
-   * as 0 when Thread mode has CONTROL.nPRIV set): drop nPRIV through a pass in Handler mode, read,
-   * and put nPRIV back. Banked SPs are not swapped on the way (SPSEL is untouched).
+   * as 0 when Thread mode has CONTROL.nPRIV set): the addon drops nPRIV through a pass in Handler
+   * mode, reads, and puts nPRIV back. Banked SPs are not swapped on the way (SPSEL is untouched).
+   * The result is this.out, valid until the next call.
    */
-  private privilegedRead(ids: readonly number[]): number[] {
-    const [xpsr, control] = this.native.readRegs(PRIV_PROBE_IDS) as [number, number];
-    if ((xpsr & 0x1ff) !== 0 || !(control & CONTROL_NPRIV)) return this.native.readRegs(ids);
-    const n = this.native;
-    n.writeRegs([Reg.XPSR, Reg.CONTROL, Reg.XPSR], [((xpsr & ~0x1ff) | 1) >>> 0, control & ~CONTROL_NPRIV, xpsr >>> 0]);
-    const v = n.readRegs(ids);
-    n.writeRegs([Reg.CONTROL], [control]);
-    // CONTROL itself is reported as it was (nPRIV set), not as read during the privileged pass.
-    ids.forEach((id, i) => {
-      if (id === Reg.CONTROL) v[i] = control;
-    });
-    return v;
+  private privilegedRead(which: Int32Array): Uint32Array {
+    this.native.readRegsInto(which, this.out, true);
+    return this.out;
   }
 
   snapshot(): CoreState {
     const v = this.privilegedRead(SNAPSHOT_IDS);
     return {
-      r: v.slice(0, 13).map((x) => x >>> 0),
-      sp: v[13]! >>> 0,
-      lr: v[14]! >>> 0,
-      pc: v[15]! >>> 0,
-      xpsr: v[16]! >>> 0,
-      msp: v[17]! >>> 0,
-      psp: v[18]! >>> 0,
-      control: v[19]! >>> 0,
+      r: [v[0]!, v[1]!, v[2]!, v[3]!, v[4]!, v[5]!, v[6]!, v[7]!, v[8]!, v[9]!, v[10]!, v[11]!, v[12]!],
+      sp: v[13]!,
+      lr: v[14]!,
+      pc: v[15]!,
+      xpsr: v[16]!,
+      msp: v[17]!,
+      psp: v[18]!,
+      control: v[19]!,
       primask: v[20]! & 1,
       basepri: v[21]! & 0xff,
       faultmask: v[22]! & 1,
@@ -115,8 +137,24 @@ export class Cpu {
 
   /** PRIMASK, BASEPRI, FAULTMASK, IPSR in one call. */
   masks(): { primask: number; basepri: number; faultmask: number; ipsr: number } {
-    const [p, b, f, i] = this.privilegedRead(MASK_IDS);
-    return { primask: p! & 1, basepri: b! & 0xff, faultmask: f! & 1, ipsr: i! & 0x1ff };
+    if (this.masksCache) return this.masksCache;
+    const v = this.privilegedRead(MASK_IDS);
+    const m = { primask: v[0]! & 1, basepri: v[1]! & 0xff, faultmask: v[2]! & 1, ipsr: v[3]! & 0x1ff };
+    if (!this.running) this.masksCache = m;
+    return m;
+  }
+
+  /**
+   * The engine starts (true) or stopped (false) running: registers may have changed without this
+   * class writing them. masks() is read again after either, and never cached while running.
+   */
+  engineRunning(on: boolean): void {
+    this.running = on;
+    this.masksCache = null;
+  }
+  /** Registers were written through `native` directly: forget what was read. */
+  registersChanged(): void {
+    this.masksCache = null;
   }
 
   ipsr(): number {
@@ -124,8 +162,8 @@ export class Cpu {
   }
 
   read32(addr: number): number {
-    const b = this.native.memRead(addr >>> 0, 4);
-    return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+    this.native.memReadInto(addr >>> 0, this.m4);
+    return this.m4v.getUint32(0, true);
   }
   read16(addr: number): number {
     const b = this.native.memRead(addr >>> 0, 2);
@@ -133,15 +171,16 @@ export class Cpu {
   }
   /** Read n words; throws if any is unmapped. */
   readWords(addr: number, n: number): number[] {
-    const b = this.native.memRead(addr >>> 0, n * 4);
-    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const b = n === 8 ? this.m32 : new Uint8Array(n * 4);
+    this.native.memReadInto(addr >>> 0, b);
+    const dv = n === 8 ? this.m32v : new DataView(b.buffer);
     const out: number[] = [];
     for (let i = 0; i < n; i++) out.push(dv.getUint32(i * 4, true));
     return out;
   }
   writeWords(addr: number, words: readonly number[]): void {
-    const b = new Uint8Array(words.length * 4);
-    const dv = new DataView(b.buffer);
+    const b = words.length === 8 ? this.m32 : new Uint8Array(words.length * 4);
+    const dv = words.length === 8 ? this.m32v : new DataView(b.buffer);
     words.forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
     this.native.memWrite(addr >>> 0, b);
   }
@@ -151,20 +190,16 @@ export class Cpu {
    * CONTROL.nPRIV kept, xPSR = T | exc (ITSTATE and flags cleared), LR, PC, and the new MSP/PSP.
    */
   enterHandler(s: CoreState, exc: number, msp: number, psp: number, lr: number, pc: number): void {
-    const n = this.native;
     const thread = (s.xpsr & 0x1ff) === 0;
     if (thread && s.control & CONTROL_SPSEL) {
       if (s.control & CONTROL_NPRIV) {
         // Unprivileged code cannot write CONTROL: pass through Handler mode to drop nPRIV first.
-        n.writeRegs([Reg.XPSR, Reg.CONTROL, Reg.XPSR], [XPSR_T | exc, s.control & ~CONTROL_NPRIV, XPSR_T]);
+        this.put(W_XPSR_CONTROL_XPSR, XPSR_T | exc, s.control & ~CONTROL_NPRIV, XPSR_T);
       }
       // Thread mode, privileged: clearing SPSEL swaps the banked SPs properly.
-      n.writeRegs([Reg.CONTROL], [0]);
+      this.put(W_CONTROL, 0);
     }
-    n.writeRegs(
-      [Reg.XPSR, Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.LR, Reg.PC],
-      [XPSR_T | exc, msp >>> 0, psp >>> 0, s.control & CONTROL_NPRIV, lr >>> 0, (pc & ~1) | 1],
-    );
+    this.put(W_ENTRY, XPSR_T | exc, msp, psp, s.control & CONTROL_NPRIV, lr, (pc & ~1) | 1);
   }
 
   /**
@@ -180,21 +215,21 @@ export class Cpu {
     psp: number,
     control: number,
   ): void {
-    const n = this.native;
     const npriv = control & CONTROL_NPRIV;
-    // Still in Handler mode: set both SPs (privileged), and drop nPRIV so Thread-mode CONTROL writes work.
-    n.writeRegs([Reg.MSP, Reg.PSP, Reg.CONTROL], [msp >>> 0, psp >>> 0, 0]);
-    if (toThread) {
-      const newXpsr = (xpsr & ~0x1ff) >>> 0; // IPSR comes from the frame but Thread mode means 0: checked by the caller
-      n.writeRegs([Reg.XPSR], [newXpsr | XPSR_T]);
-      // Thread mode and privileged: SPSEL write swaps the banks; nPRIV restored in the same write.
-      n.writeRegs([Reg.CONTROL], [(usePsp ? CONTROL_SPSEL : 0) | npriv]);
-    } else {
-      n.writeRegs([Reg.XPSR, Reg.CONTROL], [(xpsr | XPSR_T) >>> 0, npriv]);
-    }
-    n.writeRegs(
-      [Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R12, Reg.LR, Reg.PC],
-      [frame[0]!, frame[1]!, frame[2]!, frame[3]!, frame[4]!, frame[5]!, (frame[6]! & ~1) | 1],
-    );
+    // One batch, written in this order (the addon writes a batch register by register, and every
+    // write it makes depends only on what the ones before it left):
+    // still in Handler mode, both SPs (privileged) and nPRIV dropped so Thread-mode CONTROL writes
+    // work; then xPSR (Thread mode: IPSR 0, checked by the caller) and CONTROL (in Thread mode,
+    // privileged, the SPSEL write swaps the banks; nPRIV restored in the same write); then the frame.
+    const v = this.vals;
+    this.masksCache = null;
+    v[0] = msp;
+    v[1] = psp;
+    v[2] = 0;
+    v[3] = toThread ? ((xpsr & ~0x1ff) >>> 0) | XPSR_T : xpsr | XPSR_T;
+    v[4] = toThread ? (usePsp ? CONTROL_SPSEL : 0) | npriv : npriv;
+    for (let i = 0; i < 6; i++) v[5 + i] = frame[i]!;
+    v[11] = (frame[6]! & ~1) | 1;
+    this.native.writeRegsFrom(W_RETURN, v);
   }
 }

@@ -139,6 +139,7 @@ export class ExceptionModel {
       [sp & ~3, 0, 0, 0, 0, 0xffffffff, (pc & ~1) | 1],
     );
     for (let r = 0; r <= 12; r++) n.writeReg(Reg.R0 + r, 0);
+    this.cpu.registersChanged();
     this.eventRegister = false;
     this.sleepOnExit = false;
     if (this.log.enabled('cpu_reset')) this.log.log('cpu_reset', `reset: SP=${hex(sp)} PC=${hex(pc)}`);

@@ -422,9 +422,11 @@ export class Machine {
     let s: Stop;
     try {
       this.running = true;
+      this.cpu.engineRunning(true);
       s = this.native.run(Number.MAX_SAFE_INTEGER, 0);
     } finally {
       this.running = false;
+      this.cpu.engineRunning(false);
       this.native.setStepMode(this.stepping, false);
     }
     if (s !== Stop.Step) this.handleStop(s);
@@ -525,11 +527,13 @@ export class Machine {
         if (this.insnTarget !== Infinity) limit = Math.min(limit, Math.max(this.native.icount() + 1, this.insnTarget));
         if (this.realTime) this.realTime.compensateStall(this.progressNs);
         this.running = true;
+        this.cpu.engineRunning(true);
         let stop: Stop;
         try {
           stop = this.native.run(limit, hostDeadline);
         } finally {
           this.running = false;
+          this.cpu.engineRunning(false);
           this.progressNs = this.addon.monotonicNs();
         }
         this.handleStop(stop);
@@ -566,7 +570,7 @@ export class Machine {
       case Stop.External:
         return;
       case Stop.Interrupt:
-        this.handleInterrupt(this.native.stopInfo().intno);
+        this.handleInterrupt(this.native.stopIntno());
         return;
       case Stop.Wfi:
         this.sleeping = 'wfi';

@@ -118,6 +118,15 @@ export interface NativeCpu {
    * CONTROL is written as by MSR: in unprivileged Thread mode nPRIV cannot be cleared (write XPSR with IPSR != 0 first).
    */
   writeRegs(ids: readonly number[], values: readonly number[]): void;
+  /**
+   * The same without JS arrays (exception entry and return): registers `ids` into `out` (at least as
+   * long). With `privileged`, registers Unicorn's MRS helper hides from unprivileged Thread mode (MSP,
+   * PSP, the masks) are read through a pass in Handler mode with nPRIV dropped, then nPRIV is put back;
+   * CONTROL is reported as it was.
+   */
+  readRegsInto(ids: Int32Array, out: Uint32Array, privileged?: boolean): void;
+  /** writeRegs from typed arrays: values[i] (values at least as long as ids) to ids[i]. */
+  writeRegsFrom(ids: Int32Array, values: Uint32Array): void;
   readReg(id: number): number;
   writeReg(id: number, value: number): void;
 
@@ -129,6 +138,8 @@ export interface NativeCpu {
   /** Copy guest memory out / in (through Unicorn, so MMIO is not involved: mapped memory only). */
   memRead(address: number, length: number): Uint8Array;
   memWrite(address: number, data: Uint8Array): void;
+  /** memRead into `out` (out.byteLength bytes), without a new buffer. */
+  memReadInto(address: number, out: Uint8Array): void;
 
   /** One JS function per direction for all MMIO regions; called synchronously from inside run(). */
   setMmioHandlers(
@@ -145,6 +156,8 @@ export interface NativeCpu {
    */
   run(limit: number, hostDeadlineNs: number): Stop;
   stopInfo(): StopInfo;
+  /** stopInfo().intno alone (the interrupt of the last Stop.Interrupt), without making an object. */
+  stopIntno(): number;
   /**
    * Instructions executed so far in runs that count: those given a `limit` below
    * Number.MAX_SAFE_INTEGER (exact: blocks cut short by a fault or stop are corrected). A run

@@ -59,6 +59,27 @@ describe('native addon basics', () => {
     expect(() => cpu.writeRegs([Reg.R0], [])).toThrow();
   });
 
+  it('reads and writes registers through typed arrays, and reads privileged registers from unprivileged Thread mode', () => {
+    const { cpu } = rig([0xe7fe]);
+    const out = new Uint32Array(4);
+    cpu.writeRegsFrom(Int32Array.of(Reg.R0, Reg.R1, Reg.PC), Uint32Array.of(0xffffffff, 7, 0x1002, 99));
+    cpu.readRegsInto(Int32Array.of(Reg.R0, Reg.R1, Reg.PC), out);
+    expect([...out]).toEqual([0xffffffff, 7, 0x1002, 0]); // PC reads without the Thumb bit
+    // Thread mode, unprivileged (CONTROL.nPRIV written from Handler mode): MRS hides MSP and PRIMASK.
+    cpu.writeRegs([Reg.MSP, Reg.PSP, Reg.PRIMASK], [0x20002000, 0x20003000, 1]);
+    cpu.writeRegs([Reg.XPSR, Reg.CONTROL, Reg.XPSR], [(1 << 24) | 3, 1, 1 << 24]);
+    const ids = Int32Array.of(Reg.MSP, Reg.PRIMASK, Reg.CONTROL, Reg.XPSR);
+    cpu.readRegsInto(ids, out);
+    expect(out[0]).not.toBe(0x20002000);
+    cpu.readRegsInto(ids, out, true);
+    expect([...out]).toEqual([0x20002000, 1, 1, 1 << 24]);
+    // Put back as it was: still unprivileged Thread mode.
+    expect(cpu.readRegs([Reg.CONTROL, Reg.XPSR])).toEqual([1, 1 << 24]);
+    expect(() => cpu.readRegsInto(ids, new Uint32Array(2))).toThrow(/shorter/);
+    expect(() => cpu.writeRegsFrom(Int32Array.of(Reg.R0), new Int32Array(1) as unknown as Uint32Array)).toThrow(/Uint32Array/);
+    expect(() => cpu.readRegsInto([Reg.R0] as unknown as Int32Array, out)).toThrow(/Int32Array/);
+  });
+
   it('refreshes hflags after IPSR writes: bx lr with EXC_RETURN in handler mode is an exception return (intno 8)', () => {
     // 0x1000: 4770  bx lr
     const { cpu } = rig([0x4770]);
