@@ -122,6 +122,7 @@ export class Cpu {
    */
   restore(s: CoreState): void {
     const n = this.native;
+    this.masksCache = null;
     n.writeRegs([Reg.XPSR, Reg.CONTROL], [XPSR_T | 3, 0]);
     n.writeRegs([Reg.MSP, Reg.PSP, Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK], [s.msp >>> 0, s.psp >>> 0, s.primask, s.basepri, s.faultmask]);
     const thread = (s.xpsr & 0x1ff) === 0;
