@@ -794,11 +794,7 @@ export class Machine {
       if (!buf || buf.byteLength !== m.data.byteLength) throw new StateError(`the snapshot's memory ${m.name} (${m.data.byteLength} bytes) does not fit this board's`);
     }
     this.powerOn();
-    for (const m of memory) {
-      const buf = this.ram.get(m.name);
-      if (!buf || buf.byteLength !== m.data.byteLength) throw new StateError(`the snapshot's memory ${m.name} (${m.data.byteLength} bytes) does not fit this board's`);
-      new Uint8Array(buf).set(m.data);
-    }
+    for (const m of memory) new Uint8Array(this.ram.get(m.name)!).set(m.data); // sizes checked above
     for (const [name, s] of Object.entries(state.devices)) this.devices.get(name)!.loadState(s);
     if (state.parts && this.parts && typeof this.parts === 'object') restoreState(this.parts, state.parts, `${this.board.name} shared parts`);
     try {
