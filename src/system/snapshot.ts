@@ -167,3 +167,17 @@ export function imageHash(chunks: readonly { addr: number; data: Uint8Array }[])
   }
   return h.digest('hex');
 }
+
+/** Snapshots asked for while a run was going on, taken together at the next clean boundary. */
+export type SnapshotWaiter = { resolve: (s: Snapshot) => void; reject: (e: unknown) => void };
+
+/** Give every waiter (emptying the list) a snapshot from `take`, or the error it threw. */
+export function serveSnapshotWaiters(waiters: SnapshotWaiter[], take: () => Snapshot): void {
+  for (const w of waiters.splice(0)) {
+    try {
+      w.resolve(take());
+    } catch (e) {
+      w.reject(e);
+    }
+  }
+}

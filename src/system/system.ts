@@ -32,7 +32,7 @@ import type { ClockTimer } from '../time/clock.js';
 import { GdbServer, type GdbServerOptions } from './gdb/server.js';
 import { DebugControl } from './debug.js';
 import type { WebView, WebViewOptions } from './web/server.js';
-import { imageHash, Snapshot, type SnapshotBoard } from './snapshot.js';
+import { imageHash, serveSnapshotWaiters, Snapshot, type SnapshotBoard, type SnapshotWaiter } from './snapshot.js';
 import { StateError } from '../devices/state.js';
 import type { MachineState } from '../machine/machine.js';
 
@@ -809,7 +809,7 @@ export class System implements ConsoleDriver {
 
   // ---- snapshots ----
 
-  private snapshotWaiters: { resolve: (s: Snapshot) => void; reject: (e: unknown) => void }[] = [];
+  private snapshotWaiters: SnapshotWaiter[] = [];
 
   /**
    * Save the board: registers, exception state, every device, scheduled events, virtual time,
@@ -839,13 +839,7 @@ export class System implements ConsoleDriver {
   private serveSnapshots(): void {
     this.servingSnapshots = true;
     try {
-      for (const w of this.snapshotWaiters.splice(0)) {
-        try {
-          w.resolve(this.snapshotNow());
-        } catch (e) {
-          w.reject(e);
-        }
-      }
+      serveSnapshotWaiters(this.snapshotWaiters, () => this.snapshotNow());
     } finally {
       this.servingSnapshots = false;
     }

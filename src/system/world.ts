@@ -10,7 +10,7 @@ import { UsageError, MachineFinishedError, TimeoutError } from './errors.js';
 import { type Duration, formatDuration, parseDuration, parseSize, type Size } from './units.js';
 import { System, type Driver, type SystemConfig } from './system.js';
 import { InProcessIvshmem, type InProcessIvshmemState } from './inproc-link.js';
-import { Snapshot } from './snapshot.js';
+import { serveSnapshotWaiters, Snapshot, type SnapshotWaiter } from './snapshot.js';
 import type { SystemState } from './system.js';
 import { InputError } from './errors.js';
 import type { UartConsole } from './uart.js';
@@ -183,7 +183,7 @@ export class World implements Driver {
 
   // ---- snapshots ----
 
-  private snapshotWaiters: { resolve: (s: Snapshot) => void; reject: (e: unknown) => void }[] = [];
+  private snapshotWaiters: SnapshotWaiter[] = [];
 
   /**
    * Save the whole world: every board (as sys.snapshot() does), the timeline (virtual time,
@@ -199,13 +199,7 @@ export class World implements Driver {
   }
 
   private serveSnapshots(): void {
-    for (const w of this.snapshotWaiters.splice(0)) {
-      try {
-        w.resolve(this.snapshotNow());
-      } catch (e) {
-        w.reject(e);
-      }
-    }
+    serveSnapshotWaiters(this.snapshotWaiters, () => this.snapshotNow());
   }
 
   private snapshotNow(): Snapshot {

@@ -70,27 +70,25 @@ export class Scheduler implements Clock {
    * of the same board has the same ones, and loadTimers finds each again by its name.
    */
   saveTimers(): TimerState[] {
+    return this.guestTimers().map(({ t, index }) => ({ name: t.name, index, due: t.armed ? t.deadline : null }));
+  }
+
+  /** The guest timers (transient ones left out), each with its index among the timers of its name. */
+  private guestTimers(): { t: SchedTimer; index: number }[] {
     const seen = new Map<string, number>();
-    const out: TimerState[] = [];
+    const out: { t: SchedTimer; index: number }[] = [];
     for (const t of this.timers) {
       if (t.transient) continue;
       const index = seen.get(t.name) ?? 0;
       seen.set(t.name, index + 1);
-      out.push({ name: t.name, index, due: t.armed ? t.deadline : null });
+      out.push({ t, index });
     }
     return out;
   }
 
   /** Re-arm the timers as saveTimers recorded them (the others disarmed). Throws when an armed timer of the snapshot does not exist here. */
   loadTimers(list: readonly TimerState[]): void {
-    const byKey = new Map<string, SchedTimer>();
-    const seen = new Map<string, number>();
-    for (const t of this.timers) {
-      if (t.transient) continue;
-      const index = seen.get(t.name) ?? 0;
-      seen.set(t.name, index + 1);
-      byKey.set(`${t.name}#${index}`, t);
-    }
+    const byKey = new Map(this.guestTimers().map(({ t, index }) => [`${t.name}#${index}`, t] as const));
     for (const s of list) {
       if (s.due !== null && !byKey.has(`${s.name}#${s.index}`)) throw new Error(`the snapshot has a scheduled event '${s.name}' that this machine has no timer for`);
     }
