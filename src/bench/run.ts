@@ -24,14 +24,19 @@ const only = process.argv[2];
 const BARE = join(root, 'build', 'bench', 'bare');
 const ICOUNT = ['-icount', 'shift=7,align=off,sleep=off'];
 
-function timeRun(cmd: string, args: string[], expectOut: string, okStatus = [0]): number {
+/** One run to its exit: wall ms and stdout; a wrong exit status or a missing `expectOut` throws. */
+function spawnTimed(cmd: string, args: string[], expectOut: string, okStatus = [0]): { ms: number; stdout: string } {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (!okStatus.includes(r.status ?? -1) || !r.stdout.includes(expectOut)) {
     throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.slice(-300)}`);
   }
-  return ms;
+  return { ms, stdout: r.stdout };
+}
+
+function timeRun(cmd: string, args: string[], expectOut: string, okStatus = [0]): number {
+  return spawnTimed(cmd, args, expectOut, okStatus).ms;
 }
 
 /** Process start to the first complete line on stdout (ms), then waits for the exit. */
@@ -165,11 +170,8 @@ if (only === undefined || only === 'idle') {
   process.stdout.write(`\n${'idle guest, icount (bench_idle), guest s per host s'.padEnd(52)} ${pad('cmemu', 8)} ${pad('qemu', 8)} ${pad('cm/qemu', 8)}\n`);
   for (const board of ['mps2-an385', 'lm3s6965evb']) {
     const run = (cmd: string, a: string[]): number => {
-      const t0 = process.hrtime.bigint();
-      const r = spawnSync(cmd, a, { encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-      const s = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (r.status !== 0 || !r.stdout.includes('PASS: bench_idle')) throw new Error(`${cmd} ${a.join(' ')} failed (exit ${r.status}): ${r.stderr.slice(-300)}`);
-      return guestS(r.stdout) / s;
+      const r = spawnTimed(cmd, a, 'PASS: bench_idle');
+      return guestS(r.stdout) / (r.ms / 1e3);
     };
     const cm: number[] = [];
     const q: number[] = [];
