@@ -1,5 +1,4 @@
 // NativeCpu: construction and teardown, the JS method table, registers, statistics.
-#include <vector>
 #include "cpu.h"
 
 #include <malloc.h>
