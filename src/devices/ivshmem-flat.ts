@@ -65,8 +65,8 @@
  * The shared-memory object truncated under the board (anyone who may write it can): instead of a
  * SIGBUS that would kill the emulator, the pages past the object's new end become private zero
  * pages at the same guest addresses (no longer shared; the pages before it stay shared), the host
- * gets one line, and EVSTATUS.SHM_LOST is set. Checked on every doorbell and peer event and on
- * the first access past the end.
+ * gets one line, and EVSTATUS.SHM_LOST is set. Checked on every peer event and at the first
+ * access past the end (not per doorbell: that would be an fstat per message).
  * System reset restores INTRMASK(_HI), clears INTRSTATUS(_HI), EVSTATUS, EVMASK and PEER_SEL;
  * the connection (id, peers, memory contents) survives it.
  */
