@@ -109,7 +109,7 @@ describe.skipIf(!haveQemu())('parity with qemu-system-arm (icount mode)', () => 
             limited(() => runArgs(args, opts)),
           ]);
           expect(q.signal, `qemu-system-arm timed out or was killed\n${q.stderr}`).toBeNull();
-          if (c.stdout !== q.stdout) expect.fail(`${board}/${prog}: UART output differs\n${shortDiff(q.stdout, c.stdout)}\ncmemu stderr: ${c.stderr.slice(0, 500)}`);
+          if (c.stdout !== q.stdout) expect.fail(`${board}/${prog}: UART output differs (exit codes: qemu ${q.code}, cmemu ${c.code}, after ${c.ms} ms)\n${shortDiff(q.stdout, c.stdout)}\ncmemu stderr: ${c.stderr.slice(0, 500)}`);
           expect(c.code, `exit code (qemu-system-arm: ${q.code}); cmemu stderr: ${c.stderr.slice(0, 500)}`).toBe(q.code);
         });
       }
