@@ -104,10 +104,17 @@ describe.skipIf(!haveQemu())('parity with qemu-system-arm (icount mode)', () => 
             '-icount', `shift=${shift},align=off,sleep=off`, '-kernel', join(FIRMWARE, 'build', board, `${prog}.elf`)];
           const text = input ? readFileSync(input, 'latin1') : undefined;
           const opts = { input: text, timeoutMs: timeout };
-          const [q, c]: RunResult[] = await Promise.all([
+          let [q, c]: RunResult[] = await Promise.all([
             limited(() => runProcess(QEMU, args, opts)),
             limited(() => runArgs(args, opts)),
           ]);
+          // The reference itself: on a loaded machine qemu-system-arm now and then exits (semihosting)
+          // before its stdio chardev wrote the last bytes (seen: mpu_userscs without its final '\n').
+          // Its output is a prefix of its full one then; run it again, up to twice, while that is so.
+          // cmemu must still equal a qemu-system-arm run byte for byte.
+          for (let again = 0; again < 2 && c.stdout !== q.stdout && c.stdout.startsWith(q.stdout); again++) {
+            q = await limited(() => runProcess(QEMU, args, opts));
+          }
           expect(q.signal, `qemu-system-arm timed out or was killed\n${q.stderr}`).toBeNull();
           if (c.stdout !== q.stdout) expect.fail(`${board}/${prog}: UART output differs (exit codes: qemu ${q.code}, cmemu ${c.code}, after ${c.ms} ms)\n${shortDiff(q.stdout, c.stdout)}\ncmemu stderr: ${c.stderr.slice(0, 500)}`);
           expect(c.code, `exit code (qemu-system-arm: ${q.code}); cmemu stderr: ${c.stderr.slice(0, 500)}`).toBe(q.code);
