@@ -13,6 +13,7 @@
         "src/exit_check.cc",
         "src/align_check.cc",
         "src/debug.cc",
+        "src/exceptions.cc",
         "src/trace.cc",
         "src/watcher.cc",
         "src/posix.cc"

@@ -118,6 +118,10 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("stolenNs", &NativeCpu::StolenNs),
                          InstanceMethod("setMpu", &NativeCpu::SetMpu),
                          InstanceMethod("setHfNmiActive", &NativeCpu::SetHfNmiActive),
+                         InstanceMethod("excEnter", &NativeCpu::ExcEnter),
+                         InstanceMethod("excReturn", &NativeCpu::ExcReturn),
+                         InstanceMethod("excAddress", &NativeCpu::ExcAddress),
+                         InstanceMethod("setReturnCallback", &NativeCpu::SetReturnCallback),
                      });
 }
 
@@ -250,6 +254,7 @@ void NativeCpu::shutdown() {
   std::vector<uint32_t>().swap(splitCodePages_);
   breakpoints_.clear();
   mmioRead_.Reset();
+  returnFn_.Reset();
   mmioWrite_.Reset();
   eventCb_.Reset();
   clearPendingError();
@@ -406,7 +411,11 @@ void NativeCpu::ReadRegsInto(const Napi::CallbackInfo& info) {
   uint32_t* out = typedData<uint32_t>(env, info[1], napi_uint32_array, &m, "readRegsInto: out must be a Uint32Array");
   if (m < n) throw Napi::RangeError::New(env, "readRegsInto: out is shorter than ids");
   const bool privileged = info.Length() > 2 && info[2].ToBoolean().Value();
-  if (!privileged) return readRegsRaw(env, ids, out, n);
+  if (privileged) readRegsPrivileged(env, ids, out, n);
+  else readRegsRaw(env, ids, out, n);
+}
+
+void NativeCpu::readRegsPrivileged(Napi::Env env, const int32_t* ids, uint32_t* out, size_t n) {
   static const int32_t probe[2] = {UC_ARM_REG_XPSR, UC_ARM_REG_CONTROL};
   uint32_t pv[2];
   readRegsRaw(env, probe, pv, 2);
@@ -467,6 +476,7 @@ Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
   o.Set("startFilter", Napi::Number::New(env, startBits_ != nullptr ? 1 : 0));
   o.Set("startFilterFallbacks", Napi::Number::New(env, static_cast<double>(phaseFallbacks_)));
   o.Set("itFixes", Napi::Number::New(env, static_cast<double>(itFixes_)));
+  o.Set("inlineReturns", Napi::Number::New(env, static_cast<double>(inlineReturns_)));
   o.Set("alignHookCalls", Napi::Number::New(env, static_cast<double>(alignHookCalls_)));
   o.Set("shadowCalls", Napi::Number::New(env, static_cast<double>(shadowCalls_)));
   o.Set("mpuFlushes", Napi::Number::New(env, static_cast<double>(mpuFlushes_)));

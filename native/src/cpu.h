@@ -152,6 +152,16 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   Napi::Value StopIntno(const Napi::CallbackInfo& info);
   void noteSpin(bool hit);
   void readRegsRaw(Napi::Env env, const int32_t* ids, uint32_t* out, size_t n);
+  // As readRegsRaw, with the registers Unicorn hides from unprivileged Thread mode read through a pass in Handler mode.
+  void readRegsPrivileged(Napi::Env env, const int32_t* ids, uint32_t* out, size_t n);
+  // Exception entry and return, the registers' and memory's half (native/src/exceptions.cc).
+  Napi::Value ExcEnter(const Napi::CallbackInfo& info);
+  Napi::Value ExcReturn(const Napi::CallbackInfo& info);
+  Napi::Value ExcAddress(const Napi::CallbackInfo& info);
+  void SetReturnCallback(const Napi::CallbackInfo& info);
+  // Offer an exception return (intno 8, PC = EXC_RETURN) to returnFn_: 0 declined, 1 done and
+  // carry on, 2 done and stop (-1: it threw; the error is pending as for an MMIO handler).
+  int offerReturn(uint32_t pc);
   void writeRegsRaw(Napi::Env env, const int32_t* ids, const uint32_t* vals, size_t n);
   Napi::Value ReadReg(const Napi::CallbackInfo& info);
   void WriteReg(const Napi::CallbackInfo& info);
@@ -503,10 +513,15 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
 
   // mask watch
   int maskPrio_ = -1;
+  // excEnter's return address, or excReturn's popped PC (excAddress()).
+  uint32_t excAddress_ = 0;
   uint32_t maskPrigroup_ = 0xFF;
 
   // JS callbacks
   Napi::FunctionReference mmioRead_, mmioWrite_, eventCb_;
+  // setReturnCallback: exception returns handled by JS without ending the run (run.cc).
+  Napi::FunctionReference returnFn_;
+  uint64_t inlineReturns_ = 0;
   napi_ref pendingErrorRef_ = nullptr;  // holder object {error} of what a JS handler threw
   bool haveError_ = false;
 

@@ -327,6 +327,9 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   rare_.f.itFix = false;
   uc_err err;
   uint32_t pc;
+  // The reason when the engine last stopped for an exception return that JS handled (offerReturn).
+  Stop forced = Stop::Limit;
+  bool forcedSet = false;
   armStepExit();
   for (;;) {
     const uint32_t pc0 = readPc();
@@ -371,6 +374,37 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
       if (haveError_) break;
       icount_++;
       blockValid_ = false;
+    } else if (intrStop_ && intno_ == 8 && !returnFn_.IsEmpty()) {
+      // An exception return: JS may do it here and let the run carry on (no stop, no run-loop
+      // turn). The state is what a stop would leave (ITSTATE repaired, icount exact), and the
+      // reason would be Interrupt 8 or nothing more urgent.
+      if (rare_.f.itFix) repairItState(pc);
+      fixIcount(pc);
+      if (classify(err, pc) != Stop::Interrupt || lastIntno_ != 8) break;
+      const int r = offerReturn(pc);
+      if (r == 0) break;  // declined: an ordinary Interrupt stop
+      blockValid_ = false;
+      lastIntno_ = 0;
+      if (r < 0) break;  // it threw: HandlerError
+      if (r == 2) {
+        forced = Stop::Requested;
+        forcedSet = true;
+        break;
+      }
+      inlineReturns_++;
+      mpuSyncNegPri();
+      if (rare_.f.alignRebuild) rebuildAlignHook();
+      if (counting_ && icount_ >= limit_) {
+        forced = Stop::Limit;
+        forcedSet = true;
+        break;
+      }
+      if (deadline != 0 && monotonicNowNs() >= deadline) {
+        forced = Stop::HostDeadline;
+        forcedSet = true;
+        break;
+      }
+      // Stop requests and watched events that arrived meanwhile stop the next block start.
     } else {
       break;
     }
@@ -393,6 +427,10 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
     fixIcount(pc);
   }
   Stop reason = classify(err, pc);
+  if (forcedSet && reason == Stop::Interrupt) {
+    reason = forced;
+    lastIntno_ = 0;
+  }
   if (reason == Stop::DivByZero && pc != divAddr_) {
     // Late stop (the divide was in an IT block and ran, giving 0): report it at the divide.
     uint32_t v = divAddr_ | 1;

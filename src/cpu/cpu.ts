@@ -2,8 +2,9 @@
  * The CPU session: a NativeCpu plus the M-profile state changes that Unicorn's register interface
  * makes awkward. Unicorn writes MSP/PSP/CONTROL through the MSR helper, so they obey privilege
  * (ignored while unprivileged in Thread mode) and CONTROL.SPSEL cannot change in Handler mode;
- * writing IPSR does not swap the banked stack pointers. `enterHandler` and `returnToMode` order
- * their writes so that the banked SPs and CONTROL end up exactly as the architecture says.
+ * writing IPSR does not swap the banked stack pointers. `enterHandler` (and, natively, excEnter and
+ * excReturn: native/src/exceptions.cc) order their writes so that the banked SPs and CONTROL end up
+ * exactly as the architecture says.
  */
 import { type NativeCpu, Reg } from '../native/cpu.js';
 
@@ -42,7 +43,6 @@ const MASK_IDS = ids(Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK, Reg.IPSR);
 const W_XPSR_CONTROL_XPSR = ids(Reg.XPSR, Reg.CONTROL, Reg.XPSR);
 const W_CONTROL = ids(Reg.CONTROL);
 const W_ENTRY = ids(Reg.XPSR, Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.LR, Reg.PC);
-const W_RETURN = ids(Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.XPSR, Reg.CONTROL, Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R12, Reg.LR, Reg.PC);
 
 export class Cpu {
   private readonly out = new Uint32Array(SNAPSHOT_IDS.length);
@@ -53,6 +53,7 @@ export class Cpu {
   private readonly m32 = new Uint8Array(32);
   private readonly m32v = new DataView(this.m32.buffer);
   private masksCache: { primask: number; basepri: number; faultmask: number; ipsr: number } | null = null;
+  private icountCache = -1;
   /** Set by the machine while the engine runs (MMIO handlers then see registers change under them). */
   private running = false;
   constructor(readonly native: NativeCpu) {}
@@ -152,6 +153,19 @@ export class Cpu {
   engineRunning(on: boolean): void {
     this.running = on;
     this.masksCache = null;
+    this.icountCache = -1;
+  }
+
+  /** Instructions executed (NativeCpu.icount), read once between two runs. */
+  icount(): number {
+    if (this.icountCache >= 0) return this.icountCache;
+    const v = this.native.icount();
+    if (!this.running) this.icountCache = v;
+    return v;
+  }
+  setIcount(v: number): void {
+    this.icountCache = -1;
+    this.native.setIcount(v);
   }
   /** Registers were written through `native` directly: forget what was read. */
   registersChanged(): void {
@@ -186,6 +200,23 @@ export class Cpu {
     this.native.memWrite(addr >>> 0, b);
   }
 
+  /** NativeCpu.excEnter (exception entry in one call): registers change when it returns >= 0. */
+  excEnter(exc: number, vectorAddress: number, returnAddress: number, lr: number, flags: number): number {
+    const m = this.masksCache;
+    const vector = this.native.excEnter(exc, vectorAddress, returnAddress >>> 0, lr >>> 0, flags);
+    // Entry changes IPSR and none of the masks.
+    this.masksCache = m && vector >= 0 && !this.running ? { primask: m.primask, basepri: m.basepri, faultmask: m.faultmask, ipsr: exc & 0x1ff } : null;
+    return vector;
+  }
+  /** NativeCpu.excReturn (the frame popped and the mode selected in one call): the popped xPSR or -1. */
+  excReturn(flags: number, toThread: boolean): number {
+    const m = this.masksCache;
+    const psr = this.native.excReturn(flags);
+    // Return changes IPSR and none of the masks (FAULTMASK was cleared before, through setReg).
+    this.masksCache = m && psr >= 0 && !this.running ? { primask: m.primask, basepri: m.basepri, faultmask: m.faultmask, ipsr: toThread ? 0 : psr & 0x1ff } : null;
+    return psr;
+  }
+
   /**
    * Switch from the state in `s` to Handler mode for exception `exc`: MSP active, CONTROL.SPSEL = 0,
    * CONTROL.nPRIV kept, xPSR = T | exc (ITSTATE and flags cleared), LR, PC, and the new MSP/PSP.
@@ -201,36 +232,5 @@ export class Cpu {
       this.put(W_CONTROL, 0);
     }
     this.put(W_ENTRY, XPSR_T | exc, msp, psp, s.control & CONTROL_NPRIV, lr, (pc & ~1) | 1);
-  }
-
-  /**
-   * Exception return: restore r0-r3, r12, lr, pc, xPSR from a popped frame and select the mode and
-   * stack given by EXC_RETURN. Called in Handler mode (privileged).
-   */
-  returnToMode(
-    frame: readonly number[],
-    xpsr: number,
-    toThread: boolean,
-    usePsp: boolean,
-    msp: number,
-    psp: number,
-    control: number,
-  ): void {
-    const npriv = control & CONTROL_NPRIV;
-    // One batch, written in this order (the addon writes a batch register by register, and every
-    // write it makes depends only on what the ones before it left):
-    // still in Handler mode, both SPs (privileged) and nPRIV dropped so Thread-mode CONTROL writes
-    // work; then xPSR (Thread mode: IPSR 0, checked by the caller) and CONTROL (in Thread mode,
-    // privileged, the SPSEL write swaps the banks; nPRIV restored in the same write); then the frame.
-    const v = this.vals;
-    this.masksCache = null;
-    v[0] = msp;
-    v[1] = psp;
-    v[2] = 0;
-    v[3] = toThread ? ((xpsr & ~0x1ff) >>> 0) | XPSR_T : xpsr | XPSR_T;
-    v[4] = toThread ? (usePsp ? CONTROL_SPSEL : 0) | npriv : npriv;
-    for (let i = 0; i < 6; i++) v[5 + i] = frame[i]!;
-    v[11] = (frame[6]! & ~1) | 1;
-    this.native.writeRegsFrom(W_RETURN, v);
   }
 }

@@ -7,7 +7,7 @@
  * the one it just popped.
  */
 import type { Logger } from '../log/logger.js';
-import { Reg } from '../native/cpu.js';
+import { ExcFlags, ExcReturnFlags, Reg } from '../native/cpu.js';
 import { type CoreState, Cpu, XPSR_T, CONTROL_SPSEL, CONTROL_NPRIV } from './cpu.js';
 import { type MpuView, mpuAllows } from './mpu-check.js';
 import {
@@ -204,6 +204,22 @@ export class ExceptionModel {
 
   /** Exception entry for `exc` (already chosen as takeable), stacking the current context. */
   take(exc: number, returnAddress?: number, state?: CoreState): void {
+    if (state === undefined && !(this.mpu && this.mpu.ctrl & 1)) {
+      // One native call does the stacking, the vector fetch and the mode switch (native/src/exceptions.cc);
+      // when a frame word or the vector is not there it changes no register, and the path below
+      // takes it from the start and raises the fault.
+      const flags =
+        (this.nvic.scb.ccr & CCR_STKALIGN ? ExcFlags.StkAlign : 0) |
+        (this.deferredInvState !== null ? ExcFlags.ClearT : 0) |
+        (returnAddress !== undefined ? ExcFlags.ReturnGiven : 0);
+      const vector = this.cpu.excEnter(exc, this.vectorAddress(exc), returnAddress ?? 0, 0, flags);
+      if (vector >= 0) {
+        this.deferredInvState = null;
+        this.nvic.activate(exc);
+        this.entered(exc, vector, null);
+        return;
+      }
+    }
     const s = state ?? this.cpu.snapshot();
     const ret = (returnAddress ?? s.pc) >>> 0;
     const thread = (s.xpsr & 0x1ff) === 0;
@@ -291,10 +307,34 @@ export class ExceptionModel {
       return;
     }
     this.cpu.enterHandler(s, exc, msp, psp, lr, vector);
+    this.entered(exc, vector, ret);
+  }
+
+  /** Entry without stacking (tail-chaining): LR = `lr`, the stack pointers as they are. */
+  private enterChained(exc: number, lr: number): void {
+    if (!(this.mpu && this.mpu.ctrl & 1)) {
+      const vector = this.cpu.excEnter(exc, this.vectorAddress(exc), 0, lr, ExcFlags.NoStack);
+      if (vector >= 0) {
+        this.nvic.activate(exc);
+        this.entered(exc, vector, null);
+        return;
+      }
+    }
+    const s = this.cpu.snapshot();
+    this.enter(exc, s, s.msp, s.psp, lr, s.pc);
+  }
+
+  private vectorAddress(exc: number): number {
+    return ((this.nvic.scb.vtor >>> 0) + exc * 4) >>> 0;
+  }
+
+  /** In the handler: count it, set the event register, log, and fault a vector with bit 0 clear. */
+  private entered(exc: number, vector: number, ret: number | null): void {
     this.entries++;
     this.eventRegister = true;
     if (this.log.enabled('int')) {
-      this.log.log('int', `Taking exception ${exc} [${exceptionName(exc)}] return ${hex(ret)} -> handler ${hex(vector)}`);
+      const r = ret ?? this.cpu.native.excAddress();
+      this.log.log('int', `Taking exception ${exc} [${exceptionName(exc)}] return ${hex(r)} -> handler ${hex(vector)}`);
     }
     if ((vector & 1) === 0) {
       this.raiseFault('usagefault', { cfsr: CFSR.INVSTATE, what: `vector ${hex(vector)} of ${exceptionName(exc)} has bit 0 clear` }, vector & ~1);
@@ -341,6 +381,11 @@ export class ExceptionModel {
     this.take(exc, returnAddress);
   }
 
+  /** A return restored T = 0: raiseDeferredInvState() has a fault to raise. */
+  get invStateDeferred(): boolean {
+    return this.deferredInvState !== null;
+  }
+
   /** After tail-chaining had its chance: a return to T = 0 faults before any instruction runs. */
   raiseDeferredInvState(): void {
     const pc = this.deferredInvState;
@@ -376,8 +421,8 @@ export class ExceptionModel {
   exceptionReturn(excReturn: number): void {
     this.returns++;
     excReturn = (excReturn | 1) >>> 0;
-    const s = this.cpu.snapshot();
-    const returning = s.xpsr & 0x1ff;
+    const m = this.cpu.masks();
+    const returning = m.ipsr;
     const scb = this.nvic.scb;
     const nested = this.nvic.activeCount();
     let toThread = false;
@@ -403,6 +448,7 @@ export class ExceptionModel {
     }
     if (bad) {
       // Integrity check failed: deactivate, then UsageFault INVPC taken on the existing frame, LR = 0xF0000000 + EXC_RETURN.
+      const s = this.cpu.snapshot();
       if (this.nvic.isActive(returning)) this.nvic.deactivate(returning);
       if (returning !== EXC_NMI) this.cpu.setReg(Reg.FAULTMASK, 0);
       const exc = this.routeFault('usagefault', { cfsr: CFSR.INVPC, what: `bad exception return ${hex(excReturn)} from ${exceptionName(returning)}` });
@@ -411,21 +457,22 @@ export class ExceptionModel {
       return;
     }
     this.nvic.deactivate(returning);
-    if (returning !== EXC_NMI) this.cpu.setReg(Reg.FAULTMASK, 0);
+    if (returning !== EXC_NMI && m.faultmask) this.cpu.setReg(Reg.FAULTMASK, 0);
     // Tail-chaining (as QEMU 7.2's do_v7m_exception_exit): a pending exception that can preempt the
     // context being returned to is taken now, on the same frame, before anything is unstacked (so a
     // frame that a handler left invalid, after a stacking fault, is never checked or popped).
     const best = this.nvic.bestPending();
     if (best && this.groupPrio(best) < this.executionPriority()) {
       if (this.log.enabled('int')) this.log.log('int', `Tail-chaining from ${exceptionName(returning)} to ${exceptionName(best)}`);
-      this.enter(best, s, s.msp, s.psp, excReturn, s.pc);
+      this.enterChained(best, excReturn);
       return;
     }
-    const sp = usePsp ? s.psp : s.msp;
     if (this.mpu && this.mpu.ctrl & 1) {
       // Unstacking is checked by the MPU with the privilege of the mode returned to (QEMU 7.2:
       // Handler mode, or Thread mode without CONTROL.nPRIV, is privileged), after the returning
       // exception was deactivated (so a return from HardFault is no longer at negative priority).
+      const s = this.cpu.snapshot();
+      const sp = usePsp ? s.psp : s.msp;
       const privileged = !toThread || !(s.control & CONTROL_NPRIV);
       const negative = this.executionPriority() < 0;
       let refused = false;
@@ -440,33 +487,38 @@ export class ExceptionModel {
         return;
       }
     }
-    let frame: number[];
-    try {
-      frame = this.cpu.readWords(sp, 8);
-    } catch {
+    // Pop the frame and select the mode and stack in one native call (native/src/exceptions.cc).
+    const psr = this.cpu.excReturn(
+      (usePsp ? ExcReturnFlags.Psp : 0) | (toThread ? ExcReturnFlags.Thread : 0) | (scb.ccr & CCR_STKALIGN ? ExcReturnFlags.StkAlign : 0),
+      toThread,
+    );
+    if (psr < 0) {
       // Unstacking failed: BusFault UNSTKERR, taken in Handler mode with the same frame pointer.
+      const s = this.cpu.snapshot();
+      const sp = usePsp ? s.psp : s.msp;
       const exc = this.routeFault('busfault', { cfsr: CFSR.UNSTKERR, what: `unstacking from ${hex(sp)} failed` });
       if (exc === 0) this.lockup(`unstacking from ${hex(sp)} failed`, s.pc);
       this.enter(exc, s, s.msp, s.psp, excReturn, s.pc);
       return;
     }
-    const psr = frame[7]!;
-    const newSp = (sp + 0x20) | (psr & XPSR_ALIGN && scb.ccr & CCR_STKALIGN ? 4 : 0);
-    this.cpu.returnToMode(frame, psr, toThread, usePsp, usePsp ? s.msp : newSp, usePsp ? newSp : s.psp, s.control);
     this.eventRegister = true;
-    if (this.log.enabled('int')) {
-      this.log.log('int', `Exception return from ${exceptionName(returning)} to ${hex(frame[6]!)} (${hex(excReturn)})`);
-    }
     const returnIpsr = psr & 0x1ff;
-    if (toThread && returnIpsr !== 0) {
-      this.raiseFault('usagefault', { cfsr: CFSR.INVPC, what: `return to Thread mode with IPSR=${returnIpsr} in the frame` }, frame[6]!);
-      return;
+    const t = (psr & XPSR_T) !== 0;
+    if (this.log.enabled('int') || (toThread ? returnIpsr !== 0 : returnIpsr === 0) || !t) {
+      const framePc = this.cpu.native.excAddress() >>> 0;
+      if (this.log.enabled('int')) {
+        this.log.log('int', `Exception return from ${exceptionName(returning)} to ${hex(framePc)} (${hex(excReturn)})`);
+      }
+      if (toThread && returnIpsr !== 0) {
+        this.raiseFault('usagefault', { cfsr: CFSR.INVPC, what: `return to Thread mode with IPSR=${returnIpsr} in the frame` }, framePc);
+        return;
+      }
+      if (!toThread && returnIpsr === 0) {
+        this.raiseFault('usagefault', { cfsr: CFSR.INVPC, what: 'return to Handler mode with IPSR=0 in the frame' }, framePc);
+        return;
+      }
+      if (!t) this.deferredInvState = framePc & ~1;
     }
-    if (!toThread && returnIpsr === 0) {
-      this.raiseFault('usagefault', { cfsr: CFSR.INVPC, what: 'return to Handler mode with IPSR=0 in the frame' }, frame[6]!);
-      return;
-    }
-    if (!(psr & XPSR_T)) this.deferredInvState = frame[6]! & ~1;
     if (toThread && scb.scr & SCR_SLEEPONEXIT) this.sleepOnExit = true;
   }
 }

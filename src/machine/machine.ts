@@ -90,6 +90,8 @@ export class Machine {
   private resetRequested = false;
   /** HardFault or NMI active, as last told to the native MPU check. */
   private hfNmiActive = false;
+  /** What the native mask watch was last set to (priority, PRIGROUP mask); NaN: not set. */
+  private readonly maskWatch = [NaN, NaN];
   /** kick() was called (from an event-loop turn) since the current idle wait began. */
   private kicked = false;
   private readonly noReboot: boolean;
@@ -109,12 +111,16 @@ export class Machine {
     this.addon = loadNative();
     this.native = new this.addon.NativeCpu();
     this.cpu = new Cpu(this.native);
-    this.icountTime = this.icount ? new IcountTime(this.icount, () => this.native.icount()) : null;
+    this.native.setReturnCallback(this.inlineReturn);
+    this.icountTime = this.icount ? new IcountTime(this.icount, () => this.cpu.icount()) : null;
     this.realTime = this.icount ? null : new RealTime(() => this.addon.monotonicNs(), () => this.native.stolenNs());
     // The clock stands still until the first run (a debugger may hold the machine before it starts).
     this.realTime?.hold();
     this.sched = new Scheduler((this.icountTime ?? this.realTime)!);
-    this.sched.onEarlierDeadline = () => this.kick();
+    this.sched.onEarlierDeadline = () => {
+      this.deadlineMoved = true;
+      this.kick();
+    };
     this.map = new AddressMap(this.log);
 
     this.scs = createScs({
@@ -309,6 +315,14 @@ export class Machine {
   setBreakpoints(addresses: readonly number[]): void {
     this.commit();
     this.native.setBreakpoints(addresses.map((a) => (a & ~1) >>> 0));
+    this.breakpointCount = addresses.length;
+  }
+  private breakpointCount = 0;
+  /** The scheduler's next deadline moved earlier (since inlineReturn cleared it). */
+  private deadlineMoved = false;
+  private watchpointCount = 0;
+  private get debugPoints(): boolean {
+    return this.breakpointCount + this.watchpointCount > 0;
   }
 
   /** The breakpoint address the last pause stopped at, or null. Cleared when run() starts. */
@@ -333,6 +347,7 @@ export class Machine {
   setWatchpoints(list: readonly { address: number; length: number; kind: 'write' | 'read' | 'access' }[]): void {
     this.commit();
     this.native.setWatchpoints(list.map((w) => ({ address: w.address >>> 0, length: w.length, kind: w.kind === 'write' ? 1 : w.kind === 'read' ? 2 : 3 })));
+    this.watchpointCount = list.length;
   }
   /** The watchpoint access the last pause stopped after, or null. Cleared when run() starts. */
   watchHit: { address: number; write: boolean; pc: number } | null = null;
@@ -354,7 +369,7 @@ export class Machine {
    * runs pay nothing per block, see docs/unicorn.md).
    */
   instructions(): number {
-    return this.native.icount();
+    return this.cpu.icount();
   }
 
   /** The terminal outcome once the machine has exited, locked up or failed; null while it can run. */
@@ -445,10 +460,10 @@ export class Machine {
       // A step is done once an instruction ran (Stop.Step; real-time runs count no instructions,
       // so the count alone cannot tell), PC moved (WFI), or an exception was entered or returned from.
       this.stepRan = false;
-      const stepMark = this.stepping ? { icount: this.native.icount(), pc: this.cpu.pc, entries: this.exceptions.entries, returns: this.exceptions.returns } : null;
+      const stepMark = this.stepping ? { icount: this.cpu.icount(), pc: this.cpu.pc, entries: this.exceptions.entries, returns: this.exceptions.returns } : null;
       const stepped = () =>
         stepMark !== null &&
-        (this.stepRan || this.native.icount() !== stepMark.icount || this.cpu.pc !== stepMark.pc || this.exceptions.entries !== stepMark.entries || this.exceptions.returns !== stepMark.returns);
+        (this.stepRan || this.cpu.icount() !== stepMark.icount || this.cpu.pc !== stepMark.pc || this.exceptions.entries !== stepMark.entries || this.exceptions.returns !== stepMark.returns);
       // lastYield: the event loop last had a turn, or was seen idle by a native idle wait (which
       // watches its fds and timers); lastTurn: it really ran (forced every FORCED_TURN_NS, for
       // watchers it registers with its epoll only when it polls).
@@ -465,7 +480,7 @@ export class Machine {
         this.sched.runDue();
         this.takeExternalEvents();
         this.onIteration?.();
-        if (this.insnTarget !== Infinity && this.native.icount() >= this.insnTarget) this.pause('instruction count reached');
+        if (this.insnTarget !== Infinity && this.cpu.icount() >= this.insnTarget) this.pause('instruction count reached');
         if (this.outcome || this.pauseReason !== null) break;
         if (this.resetRequested) {
           this.resetRequested = false;
@@ -503,19 +518,14 @@ export class Machine {
           this.sleeping = 'wfi';
           continue;
         }
-        this.native.setMaskWatch(this.exceptions.maskedPendingPriority(), this.scs.nvic.groupMask());
-        const hfNmi = this.scs.nvic.isActive(EXC_HARDFAULT) || this.scs.nvic.isActive(EXC_NMI);
-        if (hfNmi !== this.hfNmiActive) {
-          this.hfNmiActive = hfNmi;
-          this.native.setHfNmiActive(hfNmi);
-        }
+        this.syncNativeWatches();
 
         const deadline = this.sched.nextDeadline();
         let limit: number;
         let hostDeadline: number;
         const nowHost = this.addon.monotonicNs();
         if (this.icount) {
-          const ic = this.native.icount();
+          const ic = this.cpu.icount();
           limit = ic + SLICE_INSNS;
           if (deadline !== Infinity) limit = Math.min(limit, Math.max(ic + 1, this.icountTime!.instructionsAt(deadline)));
           hostDeadline = 0;
@@ -524,7 +534,7 @@ export class Machine {
           hostDeadline = nowHost + SLICE_NS;
           if (deadline !== Infinity) hostDeadline = Math.min(hostDeadline, this.realTime!.hostTimeAt(deadline));
         }
-        if (this.insnTarget !== Infinity) limit = Math.min(limit, Math.max(this.native.icount() + 1, this.insnTarget));
+        if (this.insnTarget !== Infinity) limit = Math.min(limit, Math.max(this.cpu.icount() + 1, this.insnTarget));
         if (this.realTime) this.realTime.compensateStall(this.progressNs);
         this.running = true;
         this.cpu.engineRunning(true);
@@ -556,6 +566,54 @@ export class Machine {
     this.pauseReason = null;
     return { kind: 'paused', reason };
   }
+
+  /** Before a run: what the native side watches for the exception model (the masks, HardFault/NMI active). */
+  private syncNativeWatches(): void {
+    const maskPrio = this.exceptions.maskedPendingPriority();
+    const groupMask = this.scs.nvic.groupMask();
+    if (maskPrio !== this.maskWatch[0] || groupMask !== this.maskWatch[1]) {
+      // The native watch is state only this call changes: sent when it changes.
+      this.maskWatch[0] = maskPrio;
+      this.maskWatch[1] = groupMask;
+      this.native.setMaskWatch(maskPrio, groupMask);
+    }
+    const hfNmi = this.scs.nvic.isActive(EXC_HARDFAULT) || this.scs.nvic.isActive(EXC_NMI);
+    if (hfNmi !== this.hfNmiActive) {
+      this.hfNmiActive = hfNmi;
+      this.native.setHfNmiActive(hfNmi);
+    }
+  }
+
+  /**
+   * An exception return offered by the native run (setReturnCallback), the engine stopped at it:
+   * done here, with what the run loop would do before the next run (take what is now takeable,
+   * the iteration hook, the native watches), and the run carries on (1). Stops the run (2) when
+   * the loop has more to do: sleep-on-exit, a return to T = 0, a pause, an outcome, a reset.
+   * Declined (0: an ordinary stop) while single-stepping or with breakpoints or watchpoints set.
+   */
+  private readonly inlineReturn = (pc: number): number => {
+    if (this.stepping || this.debugPoints || this.pauseReason !== null || this.outcome || this.resetRequested) return 0;
+    this.cpu.engineRunning(false);
+    // The engine is stopped: what changes here is handled here (kick() asks no stop), except an
+    // earlier timer deadline than the run's limit or host deadline, which ends the run.
+    this.running = false;
+    this.deadlineMoved = false;
+    try {
+      this.exceptions.exceptionReturn(pc | 1);
+      if (this.exceptions.sleepOnExit || this.exceptions.invStateDeferred) return 2;
+      let taken = 0;
+      while (this.exceptions.takePending()) {
+        if (++taken > 1000) throw new Error('exception storm: more than 1000 nested entries without running an instruction');
+      }
+      this.onIteration?.();
+      if (this.pauseReason !== null || this.outcome || this.resetRequested || this.deadlineMoved) return 2;
+      this.syncNativeWatches();
+      return 1;
+    } finally {
+      this.running = true;
+      this.cpu.engineRunning(true);
+    }
+  };
 
   /** The guest asked to leave (semihosting SYS_EXIT): unwinds from inside a handler. */
   exit(code: number, reason: string): never {
@@ -769,7 +827,7 @@ export class Machine {
       devices,
       parts: this.parts && typeof this.parts === 'object' ? captureState(this.parts) : null,
       timers: this.sched.saveTimers(),
-      icount: this.native.icount(),
+      icount: this.cpu.icount(),
       warpNs: this.icountTime?.warpNs ?? 0,
       now: this.sched.now(),
       icountMode: this.icount !== null,
@@ -802,7 +860,7 @@ export class Machine {
     } catch (e) {
       throw new StateError((e as Error).message);
     }
-    this.native.setIcount(state.icount);
+    this.cpu.setIcount(state.icount);
     if (this.icountTime) this.icountTime.warpNs = state.warpNs;
     this.realTime?.restoreNow(state.now);
     this.cpu.restore(state.cpu);

@@ -127,6 +127,33 @@ export interface NativeCpu {
   readRegsInto(ids: Int32Array, out: Uint32Array, privileged?: boolean): void;
   /** writeRegs from typed arrays: values[i] (values at least as long as ids) to ids[i]. */
   writeRegsFrom(ids: Int32Array, values: Uint32Array): void;
+  /**
+   * Exception entry's core half (native/src/exceptions.cc): push the context (r0-r3, r12, lr, the
+   * return address, xPSR) on the stack in use, realigned under `ExcFlags.StkAlign` with xPSR bit 9
+   * saying so, LR = EXC_RETURN for that context; or with `ExcFlags.NoStack` leave the stack pointers
+   * and set LR = `lr`; then fetch the vector at `vectorAddress` and enter Handler mode (MSP active,
+   * nPRIV kept, xPSR = T | exc, PC = vector). The return address is `returnAddress` with
+   * `ExcFlags.ReturnGiven`, else PC. Returns the vector, or -1 (a frame word not writable) / -2 (the
+   * vector not readable), with no register changed.
+   */
+  excEnter(exc: number, vectorAddress: number, returnAddress: number, lr: number, flags: number): number;
+  /**
+   * Exception return's core half, in Handler mode after the model's checks: pop the frame from MSP
+   * (or PSP with `ExcReturnFlags.Psp`), step that SP over it (and the realignment word under
+   * `ExcReturnFlags.StkAlign` when xPSR bit 9 says so), then Thread mode (`ExcReturnFlags.Thread`:
+   * IPSR 0, SPSEL = the PSP flag) or Handler mode with the popped IPSR; nPRIV kept. Returns the popped
+   * xPSR, or -1 (the frame not readable; no register changed).
+   */
+  excReturn(flags: number): number;
+  /** The last excEnter's return address, or the last excReturn's popped PC. */
+  excAddress(): number;
+  /**
+   * `fn(pc)` is offered every exception return during run() (the engine stopped at it, PC =
+   * EXC_RETURN & ~1, icount exact) and answers 0 (not done: run() returns Interrupt 8), 1 (done:
+   * the run carries on from the new PC within its limit and deadline) or 2 (done: run() returns
+   * Requested). A throw ends the run as an MMIO handler's does. null: every return is a stop.
+   */
+  setReturnCallback(fn: ((pc: number) => number) | null): void;
   readReg(id: number): number;
   writeReg(id: number, value: number): void;
 
@@ -295,4 +322,19 @@ export interface NativeAddon extends PosixApi {
 /** Load the addon (built by `make native`). */
 export function loadNative(): NativeAddon {
   return loadAddonModule() as NativeAddon;
+}
+
+/** `excEnter` flags. */
+export const enum ExcFlags {
+  StkAlign = 1,
+  ClearT = 2,
+  NoStack = 4,
+  ReturnGiven = 8,
+}
+
+/** `excReturn` flags. */
+export const enum ExcReturnFlags {
+  Psp = 1,
+  Thread = 2,
+  StkAlign = 4,
 }
