@@ -9,10 +9,19 @@
  */
 import { parseQemuArgs } from '../../src/cli/qemu-args.js';
 import { systemConfigFromArgs } from '../../src/cli/launch.js';
-import { createSystem } from '../../src/system/system.js';
+import { createSystem, type System } from '../../src/system/system.js';
 import type { RunResult } from './run-cmemu.js';
 
-export async function runArgs(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export interface RunArgsOptions {
+  input?: string;
+  timeoutMs?: number;
+  /** Called with the system before the run. */
+  before?: (sys: System) => void;
+  /** Called with the system after the run, before it is closed. */
+  after?: (sys: System) => void;
+}
+
+export async function runArgs(args: string[], opts: RunArgsOptions = {}): Promise<RunResult> {
   const t0 = Date.now();
   let stdout = '';
   let stderr = '';
@@ -30,6 +39,7 @@ export async function runArgs(args: string[], opts: { input?: string; timeoutMs?
   const sys = await createSystem(cfg);
   if (shown) sys.uart(0).onData((d) => (stdout += latin1(d)));
   if (opts.input !== undefined) sys.uart(0).write(opts.input);
+  opts.before?.(sys);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -39,6 +49,7 @@ export async function runArgs(args: string[], opts: { input?: string; timeoutMs?
     const o = await sys.run();
     const code = o.kind === 'exit' ? o.code : o.kind === 'stopped' ? 0 : 1;
     if (o.kind === 'lockup' || o.kind === 'error') stderr += `cmemu: ${o.message}\n`;
+    opts.after?.(sys);
     return { code: timedOut ? null : code, signal: timedOut ? 'SIGKILL' : null, stdout, stderr, ms: Date.now() - t0 };
   } finally {
     clearTimeout(timer);
