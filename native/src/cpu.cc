@@ -79,6 +79,7 @@ Napi::Function NativeCpu::Init(Napi::Env env) {
                          InstanceMethod("readRegs", &NativeCpu::ReadRegs),
                          InstanceMethod("writeRegs", &NativeCpu::WriteRegs),
                          InstanceMethod("readRegsInto", &NativeCpu::ReadRegsInto),
+                         InstanceMethod("masks", &NativeCpu::Masks),
                          InstanceMethod("writeRegsFrom", &NativeCpu::WriteRegsFrom),
                          InstanceMethod("stopIntno", &NativeCpu::StopIntno),
                          InstanceMethod("readReg", &NativeCpu::ReadReg),
@@ -413,6 +414,19 @@ void NativeCpu::ReadRegsInto(const Napi::CallbackInfo& info) {
   const bool privileged = info.Length() > 2 && info[2].ToBoolean().Value();
   if (privileged) readRegsPrivileged(env, ids, out, n);
   else readRegsRaw(env, ids, out, n);
+}
+
+// masks() -> PRIMASK | FAULTMASK << 1 | BASEPRI << 8 | IPSR << 16, read as readRegsInto's
+// privileged pass does: one number, no typed arrays (exception entry and return's priority checks
+// read them at every stop and return).
+Napi::Value NativeCpu::Masks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensureOpen(env);
+  static const int32_t ids[4] = {UC_ARM_REG_PRIMASK, UC_ARM_REG_FAULTMASK, UC_ARM_REG_BASEPRI, UC_ARM_REG_IPSR};
+  uint32_t v[4];
+  readRegsPrivileged(env, ids, v, 4);
+  const uint32_t packed = (v[0] & 1u) | ((v[1] & 1u) << 1) | ((v[2] & 0xffu) << 8) | ((v[3] & 0x1ffu) << 16);
+  return Napi::Number::New(env, static_cast<double>(packed));
 }
 
 void NativeCpu::readRegsPrivileged(Napi::Env env, const int32_t* ids, uint32_t* out, size_t n) {

@@ -147,6 +147,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   Napi::Value ReadRegs(const Napi::CallbackInfo& info);
   void WriteRegs(const Napi::CallbackInfo& info);
   void ReadRegsInto(const Napi::CallbackInfo& info);
+  Napi::Value Masks(const Napi::CallbackInfo& info);
   void MemReadInto(const Napi::CallbackInfo& info);
   void WriteRegsFrom(const Napi::CallbackInfo& info);
   Napi::Value StopIntno(const Napi::CallbackInfo& info);

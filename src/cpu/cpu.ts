@@ -39,7 +39,6 @@ const SNAPSHOT_IDS = ids(
   Reg.R0, Reg.R1, Reg.R2, Reg.R3, Reg.R4, Reg.R5, Reg.R6, Reg.R7, Reg.R8, Reg.R9, Reg.R10, Reg.R11, Reg.R12,
   Reg.SP, Reg.LR, Reg.PC, Reg.XPSR, Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK,
 );
-const MASK_IDS = ids(Reg.PRIMASK, Reg.BASEPRI, Reg.FAULTMASK, Reg.IPSR);
 const W_XPSR_CONTROL_XPSR = ids(Reg.XPSR, Reg.CONTROL, Reg.XPSR);
 const W_CONTROL = ids(Reg.CONTROL);
 const W_ENTRY = ids(Reg.XPSR, Reg.MSP, Reg.PSP, Reg.CONTROL, Reg.LR, Reg.PC);
@@ -140,8 +139,8 @@ export class Cpu {
   /** PRIMASK, BASEPRI, FAULTMASK, IPSR in one call. */
   masks(): { primask: number; basepri: number; faultmask: number; ipsr: number } {
     if (this.masksCache) return this.masksCache;
-    const v = this.privilegedRead(MASK_IDS);
-    const m = { primask: v[0]! & 1, basepri: v[1]! & 0xff, faultmask: v[2]! & 1, ipsr: v[3]! & 0x1ff };
+    const v = this.native.masks();
+    const m = { primask: v & 1, basepri: (v >>> 8) & 0xff, faultmask: (v >>> 1) & 1, ipsr: v >>> 16 };
     if (!this.running) this.masksCache = m;
     return m;
   }

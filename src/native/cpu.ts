@@ -125,6 +125,8 @@ export interface NativeCpu {
    * CONTROL is reported as it was.
    */
   readRegsInto(ids: Int32Array, out: Uint32Array, privileged?: boolean): void;
+  /** PRIMASK | FAULTMASK << 1 | BASEPRI << 8 | IPSR << 16, read as readRegsInto's privileged pass does. */
+  masks(): number;
   /** writeRegs from typed arrays: values[i] (values at least as long as ids) to ids[i]. */
   writeRegsFrom(ids: Int32Array, values: Uint32Array): void;
   /**

@@ -75,6 +75,11 @@ describe('native addon basics', () => {
     expect([...out]).toEqual([0x20002000, 1, 1, 1 << 24]);
     // Put back as it was: still unprivileged Thread mode.
     expect(cpu.readRegs([Reg.CONTROL, Reg.XPSR])).toEqual([1, 1 << 24]);
+    // masks(): PRIMASK | FAULTMASK << 1 | BASEPRI << 8 | IPSR << 16, through the same privileged pass.
+    expect(cpu.masks()).toBe(1);
+    cpu.writeRegs([Reg.XPSR, Reg.CONTROL], [(1 << 24) | 11, 0]);
+    cpu.writeRegs([Reg.PRIMASK, Reg.FAULTMASK, Reg.BASEPRI], [0, 1, 0xa0]);
+    expect(cpu.masks()).toBe(2 | (0xa0 << 8) | (11 << 16));
     expect(() => cpu.readRegsInto(ids, new Uint32Array(2))).toThrow(/shorter/);
     expect(() => cpu.writeRegsFrom(Int32Array.of(Reg.R0), new Int32Array(1) as unknown as Uint32Array)).toThrow(/Uint32Array/);
     expect(() => cpu.readRegsInto([Reg.R0] as unknown as Int32Array, out)).toThrow(/Int32Array/);
