@@ -71,6 +71,13 @@ export class Nvic implements ExceptionController {
   private readonly lines: IrqLine[] = [];
   private nPending = 0;
   private nActive = 0;
+  /**
+   * bestPending()'s answer while nothing it depends on (pending, enabled, priorities) changed; -1:
+   * not known. Exception entry and return ask for it several times per exception.
+   */
+  #best = -1;
+  /** activeGroupPriority()'s answer while active bits, priorities and PRIGROUP stay; NaN: not known. */
+  #activeGroup = NaN;
   private readonly log: Logger;
 
   constructor(opts: NvicOptions) {
@@ -100,6 +107,8 @@ export class Nvic implements ExceptionController {
   }
   loadState(s: DeviceState): void {
     restoreState(this, s, 'nvic');
+    this.#best = -1;
+    this.#activeGroup = NaN;
   }
 
   reset(): void {
@@ -112,6 +121,8 @@ export class Nvic implements ExceptionController {
     this.prio[EXC_HARDFAULT] = -1;
     this.nPending = 0;
     this.nActive = 0;
+    this.#best = -1;
+    this.#activeGroup = NaN;
     this.prigroup = 0;
     const s = this.scb;
     s.vtor = 0;
@@ -171,6 +182,7 @@ export class Nvic implements ExceptionController {
     if (this.pending[exc]) return;
     this.pending[exc] = 1;
     this.nPending++;
+    this.#best = -1;
     this.onChange();
   }
 
@@ -178,6 +190,7 @@ export class Nvic implements ExceptionController {
     if (!this.exists(exc) || !this.pending[exc]) return;
     this.pending[exc] = 0;
     this.nPending--;
+    this.#best = -1;
   }
 
   isPending(exc: number): boolean {
@@ -195,6 +208,7 @@ export class Nvic implements ExceptionController {
     if (this.active[exc] === v) return;
     this.active[exc] = v;
     this.nActive += on ? 1 : -1;
+    this.#activeGroup = NaN;
     if (!on) this.onChange();
   }
 
@@ -216,6 +230,7 @@ export class Nvic implements ExceptionController {
     const v = on ? 1 : 0;
     if (this.enabled[exc] === v) return;
     this.enabled[exc] = v;
+    this.#best = -1;
     if (on && this.pending[exc]) this.onChange();
   }
 
@@ -230,6 +245,8 @@ export class Nvic implements ExceptionController {
     const p = value & this.priorityMask;
     if (this.prio[exc] === p) return;
     this.prio[exc] = p;
+    this.#best = -1;
+    this.#activeGroup = NaN;
     if (this.nPending) this.onChange();
   }
 
@@ -237,6 +254,7 @@ export class Nvic implements ExceptionController {
     g &= 7;
     if (g === this.prigroup) return;
     this.prigroup = g;
+    this.#activeGroup = NaN;
     if (this.nPending) this.onChange();
   }
 
@@ -250,6 +268,7 @@ export class Nvic implements ExceptionController {
 
   bestPending(): number {
     if (this.nPending === 0) return 0;
+    if (this.#best >= 0) return this.#best;
     let best = 0;
     let bestPrio = PRIO_NONE;
     for (let exc = 1; exc < this.count; exc++) {
@@ -258,6 +277,7 @@ export class Nvic implements ExceptionController {
         best = exc;
       }
     }
+    this.#best = best;
     return best;
   }
 
@@ -270,6 +290,7 @@ export class Nvic implements ExceptionController {
 
   activeGroupPriority(): number {
     if (this.nActive === 0) return PRIO_NONE;
+    if (this.#activeGroup === this.#activeGroup) return this.#activeGroup;
     let best = PRIO_NONE;
     for (let exc = 1; exc < this.count; exc++) {
       if (this.active[exc]) {
@@ -277,6 +298,7 @@ export class Nvic implements ExceptionController {
         if (g < best) best = g;
       }
     }
+    this.#activeGroup = best;
     return best;
   }
 
@@ -286,6 +308,7 @@ export class Nvic implements ExceptionController {
     if (!this.active[exc]) {
       this.active[exc] = 1;
       this.nActive++;
+      this.#activeGroup = NaN;
     }
     if (this.log.enabled('trace')) this.log.log('trace', `nvic: activate ${exc}`);
   }
@@ -295,11 +318,13 @@ export class Nvic implements ExceptionController {
     if (this.active[exc]) {
       this.active[exc] = 0;
       this.nActive--;
+      this.#activeGroup = NaN;
     }
     // A level-sensitive line still held high pends again on exception return (as QEMU's complete_irq).
     if (this.levelHigh(exc) && !this.pending[exc]) {
       this.pending[exc] = 1;
       this.nPending++;
+      this.#best = -1;
     }
     if (this.nPending) this.onChange();
   }
