@@ -514,15 +514,10 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
 
   // mask watch
   int maskPrio_ = -1;
-  // excEnter's return address, or excReturn's popped PC (excAddress()).
-  uint32_t excAddress_ = 0;
   uint32_t maskPrigroup_ = 0xFF;
 
   // JS callbacks
   Napi::FunctionReference mmioRead_, mmioWrite_, eventCb_;
-  // setReturnCallback: exception returns handled by JS without ending the run (run.cc).
-  Napi::FunctionReference returnFn_;
-  uint64_t inlineReturns_ = 0;
   napi_ref pendingErrorRef_ = nullptr;  // holder object {error} of what a JS handler threw
   bool haveError_ = false;
 
@@ -534,6 +529,12 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // counters for tests and tuning
   int64_t hookStopNs_ = 0;  // when the block hook last stopped a run on a stop bit
   uint64_t tlbFills_ = 0, mmioCalls_ = 0;
+
+  // setReturnCallback: exception returns handled by JS without ending the run (run.cc).
+  Napi::FunctionReference returnFn_;
+  uint64_t inlineReturns_ = 0;
+  // excEnter's return address, or excReturn's popped PC (excAddress()).
+  uint32_t excAddress_ = 0;
 
   friend void TsfnCallJs(napi_env env, napi_value, void* context, void*);
 };
