@@ -51,7 +51,7 @@ BARE := build/bench/bare
 bare: $(BARE)
 $(BARE): native/bench/bare.c native/deps/unicorn/.complete
 	mkdir -p $(dir $@)
-	cc -O2 -Wall -Wextra -o $@ native/bench/bare.c -Inative/deps/unicorn/include native/deps/unicorn/lib/libunicorn.a -lpthread -lm -lrt
+	cc -O2 -Wall -Wextra -Wl,--no-relax -o $@ native/bench/bare.c -Inative/deps/unicorn/include native/deps/unicorn/lib/libunicorn.a -lpthread -lm -lrt
 
 bench: deps build native firmware $(BARE)
 	node dist/bench/run.js

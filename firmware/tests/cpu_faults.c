@@ -6,6 +6,9 @@
  *   (a) coprocessor instructions (CDP, MCR, MRC, MCRR, LDC, STC and their "2" forms) on
  *       coprocessors 0, 7, 10, 11, 14, 15: a Cortex-M3 has no coprocessor, so each one is a
  *       UsageFault NOCP (ARMv7-M: Coproc_Accepted() is FALSE -> GenerateCoprocessorException()).
+ *   (b) T32 1111 1001 xxx0: ARMv7-A's Advanced SIMD element and structure loads and stores,
+ *       UNDEFINED on ARMv7-M (A5.3.10): a UsageFault UNDEFINSTR at the instruction, with nothing
+ *       loaded or stored and no base writeback.
  */
 #include "test.h"
 #include "probe.h"
@@ -104,6 +107,29 @@ int main(void)
             run_code(hw, 2, (uint32_t)&words[4], 0, 0);
             report(name, EXC_USAGEFAULT, UFSR_NOCP);
         }
+    }
+
+    /* (b) Advanced SIMD element/structure load/store encodings, base r0 = &words[4], r2 = 0x22222222 */
+    static const struct insn simd_forms[] = {
+        { "vst1.8 {d0}, [r0]", { 0xF900, 0x070F } },
+        { "vld1.8 {d0}, [r0]!", { 0xF920, 0x070D } },
+        { "vld4.8 {d0[1]-d3[1]}, [r0], r2", { 0xF9A0, 0x0322 } },
+        { "vst1.32 {d0[0]}, [r0]", { 0xF980, 0x080F } },
+        { "vld1.32 {d0[]}, [r0]", { 0xF9A0, 0x0C8F } },
+        { "vst2.16 {d0-d1}, [r0:128]", { 0xF900, 0x086F } },
+    };
+    for (unsigned f = 0; f < sizeof simd_forms / sizeof simd_forms[0]; f++) {
+        for (unsigned i = 0; i < 8; i++)
+            words[i] = 0x5A5A5A5Au;
+        ksnprintf(name, sizeof name, "(b) %s", simd_forms[f].name);
+        uint32_t r0 = run_code(simd_forms[f].hw, 2, (uint32_t)&words[4], 0, 0);
+        report(name, EXC_USAGEFAULT, UFSR_UNDEFINSTR);
+        unsigned changed = 0;
+        for (unsigned i = 0; i < 8; i++)
+            changed += words[i] != 0x5A5A5A5Au;
+        kprintf("  r0 %s, %u words changed\n", r0 == (uint32_t)&words[4] ? "kept" : "written back", changed);
+        if (r0 != (uint32_t)&words[4] || changed)
+            failures++;
     }
 
     CHECK(failures == 0, "%u cases differ from ARMv7-M", failures);

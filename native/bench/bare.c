@@ -44,8 +44,10 @@ static void die(const char *what, uc_err e) {
 
 static int isRam(uint32_t a) { return a < kFlash + kMemSize || (a - kSram) < kMemSize; }
 
+static unsigned long long tlbFills;
 static bool tlbFill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb_entry *e, void *ud) {
   (void)uc; (void)ud;
+  tlbFills++;
   uint32_t page = (uint32_t)vaddr & ~(PAGE - 1);
   uint32_t pn = page / PAGE;
   e->paddr = page;
@@ -211,7 +213,7 @@ int main(int argc, char **argv) {
     pc = (pc & ~1u) + 2;  /* past the BKPT */
   }
   fflush(stdout);
-  if (count) fprintf(stderr, "bare: %llu instructions\n", (unsigned long long)icount);
+  if (count) fprintf(stderr, "bare: %llu instructions, %llu TLB fills\n", (unsigned long long)icount, tlbFills);
   uc_close(uc);
   return status;
 }

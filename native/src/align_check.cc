@@ -22,6 +22,15 @@
 // and the first pc_next its start; otherwise the check is switched off with one line on stderr.
 // STREX is not covered: QEMU compares the address with the monitor's first and fails the store
 // without an access (a misaligned LDREX faulted, so the monitor never holds a misaligned address).
+//
+// The same per-instruction decode makes UNDEFINED what Unicorn's translator performs on a core
+// without them: T32 1111 1001 xxx0 (ARMv7-A's Advanced SIMD element and structure loads and
+// stores; UNDEFINED on ARMv7-M, where that space is stores with the sign bit set). QEMU 5.0
+// decodes them as NEON whenever its FP access check passes, which it does on Unicorn's
+// Cortex-M3. Their accesses are given kUndefMmuIdx, an MMU index nothing else uses, whose TLB
+// never gets an entry: every execution reaches the TLB-fill hook, which refuses it as an
+// undefined instruction (Stop::InvalidInsn, PC at it, nothing done: these instructions write
+// registers only after their accesses). One that its IT condition skips does nothing, as in QEMU.
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -56,7 +65,9 @@ struct AlignState {
   void* tb = nullptr;
   bool first = false;
   bool force = false;
+  bool undef = false;
   uint64_t flagged = 0;
+  uint64_t undefined = 0;
 };
 thread_local AlignState t_align;
 bool g_alignOff = false;
@@ -74,6 +85,10 @@ bool alwaysAligned(uint16_t hw1, uint16_t hw2) {
       || ((hw1 & 0xFE40) == 0xE840 && (hw1 & 0x0120) != 0);  // STRD / LDRD (imm, literal)
 }
 
+// T32 1111 1001 xxx0: UNDEFINED on ARMv7-M (A5.3.10: a store encoding with bit 24 set), performed
+// by Unicorn's translator as an Advanced SIMD element/structure load or store.
+bool undefinedAccess(uint16_t hw1) { return (hw1 & 0xFF10) == 0xF900; }
+
 void alignTranslateInsn(void* db, void* cpu) {
   AlignState& s = t_align;
   const char* d = static_cast<const char*>(db);
@@ -90,25 +105,34 @@ void alignTranslateInsn(void* db, void* cpu) {
       g_alignOff = true;
     }
   }
-  bool force = false;
+  bool force = false, undef = false;
   if (!g_alignOff) {
     uint8_t b[4] = {0, 0, 0, 0};
-    if (uc_mem_read(s.uc, pc, b, 4) == UC_ERR_OK || uc_mem_read(s.uc, pc, b, 2) == UC_ERR_OK)
+    if (uc_mem_read(s.uc, pc, b, 4) == UC_ERR_OK || uc_mem_read(s.uc, pc, b, 2) == UC_ERR_OK) {
       force = alwaysAligned(thumb::half(b), thumb::half(b + 2));
+      undef = undefinedAccess(thumb::half(b));
+    }
   }
   s.force = force;
+  s.undef = undef;
   if (force) s.flagged++;
+  if (undef) s.undefined++;
   s.real(db, cpu);
   s.force = false;
+  s.undef = false;
 }
 
 inline int withAlign(int memop) {
+  // An UNDEFINED instruction's access asks for no alignment: the TLB refusal must come first.
+  if (t_align.undef) return memop & ~kMoAmask;
   return t_align.force && (memop & kMoAmask) == 0 ? memop | kMoAlign4 : memop;
 }
+inline uintptr_t withIndex(uintptr_t idx) { return t_align.undef ? static_cast<uintptr_t>(kUndefMmuIdx) : idx; }
 
 }  // namespace
 
 uint64_t alignCheckedInsns() { return t_align.flagged; }
+uint64_t undefinedAccessInsns() { return t_align.undefined; }
 
 }  // namespace cmemu
 
@@ -131,22 +155,24 @@ __attribute__((visibility("hidden"))) void __wrap_translator_loop_arm(const void
   t_align.tb = tb;
   t_align.first = true;
   t_align.force = false;
+  t_align.undef = false;
   __real_translator_loop_arm(t_align.ops, db, cpu, tb, max_insns);
-  const uint64_t flagged = t_align.flagged;
+  const uint64_t flagged = t_align.flagged, undefined = t_align.undefined;
   t_align = saved;
   t_align.flagged = flagged;
+  t_align.undefined = undefined;
 }
 
 __attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_ld_i32_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
-  __real_tcg_gen_qemu_ld_i32_arm(s, val, addr, idx, cmemu::withAlign(memop));
+  __real_tcg_gen_qemu_ld_i32_arm(s, val, addr, cmemu::withIndex(idx), cmemu::withAlign(memop));
 }
 __attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_st_i32_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
-  __real_tcg_gen_qemu_st_i32_arm(s, val, addr, idx, cmemu::withAlign(memop));
+  __real_tcg_gen_qemu_st_i32_arm(s, val, addr, cmemu::withIndex(idx), cmemu::withAlign(memop));
 }
 __attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_ld_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
-  __real_tcg_gen_qemu_ld_i64_arm(s, val, addr, idx, cmemu::withAlign(memop));
+  __real_tcg_gen_qemu_ld_i64_arm(s, val, addr, cmemu::withIndex(idx), cmemu::withAlign(memop));
 }
 __attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_st_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
-  __real_tcg_gen_qemu_st_i64_arm(s, val, addr, idx, cmemu::withAlign(memop));
+  __real_tcg_gen_qemu_st_i64_arm(s, val, addr, cmemu::withIndex(idx), cmemu::withAlign(memop));
 }
 }

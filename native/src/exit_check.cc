@@ -57,13 +57,13 @@ struct CmemuTls {
   uintptr_t phase_mask;  // 8
   int64_t poll;          // 16
   int32_t attention;     // 24
-  int32_t pad;
+  int32_t fill_idx;      // 28: the MMU index of the TLB fill in progress, or -1
   void* cpu;             // 32
   uintptr_t fill_ra;     // 40
   void* uc;              // 48: cpu's engine
 };
 __attribute__((visibility("hidden"))) thread_local CmemuTls cmemu_tls
-    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, 0, nullptr};
+    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, -1, nullptr, 0, nullptr};
 bool __real_unicorn_fill_tlb_arm(void* cs, uint64_t address, int size, int rw, int mmu_idx, bool probe, uintptr_t retaddr);
 void cmemu_block_start(uintptr_t ra, void* uc);
 void __real_helper_check_exit_request_arm(void* uc, uint32_t in_delay_slot);
@@ -488,6 +488,8 @@ void NativeCpu::slowBlockStart(const CallEntry& e, bool due) {
   if (tracking_) icount_ += blockCount_;
 }
 
+int fillMmuIdx() { return cmemu_tls.fill_idx; }
+
 }  // namespace cmemu
 
 extern "C" {
@@ -533,9 +535,12 @@ int32_t* cmemu_attention_word() { return &cmemu_tls.attention; }
 __attribute__((visibility("hidden"))) bool __wrap_unicorn_fill_tlb_arm(void* cs, uint64_t address, int size, int rw, int mmu_idx,
                                                                      bool probe, uintptr_t retaddr) {
   const uintptr_t prev = cmemu_tls.fill_ra;
+  const int32_t prevIdx = cmemu_tls.fill_idx;
   cmemu_tls.fill_ra = retaddr;
+  cmemu_tls.fill_idx = mmu_idx;
   const bool r = __real_unicorn_fill_tlb_arm(cs, address, size, rw, mmu_idx, probe, retaddr);
   cmemu_tls.fill_ra = prev;
+  cmemu_tls.fill_idx = prevIdx;
   return r;
 }
 

@@ -22,6 +22,15 @@ void unregisterCpu(NativeCpu* cpu);
 // The NativeCpu whose run is in progress on this thread (nullptr outside runs).
 NativeCpu* currentCpu();
 
+// The core MMU index that the addon gives, at translation, to the accesses of instructions that
+// ARMv7-M leaves UNDEFINED but Unicorn's translator performs (align_check.cc): no TLB entry is
+// ever made for it, so each such access reaches the TLB-fill hook, which refuses it as an
+// undefined instruction. M-profile cores without the Security Extension never use it
+// (QEMU's ARMMMUIdx_MSPrivNegPri).
+constexpr int kUndefMmuIdx = 7;
+// The MMU index of the TLB fill in progress on this thread (unicorn_fill_tlb wrapper), or -1.
+int fillMmuIdx();
+
 // While a run is in progress on this thread, the block-start wrapper serves this CPU.
 struct RunScope {
   explicit RunScope(NativeCpu* cpu);

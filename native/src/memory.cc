@@ -50,7 +50,7 @@ void NativeCpu::flushDeletedHooks() {
   uc_emu_start(uc_, 0xFFFFFFFFu, 0, 0, 0);
   pc |= 1;
   uc_reg_write(uc_, UC_ARM_REG_PC, &pc);
-  tlbRefused_ = tlbRefusedMpu_ = false;
+  tlbRefused_ = tlbRefusedMpu_ = tlbRefusedUndef_ = false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,6 +316,11 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
     c->tlbRefusedMpu_ = mpu;
     return false;  // Unicorn raises UC_ERR_EXCEPTION at once (precise)
   };
+  // An access of an instruction ARMv7-M leaves UNDEFINED (align_check.cc): never an entry.
+  if (fillMmuIdx() == kUndefMmuIdx) {
+    c->tlbRefusedUndef_ = true;
+    return refuse(false);
+  }
   // The MPU (PMSAv7, ARMv7-M B3.5). QEMU keeps one TLB per MMU index, and the index encodes the
   // privilege, so an entry filled here serves only the privilege read here. The PPB is never
   // subject to the MPU. `mpuProt` stays RWX when the MPU does not apply.

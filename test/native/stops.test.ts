@@ -81,6 +81,43 @@ describe('exception instructions and hints', () => {
     expect(cpu.icount()).toBe(16);
   });
 
+  it('T32 1111 1001 xxx0 (Advanced SIMD element/structure load/store on v7-A) is UNDEFINED: it stops at itself with nothing done, every time, also inside an IT block', () => {
+    const FORMS: [string, number[]][] = [
+      ['vst1.8 {d0}, [r1]', [0xf901, 0x070f]],
+      ['vld1.8 {d0}, [r1]!', [0xf921, 0x070d]],
+      ['vld4.8 {d0[1],d1[1],d2[1],d3[1]}, [r1], r2', [0xf9a1, 0x0322]],
+    ];
+    for (const [name, insn] of FORMS) {
+      // movs r0,#1 ; adds r0,#1 ; <insn> ; adds r0,#1 ; b .
+      const { cpu, reg, set, ram } = rig([0x2001, 0x3001, ...insn, 0x3001, 0xe7fe]);
+      new Uint8Array(ram).fill(0x5a, 0x100, 0x140);
+      set({ R1: RAM + 0x100, R2: 8 });
+      for (let k = 0; k < 2; k++) {
+        expect(cpu.run(1000, 0), name).toBe(Stop.InvalidInsn);
+        expect(reg(Reg.PC), name).toBe(C + 4);
+        expect(reg(Reg.R0), name).toBe(2);
+        expect(reg(Reg.R1), `${name}: no writeback`).toBe(RAM + 0x100);
+        expect(cpu.icount(), name).toBe(2);
+      }
+      expect([...new Uint8Array(ram, 0x100, 0x40)].every((b) => b === 0x5a), `${name}: nothing stored`).toBe(true);
+    }
+    // In an IT block: taken, it stops at itself with ITSTATE its own; skipped, it does nothing.
+    // cmp r0, r3 ; ite eq ; vst1.8 {d0}, [r1] (eq) ; adds r0, #1 (ne) ; b .
+    const IT = [0x4298, 0xbf0c, 0xf901, 0x070f, 0x3001, 0xe7fe];
+    const taken = rig(IT);
+    taken.set({ R0: 5, R3: 5, R1: RAM + 0x100 });
+    expect(taken.cpu.run(1000, 0)).toBe(Stop.InvalidInsn);
+    expect(taken.reg(Reg.PC)).toBe(C + 4);
+    expect(taken.cpu.icount()).toBe(2);
+    const xpsr = taken.reg(Reg.XPSR);
+    const itstate = ((xpsr >>> 25) & 3) | (((xpsr >>> 10) & 0x3f) << 2);
+    expect(itstate, 'ITSTATE at the first instruction of ite eq (firstcond 0000, mask 1100)').toBe(0x0c);
+    const skipped = rig(IT);
+    skipped.set({ R0: 5, R3: 6, R1: RAM + 0x100 });
+    expect(skipped.cpu.run(10, 0)).toBe(Stop.Limit);
+    expect(skipped.reg(Reg.R0)).toBe(6);
+  });
+
   it('BX to an even address is an invalid instruction at the target', () => {
     const { cpu, reg, set } = rig([0x4708]); // bx r1
     set({ R1: C + 0x100 });

@@ -29,7 +29,8 @@ const RAM = (pc: number) => pc >= 0x20000000 && pc < 0x20400000;
 /**
  * The known differences, by the first fault record where the two disagree (`hw(pc)`: the two
  * halfwords at pc in the image, [] outside it). Each returns a reason, or null if it does not apply.
- * (Unaligned LDM/STM/LDRD/STRD used to be one: they fault now, as in QEMU and silicon.)
+ * (Unaligned LDM/STM/LDRD/STRD used to be one, and T32 1111 1001 xxx0 (UNDEFINED on ARMv7-M, which
+ * Unicorn's translator performed as Advanced SIMD loads and stores): both fault now, as in QEMU.)
  */
 const KNOWN: ((c: Rec | undefined, q: Rec | undefined, hw: (pc: number) => number[]) => string | null)[] = [
   // A branch out of RAM into an unimplemented region: cmemu's bus error (as the AHB default slave
@@ -39,10 +40,6 @@ const KNOWN: ((c: Rec | undefined, q: Rec | undefined, hw: (pc: number) => numbe
   // Coprocessor space op1 = 00000x (0xEC0x/0xEC1x/0xFC0x/0xFC1x): UNDEFINED in ARMv7-M, so
   // UNDEFINSTR (cmemu); QEMU's m-nocp decode says NOCP. cmemu is right (README).
   (c, q, hw) => (c && q && c.pc === q.pc && c.cfsr === 0x10000 && q.cfsr === 0x80000 && (hw(c.pc)[0]! & 0xefe0) === 0xec00 ? 'coprocessor op1 00000x: UNDEFINSTR (cmemu, ARMv7-M) vs NOCP (QEMU)' : null),
-  // hw1 = 1111 1001 xxx0 (the T32 store space with bit 8 set: Advanced SIMD element load/store on
-  // ARMv7-A, UNDEFINED on ARMv7-M, A5.3.10): QEMU takes UNDEFINSTR there; Unicorn's translator
-  // does not fault and cmemu runs on to a later record. QEMU is right (a known gap, README).
-  (c, q, hw) => (q && q.cfsr === 0x10000 && (!c || c.pc !== q.pc) && (hw(q.pc)[0]! & 0xff10) === 0xf900 ? 'T32 1111 1001 xxx0 (UNDEFINED on v7-M) not faulting in cmemu (known gap)' : null),
 ];
 
 async function cmemu(img: Uint8Array): Promise<{ out: string; code: number | null }> {
