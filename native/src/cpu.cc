@@ -28,7 +28,9 @@
 extern "C" {
 void __real_tlb_flush_arm(void* cpu);
 static thread_local void** g_captureCpu = nullptr;
+static unsigned long long g_tlbFlushes = 0;
 void __wrap_tlb_flush_arm(void* cpu) {
+  g_tlbFlushes++;
   if (g_captureCpu != nullptr) {
     *g_captureCpu = cpu;
     g_captureCpu = nullptr;
@@ -228,8 +230,8 @@ void NativeCpu::shutdown() {
   }
   alignHook_ = 0;
   if (uc_ != nullptr && getenv("CMEMU_NATIVE_STATS") != nullptr)
-    fprintf(stderr, "cmemu native: %llu blocks translated, %llu TLB fills, %llu call-cache misses, start filter %s (%llu fallbacks, phase %u, offset %u)\n",
-            static_cast<unsigned long long>(newBlocks_), static_cast<unsigned long long>(tlbFills_), static_cast<unsigned long long>(callMisses_),
+    fprintf(stderr, "cmemu native: %llu blocks translated, %llu TLB fills, %llu TLB flushes, %llu call-cache misses, start filter %s (%llu fallbacks, phase %u, offset %u)\n",
+            static_cast<unsigned long long>(newBlocks_), static_cast<unsigned long long>(tlbFills_), g_tlbFlushes, static_cast<unsigned long long>(callMisses_),
             startBits_ != nullptr ? "on" : "off", static_cast<unsigned long long>(phaseFallbacks_), static_cast<unsigned>(startPhase_),
             static_cast<unsigned>(startOff_));
   if (uc_ != nullptr) {
