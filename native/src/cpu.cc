@@ -175,6 +175,13 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
   calls_.assign(kCallCacheSize, CallEntry{});
   hotCalls_ = calls_.data();
   checkCounts_ = getenv("CMEMU_CHECK_COUNTS") != nullptr;
+  // The wrapper's fast count writes icount_, reads limit_, writes blockBefore_ and blockTb_ at
+  // 0/8/16/24 from &icount_. CMEMU_NO_FAST_COUNT=1 turns it off (every start counted in C++).
+  {
+    const char* base = reinterpret_cast<const char*>(&icount_);
+    noFastCount_ = getenv("CMEMU_NO_FAST_COUNT") != nullptr || reinterpret_cast<const char*>(&limit_) != base + 8 ||
+                   reinterpret_cast<const char*>(&blockBefore_) != base + 16 || reinterpret_cast<const char*>(&blockTb_) != base + 24;
+  }
   registerCpu(this);
 
   uc_hook h;

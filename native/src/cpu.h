@@ -3,6 +3,7 @@
 // only set bits in `stopBits_`, which the native block hook turns into uc_emu_stop.
 #pragma once
 
+#include <cstring>
 #include <napi.h>
 #include <unicorn/unicorn.h>
 
@@ -233,6 +234,10 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   alignas(64) uint64_t icount_ = 0;
   uint64_t limit_ = UINT64_MAX;
   uint64_t blockBefore_ = 0;
+  // The wrapper's fast count (exit_check.cc) writes icount_, blockBefore_ and this, the
+  // TranslationBlock it counted last (0: blockStart_/blockSize_/blockCount_ are current); the
+  // four fields must stay in this order, 8 bytes apart (checked in the constructor).
+  uintptr_t blockTb_ = 0;
   RareFlags rare_{};
   CallEntry* hotCalls_ = nullptr;        // calls_.data()
   std::atomic<uint32_t> stopBits_{0};    // written by the watcher too (rarely)
@@ -241,6 +246,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   bool blockValid_ = false;
   bool tracking_ = false;        // every block start is looked at (counting, UNALIGN_TRP)
   bool fastMode_ = false;        // startBits_ != nullptr
+  bool fastCount_ = false;       // this run's block starts are counted by the wrapper (beginEmu)
+  bool noFastCount_ = false;     // CMEMU_NO_FAST_COUNT, or the fields above not laid out as it needs
   // --- the next line: block-start lookups that missed the cache of recent starts ---
   alignas(64) uc_engine* uc_ = nullptr;
   // The block start's fast mode: startBits_ has one bit per 64-byte line of host code that starts
@@ -289,6 +296,20 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void wake();                        // a rare condition or a stop appeared: look at the next block start
   void beginEmu(bool deadline);       // around each uc_emu_start of a run
   void endEmu();
+  // The block the wrapper counted last (blockTb_) into blockStart_/blockSize_/blockCount_/
+  // blockValid_: every reader of those calls it first.
+  void syncBlock() {
+    if (blockTb_ == 0) return;
+    const char* tb = reinterpret_cast<const char*>(blockTb_);
+    uint32_t pc, sc;
+    std::memcpy(&pc, tb, 4);       // TranslationBlock::pc @0
+    std::memcpy(&sc, tb + 12, 4);  // size @12, icount @14
+    blockStart_ = pc;
+    blockSize_ = sc & 0xFFFF;
+    blockCount_ = sc >> 16;
+    blockValid_ = true;
+    blockTb_ = 0;
+  }
   bool blockOfFill(uint32_t* start, uint32_t* size);  // the block of the TLB fill in progress
   __attribute__((noinline, cold)) void nonTrackingStart(const CallEntry& e);
   __attribute__((noinline, cold)) bool exitBlock(uintptr_t tb, CallEntry* out);

@@ -50,6 +50,12 @@ extern "C" {
 //   condition, a stop request; the watcher thread writes it through cmemu_attention_word());
 //   else block starts only count `poll` down and are looked at when it goes negative (the
 //   deadline poll);
+// - fast_count: a counting run in fast mode with nothing else to look at: the wrapper itself
+//   counts a block start whose start bit (start_bits) is set and whose TranslationBlock (return
+//   address - tb_off) points back at it (tc.ptr = return address - start_off): through
+//   count_base (NativeCpu::icount_, then limit_, blockBefore_, blockTb_) it adds tb->icount,
+//   unless that reaches the limit, and records the block for syncBlock(); anything else goes to
+//   cmemu_block_start as before;
 // - cpu: the NativeCpu running on this thread (RunScope); fill_ra: the host return address of
 //   the TLB fill in progress (unicorn_fill_tlb wrapper), or 0.
 struct CmemuTls {
@@ -57,13 +63,21 @@ struct CmemuTls {
   uintptr_t phase_mask;  // 8
   int64_t poll;          // 16
   int32_t attention;     // 24
-  int32_t fill_idx;      // 28: the MMU index of the TLB fill in progress, or -1
-  void* cpu;             // 32
-  uintptr_t fill_ra;     // 40
-  void* uc;              // 48: cpu's engine
+  int32_t fast_count;    // 28
+  uint64_t* count_base;  // 32: &NativeCpu::icount_
+  uint64_t* start_bits;  // 40
+  uintptr_t tb_off;      // 48
+  uintptr_t start_off;   // 56
+  void* cpu;             // 64
+  uintptr_t fill_ra;     // 72
+  void* uc;              // 80: cpu's engine
+  int32_t fill_idx;      // 88: the MMU index of the TLB fill in progress, or -1
 };
 __attribute__((visibility("hidden"))) thread_local CmemuTls cmemu_tls
-    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, -1, nullptr, 0, nullptr};
+    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, nullptr, 0, 0, nullptr, 0, nullptr, -1};
+static_assert(offsetof(CmemuTls, attention) == 24 && offsetof(CmemuTls, fast_count) == 28 && offsetof(CmemuTls, count_base) == 32 &&
+                  offsetof(CmemuTls, start_bits) == 40 && offsetof(CmemuTls, tb_off) == 48 && offsetof(CmemuTls, start_off) == 56,
+              "the wrapper's offsets");
 bool __real_unicorn_fill_tlb_arm(void* cs, uint64_t address, int size, int rw, int mmu_idx, bool probe, uintptr_t retaddr);
 void cmemu_block_start(uintptr_t ra, void* uc);
 void __real_helper_check_exit_request_arm(void* uc, uint32_t in_delay_slot);
@@ -127,7 +141,13 @@ RunScope::RunScope(NativeCpu* cpu)
       prevPhase(cmemu_tls.phase),
       prevMask(cmemu_tls.phase_mask),
       prevPoll(cmemu_tls.poll),
-      prevAttention(cmemu_tls.attention) {
+      prevAttention(cmemu_tls.attention),
+      prevFastCount(cmemu_tls.fast_count),
+      prevCountBase(cmemu_tls.count_base),
+      prevStartBits(cmemu_tls.start_bits),
+      prevTbOff(cmemu_tls.tb_off),
+      prevStartOff(cmemu_tls.start_off) {
+  cmemu_tls.fast_count = 0;
   cmemu_tls.cpu = cpu;
   cmemu_tls.uc = cpu->ucHandle();
 }
@@ -138,6 +158,11 @@ RunScope::~RunScope() {
   cmemu_tls.phase = prevPhase;
   cmemu_tls.phase_mask = prevMask;
   cmemu_tls.poll = prevPoll;
+  cmemu_tls.count_base = static_cast<uint64_t*>(prevCountBase);
+  cmemu_tls.start_bits = static_cast<uint64_t*>(prevStartBits);
+  cmemu_tls.tb_off = prevTbOff;
+  cmemu_tls.start_off = prevStartOff;
+  cmemu_tls.fast_count = prevFastCount;
   __atomic_store_n(&cmemu_tls.attention, prevAttention, __ATOMIC_SEQ_CST);
 }
 
@@ -217,13 +242,25 @@ have:
     nonTrackingStart(e);
     return;
   }
-  const bool due = --deadlinePoll_ == 0;
-  if (__builtin_expect((rare_.any != 0) | (stopBits_.load(std::memory_order_relaxed) != 0) | (icount_ >= limit_) | due, 0)) {
+  blockTb_ = 0;  // this start is counted here
+  bool due;
+  if (fastCount_) {
+    // The wrapper counts what it can; this start came here for a reason (a rare condition, a stop,
+    // the limit, the poll, a start it could not verify): look, then let the wrapper count again
+    // unless something still wants attention (the order of nonTrackingStart, for the watcher).
+    due = cmemu_tls.poll < 0;
+    if (due) cmemu_tls.poll = deadlineNs_ != 0 ? kDeadlinePollBlocks : INT64_MAX;
+    __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
+  } else {
+    due = --deadlinePoll_ == 0;
+  }
+  if (__builtin_expect((rare_.any != 0) | (stopBits_.load() != 0) | (icount_ >= limit_) | due, 0)) {
     CallEntry e;
     e.pc = pc;
     e.size = static_cast<uint16_t>(size);
     e.count = static_cast<uint16_t>(count);
     slowBlockStart(e, due);
+    if (fastCount_ && (rare_.any != 0 || stopBits_.load() != 0)) __atomic_store_n(&cmemu_tls.attention, 1, __ATOMIC_SEQ_CST);
     if (__builtin_expect(traceExec_, 0) && hookStop_ == HookStop::None && blockValid_ && blockStart_ == pc) traceBlock(pc);
     return;
   }
@@ -356,6 +393,13 @@ void NativeCpu::onNewBlock(const void* tbp) {
 // Some block did not follow the rules the fast filter relies on: probe every call from now on.
 void NativeCpu::phaseFallback() {
   cmemu_tls.phase_mask = 0;  // every call is looked at from now on
+  if (fastCount_) {
+    // The wrapper counts no more (the start bits go): every block start comes to atExitCheck.
+    fastCount_ = false;
+    cmemu_tls.fast_count = 0;
+    cmemu_tls.start_bits = nullptr;
+    __atomic_store_n(&cmemu_tls.attention, 1, __ATOMIC_SEQ_CST);
+  }
   if (startBits_ == nullptr) return;
   freeStartBits();
   phaseFallbacks_++;
@@ -407,14 +451,25 @@ void NativeCpu::beginEmu(bool deadline) {
   cmemu_tls.phase = startPhase_;
   cmemu_tls.phase_mask = startBits_ != nullptr && phaseKnown_ ? 63 : 0;
   blockValid_ = false;
+  blockTb_ = 0;
   cmemu_tls.poll = deadline ? kDeadlinePollBlocks : INT64_MAX;
-  const bool look = tracking_ || rare_.any != 0 || stopBits_.load() != 0;
+  // Counting only (no UNALIGN_TRP hook, no exec trace), start bits and phase known: the wrapper
+  // counts block starts itself while nothing else wants attention.
+  fastCount_ = counting_ && alignHook_ == 0 && !traceExec_ && startBits_ != nullptr && phaseKnown_ && !noFastCount_;
+  cmemu_tls.count_base = &icount_;
+  cmemu_tls.start_bits = startBits_;
+  cmemu_tls.tb_off = tbOff_;
+  cmemu_tls.start_off = startOff_;
+  cmemu_tls.fast_count = fastCount_ ? 1 : 0;
+  const bool look = (tracking_ && !fastCount_) || rare_.any != 0 || stopBits_.load() != 0;
   __atomic_store_n(&cmemu_tls.attention, look ? 1 : 0, __ATOMIC_SEQ_CST);
 }
 
 void NativeCpu::endEmu() {
   __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
+  cmemu_tls.fast_count = 0;
   cmemu_tls.poll = INT64_MAX;
+  syncBlock();
 }
 
 bool NativeCpu::blockOfFill(uint32_t* start, uint32_t* size) {
@@ -445,6 +500,7 @@ void NativeCpu::slowBlockStart(const CallEntry& e, bool due) {
     if (!(fm & 1) && !mpuHfNmi_) mpuNegPriChanged(false);
   }
   blockValid_ = true;
+  blockTb_ = 0;
   blockStart_ = e.pc;
   blockSize_ = e.size;
   blockCount_ = e.count;
@@ -512,8 +568,41 @@ __asm__(
     "  jne __real_helper_check_exit_request_arm\n"
     "  cmpl $0, %fs:24(%rdx)\n"
     "  jne 1f\n"
+    "  cmpl $0, %fs:28(%rdx)\n"
+    "  jne 2f\n"
     "  subq $1, %fs:16(%rdx)\n"
     "  js 1f\n"
+    "  jmp __real_helper_check_exit_request_arm\n"
+    // Counting (fast_count): the poll; the start bit of the return address's 64-byte line; the
+    // TranslationBlock before it pointing back; then icount += tb->icount below the limit.
+    "2:\n"
+    "  subq $1, %fs:16(%rdx)\n"
+    "  js 1f\n"
+    "  movq (%rsp), %rax\n"
+    "  movq %rax, %rcx\n"
+    "  shrq $6, %rcx\n"
+    "  movq %rcx, %r8\n"
+    "  shrq $6, %r8\n"
+    "  andl $0x3ffff, %r8d\n"
+    "  movq %fs:40(%rdx), %r9\n"
+    "  movq (%r9,%r8,8), %r9\n"
+    "  btq %rcx, %r9\n"
+    "  jnc 1f\n"
+    "  movq %rax, %rcx\n"
+    "  subq %fs:48(%rdx), %rcx\n"
+    "  movq %rax, %r8\n"
+    "  subq %fs:56(%rdx), %r8\n"
+    "  cmpq 24(%rcx), %r8\n"
+    "  jne 1f\n"
+    "  movzwl 14(%rcx), %r8d\n"
+    "  movq %fs:32(%rdx), %r9\n"
+    "  movq (%r9), %r10\n"
+    "  leaq (%r10,%r8), %r11\n"
+    "  cmpq 8(%r9), %r11\n"
+    "  jae 1f\n"
+    "  movq %r11, (%r9)\n"
+    "  movq %r10, 16(%r9)\n"
+    "  movq %rcx, 24(%r9)\n"
     "  jmp __real_helper_check_exit_request_arm\n"
     // Look at it: cmemu_block_start(return address, uc), the helper's arguments kept on the stack
     // (16-byte aligned for the call), then the real helper with them.

@@ -39,6 +39,10 @@ struct RunScope {
   uintptr_t prevPhase, prevMask;
   int64_t prevPoll;
   int32_t prevAttention;
+  int32_t prevFastCount;
+  void* prevCountBase;
+  void* prevStartBits;
+  uintptr_t prevTbOff, prevStartOff;
 };
 
 }  // namespace cmemu

@@ -67,6 +67,7 @@ bool NativeCpu::HookInsnInvalid(uc_engine*, void* ud) {
     hint = idx == kExcpYield && pc >= 2;
     haveM4 = hint && pc >= 4 && c->readHalf(pc - 4, &m4);
   } else {
+    c->syncBlock();
     hint = c->blockValid_ && pc == c->blockStart_ + c->blockSize_ && pc >= c->blockStart_ + 2;
     haveM4 = hint && pc >= c->blockStart_ + 4 && c->readHalf(pc - 4, &m4);
   }
@@ -96,6 +97,7 @@ void NativeCpu::noteStateRestored() {
   // through the unicorn_fill_tlb wrapper), else the block being counted.
   uint32_t start = 0, size = 0;
   if (!blockOfFill(&start, &size)) {
+    syncBlock();
     if (!blockValid_) return;
     start = blockStart_;
     size = blockSize_;
@@ -119,6 +121,7 @@ Stop NativeCpu::reasonFromBits(uint32_t bits) const {
 }
 
 void NativeCpu::fixIcount(uint32_t pc) {
+  syncBlock();
   if (!blockValid_ || !tracking_) return;
   if (pc >= blockStart_ && pc < blockStart_ + blockSize_) {
     icount_ = blockBefore_ + countRange(blockStart_, pc - blockStart_);
@@ -291,6 +294,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   hookStop_ = HookStop::None;
   hookStopBits_ = 0;
   blockValid_ = false;
+  blockTb_ = 0;
 
   // Clear the stop word (the deadline check is disabled first so a stale timer cannot set it
   // again); anything that arrives after this point stops the run at its first block.
@@ -376,6 +380,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
       if (haveError_) break;
       icount_++;
       blockValid_ = false;
+      blockTb_ = 0;
     } else if (intrStop_ && intno_ == 8 && !returnFn_.IsEmpty()) {
       // An exception return: JS may do it here and let the run carry on (no stop, no run-loop
       // turn). The state is what a stop would leave (ITSTATE repaired, icount exact), and the
@@ -386,6 +391,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
       const int r = offerReturn(pc);
       if (r == 0) break;  // declined: an ordinary Interrupt stop
       blockValid_ = false;
+      blockTb_ = 0;
       lastIntno_ = 0;
       if (r < 0) break;  // it threw: HandlerError
       if (r == 2) {

@@ -36,6 +36,7 @@ void NativeCpu::HookAlignMem(uc_engine* uc, uc_mem_type type, uint64_t address, 
     c->alignAddr_ = a;
     c->alignSize_ = static_cast<uint32_t>(size);
     c->alignAccess_ = type == UC_MEM_WRITE ? Access::Write : Access::Read;
+    c->syncBlock();
     c->alignBlockStart_ = c->blockStart_;
     c->alignBlockBefore_ = c->blockBefore_;
     c->alignUndo_.clear();
