@@ -3,7 +3,8 @@
  * CMEMU_NO_FAST_COUNT=1 (read when an engine is made) sends every block start to the C++ path
  * instead. Both must count exactly the same: the same console, exit code, instruction count and
  * virtual time, byte for byte, on programs with interrupts, faults, the MPU, WFI and exception
- * returns; and instruction targets must land on the instruction.
+ * returns; instruction targets stop at the same counts; and slicing a run into many runFor calls
+ * changes nothing (runs stop between translated blocks, docs/api.md "Running").
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { firmwarePath } from '../support/run-cmemu.js';
@@ -72,5 +73,26 @@ describe('the wrapper counts as the C++ path does', () => {
       }
     }
     expect(seen[0]).toEqual(seen[1]);
+  });
+
+  it('slicing a run into many runFor calls changes nothing: the same console and final count as one run', async () => {
+    const elf = firmwarePath('mps2-an385', 'irq_nesting');
+    const one = await createSystem({ board: 'mps2-an385', firmware: elf, time: { icount: 7 }, semihosting: true });
+    const sliced = await createSystem({ board: 'mps2-an385', firmware: elf, time: { icount: 7 }, semihosting: true });
+    try {
+      await one.run();
+      let calls = 0;
+      while (!sliced.finished && calls < 100_000) {
+        await sliced.runFor(calls % 2 ? { instructions: 1 + (calls % 97) } : '3 us').catch(() => {});
+        calls++;
+      }
+      expect(calls).toBeGreaterThan(100);
+      expect(sliced.finished).toEqual(one.finished);
+      expect(sliced.instructions()).toBe(one.instructions());
+      expect(sliced.uart(0).text()).toBe(one.uart(0).text());
+    } finally {
+      await one.close();
+      await sliced.close();
+    }
   });
 });
