@@ -104,21 +104,23 @@ if (only === undefined || only === 'speed' || only === 'startup') {
   ];
   for (const w of only === 'startup' ? [] : workloads) {
     const elf = elfOf(w.prog);
-    // Guest instructions, once (cmemu's own exact count would do as well: same program).
-    let insns = NaN;
-    if (haveBare) {
-      const r = spawnSync(BARE, ['--count', '--virtual-tlb', elf], { encoding: 'latin1', stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+    // Guest instructions, once, from the bare engine with Unicorn's own TLB (correct on every
+    // workload; cmemu's exact count agrees); and with the virtual TLB the timed bare runs use,
+    // which bench_loop runs wrongly (below).
+    const count = (args: string[]): number => {
+      if (!haveBare) return NaN;
+      const r = spawnSync(BARE, ['--count', ...args, elf], { encoding: 'latin1', stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
       const m = /bare: (\d+) instructions/.exec(r.stderr);
-      if (m) insns = Number(m[1]);
-    }
+      return m ? Number(m[1]) : NaN;
+    };
+    const insns = count([]);
+    const insnsVirtual = count(['--virtual-tlb']);
     const t = { rt: [] as number[], ic: [] as number[], qrt: [] as number[], qic: [] as number[], bare: [] as number[] };
     const marker = w.prog === 'bench_loop' ? 'PASS: bench_loop' : w.marker;
     for (let i = 0; i < RUNS; i++) {
       t.rt.push(timeRun(process.execPath, [cmemu, ...base, '-kernel', elf], marker));
       if (haveQemu) t.qrt.push(timeRun(QEMU, [...base, '-kernel', elf], marker));
-      // Unicorn's IT-state bug under the virtual TLB (see bare.c) makes bench_loop fail its memcpy
-      // check in the bare engine: the same work runs, the check's exit status is accepted.
-      if (haveBare) t.bare.push(timeRun(BARE, ['--virtual-tlb', elf], w.prog, w.prog === 'bench_loop' ? [0, 1] : [0]));
+      if (haveBare) t.bare.push(timeRun(BARE, ['--virtual-tlb', elf], marker));
       t.ic.push(timeRun(process.execPath, [cmemu, ...base, ...ICOUNT, '-kernel', elf], marker));
       if (haveQemu) t.qic.push(timeRun(QEMU, [...base, ...ICOUNT, '-kernel', elf], marker));
     }
@@ -134,6 +136,13 @@ if (only === undefined || only === 'speed' || only === 'startup') {
       );
     }
     process.stdout.write(`  (${w.note}, ${Number.isFinite(insns) ? (insns / 1e6).toFixed(0) + 'M' : '?'} insns)\n`);
+    if (Number.isFinite(insns) && Number.isFinite(insnsVirtual) && insns !== insnsVirtual) {
+      // Unicorn 2.1.4 leaves ITSTATE stale after a TLB fill inside an IT block (cmemu repairs it;
+      // native/bench/bare.c): the bare engine's run is not the program's, and its time not a ceiling.
+      process.stdout.write(
+        `  (bare engine, virtual TLB: ${(insnsVirtual / 1e6).toFixed(1)}M instructions instead of ${(insns / 1e6).toFixed(1)}M: it runs the program wrongly (Unicorn's ITSTATE defect), so cm/bare is not a like-for-like ratio here)\n`,
+      );
+    }
   }
   // Start-up: process start to the first UART line of hello.elf, real time; peak RSS.
   // NODE_EXTRA_CA_CERTS (set on some CI and sandbox machines) makes Node parse that CA file before
