@@ -10,13 +10,40 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <cerrno>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "cpu.h"
 #include "cpu_internal.h"
 
 namespace cmemu {
+namespace {
+// The trace's stdio stream writes through this: every byte, also when the fd is a non-blocking
+// pipe (Node makes its stdio pipes non-blocking, and they are shared with our dup of fd 2). With a
+// plain fdopen, a full pipe (a slow reader) made write() fail with EAGAIN and stdio dropped the
+// buffer: the start of a trace went missing (seen in CI on `-d exec` to stderr).
+ssize_t traceWrite(void* cookie, const char* buf, size_t size) {
+  const int fd = static_cast<int>(reinterpret_cast<intptr_t>(cookie));
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = write(fd, buf + done, size - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd p = {fd, POLLOUT, 0};
+      if (poll(&p, 1, -1) < 0 && errno != EINTR) return done > 0 ? static_cast<ssize_t>(done) : -1;
+    } else {
+      return done > 0 ? static_cast<ssize_t>(done) : -1;
+    }
+  }
+  return static_cast<ssize_t>(done);
+}
+int traceClose(void* cookie) { return close(static_cast<int>(reinterpret_cast<intptr_t>(cookie))); }
+}  // namespace
 
 struct TraceState {
   FILE* out = nullptr;
@@ -162,7 +189,8 @@ void NativeCpu::SetTrace(const Napi::CallbackInfo& info) {
     fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     if (fd < 0) throw Napi::Error::New(env, std::string("dup(stderr): ") + strerror(errno));
   }
-  t->out = fdopen(fd, "a");
+  cookie_io_functions_t io = {nullptr, &traceWrite, nullptr, &traceClose};
+  t->out = fopencookie(reinterpret_cast<void*>(static_cast<intptr_t>(fd)), "a", io);
   if (t->out == nullptr) {
     close(fd);
     throw Napi::Error::New(env, "fdopen for the trace failed");

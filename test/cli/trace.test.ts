@@ -4,7 +4,8 @@
  * same blocks (up to the first device access: QEMU's icount mode re-translates I/O blocks).
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CMEMU, firmwarePath, haveQemu, runProcess } from '../support/run-cmemu.js';
@@ -56,6 +57,40 @@ describe('-d in_asm,exec,cpu', () => {
     expect(on.stderr).toMatch(/^Trace 0: 0x0{16} \[00000000\/0000063c\/00000000\/00000000\] Reset_Handler$/m);
     const off = await runProcess(CMEMU, ARGS);
     expect(off.stderr).toBe('');
+  });
+
+  it('loses nothing when stderr is a non-blocking pipe that its reader drains late', async () => {
+    // Node makes its stdio pipes non-blocking once process.stderr is used (here: by a --require
+    // before anything runs); the trace writes to the same pipe. With the reader asleep the pipe
+    // fills, write() says EAGAIN, and a plain stdio stream dropped what it held: the start of the
+    // trace, or all of it, went missing (a flaky CI failure of the test above).
+    const dir = mkdtempSync(join(tmpdir(), 'cmemu-trace-'));
+    try {
+      const touch = join(dir, 'touch.cjs');
+      writeFileSync(touch, 'process.stderr.write("");\n');
+      const full = (await runProcess(CMEMU, [...ARGS, '-d', 'exec'])).stderr.split('\n').filter((l) => l.startsWith('Trace ')).length;
+      expect(full).toBeGreaterThan(1000);
+      const c = spawn(process.execPath, [CMEMU, ...ARGS, '-d', 'exec'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NODE_OPTIONS: `--require ${touch}` },
+      });
+      c.stderr.pause();
+      c.stdout.resume();
+      let err = '';
+      const code = await new Promise<number | null>((resolve) => {
+        setTimeout(() => {
+          c.stderr.on('data', (d: Buffer) => (err += d.toString('latin1')));
+          c.stderr.resume();
+        }, 1500);
+        c.on('close', resolve);
+      });
+      expect(code).toBe(0);
+      const lines = err.split('\n').filter((l) => l.startsWith('Trace '));
+      expect(lines.length).toBe(full);
+      expect(lines[0]).toMatch(/\/0000063c\/00000000\/00000000\] Reset_Handler$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   (haveQemu() ? it : it.skip)('the blocks before the first device access are QEMU\'s, byte for byte', async () => {
