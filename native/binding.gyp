@@ -40,6 +40,7 @@
         "-lrt",
         "-Wl,--exclude-libs,ALL",
         "-Wl,--no-relax",
+        "-Wl,-z,pack-relative-relocs",
         "-Wl,--wrap=tlb_flush_arm",
         "-Wl,--wrap=helper_check_exit_request_arm",
         "-Wl,--wrap=tcg_region_reset_all_arm",
