@@ -72,12 +72,16 @@ export class Nvic implements ExceptionController {
   private nPending = 0;
   private nActive = 0;
   /**
-   * bestPending()'s answer while nothing it depends on (pending, enabled, priorities) changed; -1:
-   * not known. Exception entry and return ask for it several times per exception.
+   * bestPending() and activeGroupPriority() as last computed (-1 / NaN: not known). Exception entry
+   * and return ask for them several times per exception; every change to pending, enabled, active,
+   * priorities or PRIGROUP goes through stale(). Private fields: not snapshot state.
    */
   #best = -1;
-  /** activeGroupPriority()'s answer while active bits, priorities and PRIGROUP stay; NaN: not known. */
   #activeGroup = NaN;
+  private stale(): void {
+    this.#best = -1;
+    this.#activeGroup = NaN;
+  }
   private readonly log: Logger;
 
   constructor(opts: NvicOptions) {
@@ -107,8 +111,7 @@ export class Nvic implements ExceptionController {
   }
   loadState(s: DeviceState): void {
     restoreState(this, s, 'nvic');
-    this.#best = -1;
-    this.#activeGroup = NaN;
+    this.stale();
   }
 
   reset(): void {
@@ -121,8 +124,7 @@ export class Nvic implements ExceptionController {
     this.prio[EXC_HARDFAULT] = -1;
     this.nPending = 0;
     this.nActive = 0;
-    this.#best = -1;
-    this.#activeGroup = NaN;
+    this.stale();
     this.prigroup = 0;
     const s = this.scb;
     s.vtor = 0;
@@ -182,7 +184,7 @@ export class Nvic implements ExceptionController {
     if (this.pending[exc]) return;
     this.pending[exc] = 1;
     this.nPending++;
-    this.#best = -1;
+    this.stale();
     this.onChange();
   }
 
@@ -190,7 +192,7 @@ export class Nvic implements ExceptionController {
     if (!this.exists(exc) || !this.pending[exc]) return;
     this.pending[exc] = 0;
     this.nPending--;
-    this.#best = -1;
+    this.stale();
   }
 
   isPending(exc: number): boolean {
@@ -208,7 +210,7 @@ export class Nvic implements ExceptionController {
     if (this.active[exc] === v) return;
     this.active[exc] = v;
     this.nActive += on ? 1 : -1;
-    this.#activeGroup = NaN;
+    this.stale();
     if (!on) this.onChange();
   }
 
@@ -230,7 +232,7 @@ export class Nvic implements ExceptionController {
     const v = on ? 1 : 0;
     if (this.enabled[exc] === v) return;
     this.enabled[exc] = v;
-    this.#best = -1;
+    this.stale();
     if (on && this.pending[exc]) this.onChange();
   }
 
@@ -245,8 +247,7 @@ export class Nvic implements ExceptionController {
     const p = value & this.priorityMask;
     if (this.prio[exc] === p) return;
     this.prio[exc] = p;
-    this.#best = -1;
-    this.#activeGroup = NaN;
+    this.stale();
     if (this.nPending) this.onChange();
   }
 
@@ -254,7 +255,7 @@ export class Nvic implements ExceptionController {
     g &= 7;
     if (g === this.prigroup) return;
     this.prigroup = g;
-    this.#activeGroup = NaN;
+    this.stale();
     if (this.nPending) this.onChange();
   }
 
@@ -308,7 +309,7 @@ export class Nvic implements ExceptionController {
     if (!this.active[exc]) {
       this.active[exc] = 1;
       this.nActive++;
-      this.#activeGroup = NaN;
+      this.stale();
     }
     if (this.log.enabled('trace')) this.log.log('trace', `nvic: activate ${exc}`);
   }
@@ -318,13 +319,13 @@ export class Nvic implements ExceptionController {
     if (this.active[exc]) {
       this.active[exc] = 0;
       this.nActive--;
-      this.#activeGroup = NaN;
+      this.stale();
     }
     // A level-sensitive line still held high pends again on exception return (as QEMU's complete_irq).
     if (this.levelHigh(exc) && !this.pending[exc]) {
       this.pending[exc] = 1;
       this.nPending++;
-      this.#best = -1;
+      this.stale();
     }
     if (this.nPending) this.onChange();
   }

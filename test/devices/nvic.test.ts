@@ -326,3 +326,67 @@ describe('Nvic: onChange', () => {
     expect(changes()).toBe(1);
   });
 });
+
+describe('Nvic: bestPending() and activeGroupPriority() keep their answers only while they hold', () => {
+  // The reference: a plain scan through the public state, as the two were before they cached.
+  function refBest(nvic: Nvic, count: number): number {
+    let best = 0;
+    let bestPrio = PRIO_NONE;
+    for (let exc = 1; exc < count; exc++) {
+      if (!nvic.exists(exc) || !nvic.isPending(exc) || !nvic.isEnabled(exc)) continue;
+      if (nvic.priority(exc) < bestPrio) {
+        bestPrio = nvic.priority(exc);
+        best = exc;
+      }
+    }
+    return best;
+  }
+  function refActive(nvic: Nvic, count: number): number {
+    let best = PRIO_NONE;
+    for (let exc = 1; exc < count; exc++) {
+      if (nvic.exists(exc) && nvic.isActive(exc)) best = Math.min(best, nvic.groupPriority(nvic.priority(exc)));
+    }
+    return best;
+  }
+
+  it('agree with a plain scan after every one of 20 000 random changes (seeded)', () => {
+    const numIrqs = 24;
+    const count = 16 + numIrqs;
+    const { nvic } = make(numIrqs, 8);
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const existing = Array.from({ length: count - 1 }, (_, i) => i + 1).filter((e) => nvic.exists(e));
+    const anyExc = () => existing[rnd(existing.length)]!;
+    const saved: ReturnType<Nvic['saveState']>[] = [];
+    for (let step = 0; step < 20_000; step++) {
+      switch (rnd(12)) {
+        case 0: nvic.setPending(anyExc()); break;
+        case 1: nvic.clearPending(anyExc()); break;
+        case 2: nvic.setEnabled(anyExc(), rnd(2) === 0); break;
+        case 3: nvic.setPriority(anyExc(), rnd(256)); break;
+        case 4: nvic.setPrigroup(rnd(8)); break;
+        case 5: nvic.activate(anyExc()); break;
+        case 6: nvic.deactivate(anyExc()); break;
+        case 7: nvic.setActive(anyExc(), rnd(2) === 0); break;
+        case 8: nvic.line(rnd(numIrqs)).set(rnd(2) === 0); break;
+        case 9: nvic.line(rnd(numIrqs)).pulse(); break;
+        case 10: if (rnd(50) === 0) nvic.reset(); break;
+        case 11:
+          if (saved.length && rnd(2)) nvic.loadState(saved[rnd(saved.length)]!);
+          else saved.push(nvic.saveState());
+          break;
+      }
+      // Ask in both orders, so a stale answer cached by one is caught by the other.
+      if (step & 1) {
+        expect(nvic.bestPending(), `step ${step}`).toBe(refBest(nvic, count));
+        expect(nvic.activeGroupPriority(), `step ${step}`).toBe(refActive(nvic, count));
+      } else {
+        expect(nvic.activeGroupPriority(), `step ${step}`).toBe(refActive(nvic, count));
+        expect(nvic.bestPending(), `step ${step}`).toBe(refBest(nvic, count));
+      }
+    }
+  });
+});
