@@ -51,7 +51,7 @@ static int isRam(uint32_t a) { return a < kFlash + kMemSize || (a - kSram) < kMe
 
 static unsigned long long tlbFills;
 static bool tlbFill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb_entry *e, void *ud) {
-  (void)uc; (void)ud;
+  (void)ud;
   tlbFills++;
   uint32_t page = (uint32_t)vaddr & ~(PAGE - 1);
   uint32_t pn = page / PAGE;

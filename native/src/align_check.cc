@@ -67,7 +67,6 @@ struct AlignState {
   bool force = false;
   bool undef = false;
   uint64_t flagged = 0;
-  uint64_t undefined = 0;
 };
 thread_local AlignState t_align;
 bool g_alignOff = false;
@@ -116,7 +115,6 @@ void alignTranslateInsn(void* db, void* cpu) {
   s.force = force;
   s.undef = undef;
   if (force) s.flagged++;
-  if (undef) s.undefined++;
   s.real(db, cpu);
   s.force = false;
   s.undef = false;
@@ -132,7 +130,6 @@ inline uintptr_t withIndex(uintptr_t idx) { return t_align.undef ? static_cast<u
 }  // namespace
 
 uint64_t alignCheckedInsns() { return t_align.flagged; }
-uint64_t undefinedAccessInsns() { return t_align.undefined; }
 
 }  // namespace cmemu
 
@@ -157,10 +154,9 @@ __attribute__((visibility("hidden"))) void __wrap_translator_loop_arm(const void
   t_align.force = false;
   t_align.undef = false;
   __real_translator_loop_arm(t_align.ops, db, cpu, tb, max_insns);
-  const uint64_t flagged = t_align.flagged, undefined = t_align.undefined;
+  const uint64_t flagged = t_align.flagged;
   t_align = saved;
   t_align.flagged = flagged;
-  t_align.undefined = undefined;
 }
 
 __attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_ld_i32_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {

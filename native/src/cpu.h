@@ -3,7 +3,6 @@
 // only set bits in `stopBits_`, which the native block hook turns into uc_emu_stop.
 #pragma once
 
-#include <cstring>
 #include <napi.h>
 #include <unicorn/unicorn.h>
 
@@ -297,17 +296,14 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void beginEmu(bool deadline);       // around each uc_emu_start of a run
   void endEmu();
   // The block the wrapper counted last (blockTb_) into blockStart_/blockSize_/blockCount_/
-  // blockValid_: every reader of those calls it first.
+  // blockValid_: every reader of those calls it first (exit_check.cc, beside the TB layout).
   void syncBlock() {
-    if (blockTb_ == 0) return;
-    const char* tb = reinterpret_cast<const char*>(blockTb_);
-    uint32_t pc, sc;
-    std::memcpy(&pc, tb, 4);       // TranslationBlock::pc @0
-    std::memcpy(&sc, tb + 12, 4);  // size @12, icount @14
-    blockStart_ = pc;
-    blockSize_ = sc & 0xFFFF;
-    blockCount_ = sc >> 16;
-    blockValid_ = true;
+    if (blockTb_ != 0) syncBlockFromTb();
+  }
+  void syncBlockFromTb();
+  // No block is current (a run starts, the state was changed under the engine).
+  void forgetBlock() {
+    blockValid_ = false;
     blockTb_ = 0;
   }
   bool blockOfFill(uint32_t* start, uint32_t* size);  // the block of the TLB fill in progress

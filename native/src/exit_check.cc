@@ -97,6 +97,9 @@ thread_local std::vector<NativeCpu*>* t_cpus = nullptr;
 // host: target_ulong pc @0, cs_base @4, uint32_t flags @8, uint16_t size @12, uint16_t icount @14,
 // uint32_t cflags @16, trace_vcpu_dstate @20, struct tb_tc { void* ptr; size_t size; } tc @24.
 constexpr size_t kTbPc = 0, kTbSize = 12, kTbIcount = 14, kTbTcPtr = 24, kTbTcSize = 32;
+// The wrapper's fast count (the asm below) writes these as immediates: keep them in step.
+static_assert(kTbIcount == 14 && kTbTcPtr == 24 && kTbSize + 2 == kTbIcount && kStartBitsMask == 0x3ffff,
+              "__wrap_helper_check_exit_request_arm's offsets and mask");
 // Without the decoded pattern (fallback): the start call's return address lies this close to the
 // block's first host byte (12 to 18 bytes: mov[abs] $uc, %rdi; xor %esi, %esi; call); an access
 // call lies past an inline TLB lookup and the start call (over 60 bytes).
@@ -450,8 +453,7 @@ void NativeCpu::beginEmu(bool deadline) {
   tracking_ = counting_ || alignHook_ != 0 || traceExec_;
   cmemu_tls.phase = startPhase_;
   cmemu_tls.phase_mask = startBits_ != nullptr && phaseKnown_ ? 63 : 0;
-  blockValid_ = false;
-  blockTb_ = 0;
+  forgetBlock();
   cmemu_tls.poll = deadline ? kDeadlinePollBlocks : INT64_MAX;
   // Counting only (no UNALIGN_TRP hook, no exec trace), start bits and phase known: the wrapper
   // counts block starts itself while nothing else wants attention.
@@ -545,6 +547,16 @@ void NativeCpu::slowBlockStart(const CallEntry& e, bool due) {
 }
 
 int fillMmuIdx() { return cmemu_tls.fill_idx; }
+
+void NativeCpu::syncBlockFromTb() {
+  const char* tb = reinterpret_cast<const char*>(blockTb_);
+  const uint32_t sc = field<uint32_t>(tb, kTbSize);  // size, then icount
+  blockStart_ = field<uint32_t>(tb, kTbPc);
+  blockSize_ = sc & 0xFFFF;
+  blockCount_ = sc >> 16;
+  blockValid_ = true;
+  blockTb_ = 0;
+}
 
 }  // namespace cmemu
 

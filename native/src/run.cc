@@ -293,8 +293,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   alignUndo_.clear();
   hookStop_ = HookStop::None;
   hookStopBits_ = 0;
-  blockValid_ = false;
-  blockTb_ = 0;
+  forgetBlock();
 
   // Clear the stop word (the deadline check is disabled first so a stale timer cannot set it
   // again); anything that arrives after this point stops the run at its first block.
@@ -379,8 +378,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
       if (!emulateStirStore(pc)) break;
       if (haveError_) break;
       icount_++;
-      blockValid_ = false;
-      blockTb_ = 0;
+      forgetBlock();
     } else if (intrStop_ && intno_ == 8 && !returnFn_.IsEmpty()) {
       // An exception return: JS may do it here and let the run carry on (no stop, no run-loop
       // turn). The state is what a stop would leave (ITSTATE repaired, icount exact), and the
@@ -390,8 +388,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
       if (classify(err, pc) != Stop::Interrupt || lastIntno_ != 8) break;
       const int r = offerReturn(pc);
       if (r == 0) break;  // declined: an ordinary Interrupt stop
-      blockValid_ = false;
-      blockTb_ = 0;
+      forgetBlock();
       lastIntno_ = 0;
       if (r < 0) break;  // it threw: HandlerError
       if (r == 2) {
