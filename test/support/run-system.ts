@@ -56,3 +56,29 @@ export async function runArgs(args: string[], opts: RunArgsOptions = {}): Promis
     await sys.close();
   }
 }
+
+/** The end state of a firmware run to its exit in icount mode (`shift`, default 7), through runArgs. */
+export interface FinalState {
+  stdout: string;
+  code: number | null;
+  instructions: number;
+  now: number;
+}
+
+/** Run `elf` on `board` with semihosting and `-icount shift=N,align=off,sleep=off` to its exit. */
+export async function runToExit(board: string, elf: string, opts: { shift?: number; before?: (sys: System) => void; after?: (sys: System) => void } = {}): Promise<FinalState> {
+  let instructions = 0;
+  let now = 0;
+  const r = await runArgs(
+    ['-M', board, '-nographic', '-semihosting-config', 'enable=on,target=native', '-icount', `shift=${opts.shift ?? 7},align=off,sleep=off`, '-kernel', elf],
+    {
+      before: opts.before,
+      after: (sys) => {
+        instructions = sys.instructions();
+        now = sys.now();
+        opts.after?.(sys);
+      },
+    },
+  );
+  return { stdout: r.stdout, code: r.code, instructions, now };
+}

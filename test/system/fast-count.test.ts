@@ -8,10 +8,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { firmwarePath } from '../support/run-cmemu.js';
-import { runArgs } from '../support/run-system.js';
+import { runToExit } from '../support/run-system.js';
 import { createSystem } from '../../src/index.js';
 
-const ICOUNT = ['-icount', 'shift=7,align=off,sleep=off'];
 const CASES: { board: string; programs: string[] }[] = [
   { board: 'mps2-an385', programs: ['irq_nesting', 'context_switch', 'faults', 'cpu_faults', 'mpu_stackguard', 'mpu_userscs', 'unaligned', 'cmsdk_timer', 'bench_loop'] },
   { board: 'lm3s6965evb', programs: ['systick', 'masking', 'gptm', 'faults'] },
@@ -20,16 +19,8 @@ const CASES: { board: string; programs: string[] }[] = [
 async function run(board: string, name: string, fast: boolean) {
   if (fast) delete process.env.CMEMU_NO_FAST_COUNT;
   else process.env.CMEMU_NO_FAST_COUNT = '1';
-  let instructions = 0;
-  let now = 0;
   try {
-    const r = await runArgs(['-M', board, '-nographic', '-semihosting-config', 'enable=on,target=native', ...ICOUNT, '-kernel', firmwarePath(board, name)], {
-      after: (sys) => {
-        instructions = sys.instructions();
-        now = sys.now();
-      },
-    });
-    return { stdout: r.stdout, code: r.code, instructions, now };
+    return await runToExit(board, firmwarePath(board, name));
   } finally {
     delete process.env.CMEMU_NO_FAST_COUNT;
   }

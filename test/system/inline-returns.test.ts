@@ -6,39 +6,23 @@
  */
 import { describe, expect, it } from 'vitest';
 import { firmwarePath } from '../support/run-cmemu.js';
-import { runArgs } from '../support/run-system.js';
+import { runToExit, type FinalState } from '../support/run-system.js';
 import type { System } from '../../src/system/system.js';
 
-const ICOUNT = ['-icount', 'shift=7,align=off,sleep=off'];
 const CASES: { board: string; programs: string[] }[] = [
   { board: 'mps2-an385', programs: ['irq_nesting', 'context_switch', 'masking', 'faults', 'mpu_userscs'] },
   { board: 'lm3s6965evb', programs: ['irq_nesting', 'context_switch', 'systick'] },
 ];
 
-interface Seen {
-  stdout: string;
-  code: number | null;
-  instructions: number;
-  now: number;
-  inline: number;
-}
-
-async function run(board: string, name: string, fastPath: boolean): Promise<Seen> {
-  const args = ['-M', board, '-nographic', '-semihosting-config', 'enable=on,target=native', ...ICOUNT, '-kernel', firmwarePath(board, name)];
-  let instructions = 0;
-  let now = 0;
+async function run(board: string, name: string, fastPath: boolean): Promise<FinalState & { inline: number }> {
   let inline = 0;
   const stats = (sys: System) => (sys.machine.native as unknown as { stats(): { inlineReturns: number } }).stats();
-  const r = await runArgs(args, {
+  const r = await runToExit(board, firmwarePath(board, name), {
     // An address no program reaches (the top of the system region): a breakpoint there is never hit.
     before: (sys) => (fastPath ? undefined : sys.setDebugBreakpoints([0xfffffff0])),
-    after: (sys) => {
-      instructions = sys.instructions();
-      now = sys.now();
-      inline = stats(sys).inlineReturns;
-    },
+    after: (sys) => (inline = stats(sys).inlineReturns),
   });
-  return { stdout: r.stdout, code: r.code, instructions, now, inline };
+  return { ...r, inline };
 }
 
 describe.concurrent('exception returns inside the native run', () => {
