@@ -395,8 +395,10 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   uint32_t mpuFaultAddr_ = 0, mpuFaultSize_ = 0;
   Access mpuFaultAccess_ = Access::Read;
   bool shadowBusFault_ = false;  // a bus error (unmapped / read-only) seen in a shadow callback
-  bool tlbRefusedMpu_ = false;   // the TLB refusal was the MPU's
-  bool tlbRefusedUndef_ = false; // the TLB refusal was an UNDEFINED instruction's access (kUndefMmuIdx)
+  // Who refused the fill: the bus (unmapped, read-only, the PPB unprivileged), the MPU, or an
+  // access of an instruction ARMv7-M leaves UNDEFINED (kUndefMmuIdx, align_check.cc).
+  enum class Refusal : uint8_t { Bus, Mpu, Undefined };
+  Refusal tlbRefusedBy_ = Refusal::Bus;
   uint64_t shadowCalls_ = 0, mpuFlushes_ = 0, mpuPageFlushes_ = 0, mpuWholeFlushes_ = 0;
   // Per-page TLB invalidation when the MPU changes. A whole-TLB flush lets QEMU 5.0 resize the TLB
   // from its used-entry count, which underflows (tlb_set_page decrements it again for a victim copy

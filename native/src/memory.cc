@@ -50,7 +50,8 @@ void NativeCpu::flushDeletedHooks() {
   uc_emu_start(uc_, 0xFFFFFFFFu, 0, 0, 0);
   pc |= 1;
   uc_reg_write(uc_, UC_ARM_REG_PC, &pc);
-  tlbRefused_ = tlbRefusedMpu_ = tlbRefusedUndef_ = false;
+  tlbRefused_ = false;
+  tlbRefusedBy_ = Refusal::Bus;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,18 +310,15 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
   const uint64_t bit = 1ull << (pn & 63);
   const Mapping* m = c->findMapping(page);
   e->paddr = page;  // identity
-  auto refuse = [c, type, page](bool mpu) {
+  auto refuse = [c, type, page](Refusal by) {
     c->tlbRefused_ = true;
     c->tlbRefusedType_ = type;
     c->tlbRefusedPage_ = page;
-    c->tlbRefusedMpu_ = mpu;
+    c->tlbRefusedBy_ = by;
     return false;  // Unicorn raises UC_ERR_EXCEPTION at once (precise)
   };
   // An access of an instruction ARMv7-M leaves UNDEFINED (align_check.cc): never an entry.
-  if (fillMmuIdx() == kUndefMmuIdx) {
-    c->tlbRefusedUndef_ = true;
-    return refuse(false);
-  }
+  if (fillMmuIdx() == kUndefMmuIdx) return refuse(Refusal::Undefined);
   // The MPU (PMSAv7, ARMv7-M B3.5). QEMU keeps one TLB per MMU index, and the index encodes the
   // privilege, so an entry filled here serves only the privilege read here. The PPB is never
   // subject to the MPU. `mpuProt` stays RWX when the MPU does not apply.
@@ -350,16 +348,16 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
       // by the block hook (splitFetchStop).
       const uint32_t pc = c->readPc() & ~1u;
       const uint32_t at = (pc & kPageMask) == page ? pc : page;
-      if (!(c->mpuProt(at, priv) & kProtX)) return refuse(true);
+      if (!(c->mpuProt(at, priv) & kProtX)) return refuse(Refusal::Mpu);
       // Blocks on this page are checked by the block hook from now on (splitFetchStop).
       if (std::find(c->splitCodePages_.begin(), c->splitCodePages_.end(), page) == c->splitCodePages_.end())
         c->splitCodePages_.push_back(page);
       c->rare_.f.split = true;
       c->wake();
     } else if (!(mpuProt & kProtX)) {
-      return refuse(true);
+      return refuse(Refusal::Mpu);
     }
-    if (isExecuteNever(page) || m == nullptr || m->mmio) return refuse(false);
+    if (isExecuteNever(page) || m == nullptr || m->mmio) return refuse(Refusal::Bus);
     word |= bit;
     if (!ppb) c->noteTlbPage(page);
     if (mixed) {
@@ -388,7 +386,7 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
     // An unprivileged store to STIR with CCR.USERSETMPEND is refused here too (a TLB entry covers
     // the whole 1 KiB page, SCB and MPU registers included); Run() performs it (emulateStirStore).
     // Refusals are never cached, so nothing depends on USERSETMPEND's value at fill time.
-    if ((v[0] & 1) && (v[1] & 0x1FF) == 0) return refuse(false);
+    if ((v[0] & 1) && (v[1] & 0x1FF) == 0) return refuse(Refusal::Bus);
   }
   if (mixed) {
     // Every data access to this page goes through the shadow window of this privilege, where
@@ -399,13 +397,13 @@ bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb
     c->noteStateRestored();
     return true;
   }
-  if (type == UC_MEM_READ && !(mpuProt & kProtR)) return refuse(true);
-  if (type == UC_MEM_WRITE && !(mpuProt & kProtW)) return refuse(true);
+  if (type == UC_MEM_READ && !(mpuProt & kProtR)) return refuse(Refusal::Mpu);
+  if (type == UC_MEM_WRITE && !(mpuProt & kProtW)) return refuse(Refusal::Mpu);
   uint32_t perms = 0;
   if (mpuProt & kProtR) perms |= UC_PROT_READ;
   if ((mpuProt & kProtW) && m != nullptr && (m->mmio || m->writable)) perms |= UC_PROT_WRITE;
   if ((word & bit) && (mpuProt & kProtX)) perms |= UC_PROT_EXEC;
-  if (type == UC_MEM_WRITE && !(perms & UC_PROT_WRITE)) return refuse(false);
+  if (type == UC_MEM_WRITE && !(perms & UC_PROT_WRITE)) return refuse(Refusal::Bus);
   e->perms = static_cast<uc_prot>(perms);
   if (!ppb) c->noteTlbPage(page);
   // Unicorn rolled the CPU state back to this access before calling us (ITSTATE included): if it

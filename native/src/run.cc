@@ -217,11 +217,11 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
       return Stop::FetchFault;
     case UC_ERR_EXCEPTION:
       // An access of a T32 encoding ARMv7-M leaves UNDEFINED (align_check.cc): PC at it, nothing done.
-      if (tlbRefused_ && tlbRefusedUndef_) return Stop::InvalidInsn;
+      if (tlbRefused_ && tlbRefusedBy_ == Refusal::Undefined) return Stop::InvalidInsn;
       if (tlbRefused_ && tlbRefusedType_ == UC_MEM_FETCH) {
         lastAccess_ = Access::Fetch;
         lastAddress_ = (pc & kPageMask) == tlbRefusedPage_ ? pc : tlbRefusedPage_;
-        if (tlbRefusedMpu_) return Stop::MpuFault;
+        if (tlbRefusedBy_ == Refusal::Mpu) return Stop::MpuFault;
         lastXn_ = isExecuteNever(lastAddress_);
         return Stop::FetchFault;
       }
@@ -247,7 +247,7 @@ Stop NativeCpu::classify(uc_err err, uint32_t pc) {
             return Stop::Unaligned;
           }
         }
-        return tlbRefusedMpu_ ? Stop::MpuFault : Stop::MemFault;
+        return tlbRefusedBy_ == Refusal::Mpu ? Stop::MpuFault : Stop::MemFault;
       }
       return Stop::EngineError;
     default:
@@ -275,8 +275,9 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   lastXn_ = false;
   lastUcError_ = 0;
   lastUcErrorText_.clear();
-  intrStop_ = rare_.f.divStop = rare_.f.alignFired = wfeStop_ = memFaultValid_ = tlbRefused_ = tlbRefusedUndef_ = false;
-  mpuFaultValid_ = shadowBusFault_ = tlbRefusedMpu_ = lastXn_ = false;
+  intrStop_ = rare_.f.divStop = rare_.f.alignFired = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
+  mpuFaultValid_ = shadowBusFault_ = lastXn_ = false;
+  tlbRefusedBy_ = Refusal::Bus;
   bpStop_ = false;
   stepSeen_ = stepStop_ = watchStop_ = watchMmio_ = false;
   bpSkip_ = 0xFFFFFFFFu;
@@ -371,7 +372,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
     } else if (hookStop_ == HookStop::AlignRebuild) {
       // The guest changed CCR.UNALIGN_TRP: (un)install the hook at this block boundary.
       rebuildAlignHook();
-    } else if (err == UC_ERR_EXCEPTION && tlbRefused_ && !tlbRefusedUndef_ && tlbRefusedType_ == UC_MEM_WRITE && userSetMPend_ &&
+    } else if (err == UC_ERR_EXCEPTION && tlbRefused_ && tlbRefusedBy_ == Refusal::Bus && tlbRefusedType_ == UC_MEM_WRITE && userSetMPend_ &&
                tlbRefusedPage_ == 0xE000EC00u && !intrStop_ && !rare_.f.divStop) {
       // An unprivileged store on the SCB page: with CCR.USERSETMPEND a word STR to STIR is allowed.
       fixIcount(pc);
@@ -414,7 +415,8 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
       break;
     }
     hookStop_ = HookStop::None;
-    intrStop_ = wfeStop_ = memFaultValid_ = tlbRefused_ = tlbRefusedMpu_ = tlbRefusedUndef_ = false;
+    intrStop_ = wfeStop_ = memFaultValid_ = tlbRefused_ = false;
+    tlbRefusedBy_ = Refusal::Bus;
   }
   running_ = false;
   if (watcher_) watcher_->setDeadline(0);
