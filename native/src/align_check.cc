@@ -33,6 +33,7 @@
 // registers only after their accesses). One that its IT condition skips does nothing, as in QEMU.
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "cpu.h"
@@ -45,6 +46,7 @@ void __real_tcg_gen_qemu_ld_i32_arm(void* s, void* val, void* addr, uintptr_t id
 void __real_tcg_gen_qemu_st_i32_arm(void* s, void* val, void* addr, uintptr_t idx, int memop);
 void __real_tcg_gen_qemu_ld_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop);
 void __real_tcg_gen_qemu_st_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop);
+void check_exit_request_arm(void* tcg_ctx);
 }
 
 namespace cmemu {
@@ -66,10 +68,13 @@ struct AlignState {
   bool first = false;
   bool force = false;
   bool undef = false;
+  bool literal = false;
+  bool* noExit = nullptr;  // the engine's uc->no_exit_request while its accesses need no exit check
   uint64_t flagged = 0;
 };
 thread_local AlignState t_align;
 bool g_alignOff = false;
+const bool g_literalIdx = getenv("CMEMU_NO_LITERAL_TLB") == nullptr;
 
 // Does ARMv7-M check this instruction's word alignment always (A3.2.1)?
 bool alwaysAligned(uint16_t hw1, uint16_t hw2) {
@@ -88,6 +93,15 @@ bool alwaysAligned(uint16_t hw1, uint16_t hw2) {
 // by Unicorn's translator as an Advanced SIMD element/structure load or store.
 bool undefinedAccess(uint16_t hw1) { return (hw1 & 0xFF10) == 0xF900; }
 
+// LDR, LDRB, LDRH, LDRSB, LDRSH (literal): a load from [PC +/- imm], almost always from the
+// constant pool after a function in flash. (LDRD literal is left out: an alignment fault must
+// see a real MMU index.)
+bool literalLoad(uint16_t hw1) {
+  if ((hw1 & 0xF800) == 0x4800) return true;  // LDR (literal) T1
+  const uint16_t h = hw1 & 0xFF7F;             // the U bit (7) either way
+  return h == 0xF85F || h == 0xF81F || h == 0xF83F || h == 0xF91F || h == 0xF93F;
+}
+
 void alignTranslateInsn(void* db, void* cpu) {
   AlignState& s = t_align;
   const char* d = static_cast<const char*>(db);
@@ -104,21 +118,58 @@ void alignTranslateInsn(void* db, void* cpu) {
       g_alignOff = true;
     }
   }
-  bool force = false, undef = false;
+  bool force = false, undef = false, literal = false;
   if (!g_alignOff) {
     uint8_t b[4] = {0, 0, 0, 0};
     if (uc_mem_read(s.uc, pc, b, 4) == UC_ERR_OK || uc_mem_read(s.uc, pc, b, 2) == UC_ERR_OK) {
       force = alwaysAligned(thumb::half(b), thumb::half(b + 2));
       undef = undefinedAccess(thumb::half(b));
+      literal = g_literalIdx && literalLoad(thumb::half(b));
     }
   }
   s.force = force;
   s.undef = undef;
+  s.literal = literal;
   if (force) s.flagged++;
   s.real(db, cpu);
   s.force = false;
   s.undef = false;
+  s.literal = false;
 }
+
+// Unicorn 2.1.4's check_exit_request (tcg-op.c), which every tcg_gen_qemu_{ld,st}_* calls after
+// emitting the access, emits nothing while uc->no_exit_request is set (its IT-block rule). Its
+// code starts (after the frame set-up) with `mov tcg_ctx->uc, %reg; cmpb $0, OFF(%reg)`; OFF is
+// read from there and must be the offset this build was checked with, or the accesses keep their
+// checks.
+constexpr uint32_t kUcNoExitRequestOff = 0x7f2;
+bool findNoExitRequest() {
+  const auto* p = reinterpret_cast<const uint8_t*>(&check_exit_request_arm);
+  for (size_t i = 0; i < 48; i++) {
+    if (p[i] == 0x80 && (p[i + 1] & 0xF8) == 0xB8 && (p[i + 1] & 7) != 4 && p[i + 6] == 0x00) {
+      uint32_t off;
+      std::memcpy(&off, p + i + 2, 4);
+      return off == kUcNoExitRequestOff;
+    }
+  }
+  return false;
+}
+const bool g_noExitKnown = getenv("CMEMU_EXIT_CHECKS") == nullptr && findNoExitRequest();
+
+// Around one access's emission: no exit check after it (see NativeCpu::accessChecksNeeded).
+struct NoExitCheck {
+  bool* flag;
+  bool saved = false;
+  NoExitCheck() : flag(t_align.noExit) {
+    if (flag != nullptr) {
+      saved = *flag;
+      *flag = true;
+    }
+  }
+  ~NoExitCheck() {
+    if (flag != nullptr) *flag = saved;
+  }
+};
 
 inline int withAlign(int memop) {
   // An UNDEFINED instruction's access asks for no alignment: the TLB refusal must come first.
@@ -126,10 +177,16 @@ inline int withAlign(int memop) {
   return t_align.force && (memop & kMoAmask) == 0 ? memop | kMoAlign4 : memop;
 }
 inline uintptr_t withIndex(uintptr_t idx) { return t_align.undef ? static_cast<uintptr_t>(kUndefMmuIdx) : idx; }
+// A literal load gets its own TLB (see kLiteralMmuIdxBase).
+inline uintptr_t withLoadIndex(uintptr_t idx) {
+  if (t_align.literal && !t_align.undef && idx < 4) return idx + kLiteralMmuIdxBase;
+  return withIndex(idx);
+}
 
 }  // namespace
 
 uint64_t alignCheckedInsns() { return t_align.flagged; }
+bool accessChecksOmittable() { return g_noExitKnown; }
 
 }  // namespace cmemu
 
@@ -153,6 +210,9 @@ __attribute__((visibility("hidden"))) void __wrap_translator_loop_arm(const void
   t_align.first = true;
   t_align.force = false;
   t_align.undef = false;
+  t_align.noExit = cmemu::g_noExitKnown && !c->accessChecksNeeded()
+                       ? reinterpret_cast<bool*>(static_cast<char*>(c->ucHandle()) + cmemu::kUcNoExitRequestOff)
+                       : nullptr;
   __real_translator_loop_arm(t_align.ops, db, cpu, tb, max_insns);
   const uint64_t flagged = t_align.flagged;
   t_align = saved;
@@ -160,15 +220,19 @@ __attribute__((visibility("hidden"))) void __wrap_translator_loop_arm(const void
 }
 
 __attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_ld_i32_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
-  __real_tcg_gen_qemu_ld_i32_arm(s, val, addr, cmemu::withIndex(idx), cmemu::withAlign(memop));
+  const cmemu::NoExitCheck quiet;
+  __real_tcg_gen_qemu_ld_i32_arm(s, val, addr, cmemu::withLoadIndex(idx), cmemu::withAlign(memop));
 }
 __attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_st_i32_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
+  const cmemu::NoExitCheck quiet;
   __real_tcg_gen_qemu_st_i32_arm(s, val, addr, cmemu::withIndex(idx), cmemu::withAlign(memop));
 }
 __attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_ld_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
+  const cmemu::NoExitCheck quiet;
   __real_tcg_gen_qemu_ld_i64_arm(s, val, addr, cmemu::withIndex(idx), cmemu::withAlign(memop));
 }
 __attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_st_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
+  const cmemu::NoExitCheck quiet;
   __real_tcg_gen_qemu_st_i64_arm(s, val, addr, cmemu::withIndex(idx), cmemu::withAlign(memop));
 }
 }

@@ -182,6 +182,18 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
     noFastCount_ = getenv("CMEMU_NO_FAST_COUNT") != nullptr || reinterpret_cast<const char*>(&limit_) != base + 8 ||
                    reinterpret_cast<const char*>(&blockBefore_) != base + 16 || reinterpret_cast<const char*>(&blockTb_) != base + 24;
   }
+  // Gated block starts and skipped access checks (exit_check.cc) need the fast mode's verified
+  // starts; CMEMU_NO_GATE=1 turns them off (every start calls the wrapper, as before).
+  if (startBits_ != nullptr && shadowPrecise_ && getenv("CMEMU_NO_GATE") == nullptr) {
+    // QEMU's icount_decr (CPUNegativeOffsetState, just before env): cpu->icount_decr_ptr points
+    // to it, and generated code reaches it from env (%rbp) with an 8-bit displacement.
+    char* cpu = static_cast<char*>(ucCpu_);
+    const intptr_t disp = static_cast<intptr_t>(kCpuIcountDecrOff) - static_cast<intptr_t>(kCpuEnvOff);
+    if (*reinterpret_cast<void**>(cpu + kCpuIcountDecrPtrOff) == cpu + kCpuIcountDecrOff && disp >= -128 && disp < 0) {
+      gateWord_ = reinterpret_cast<int32_t*>(cpu + kCpuIcountDecrOff);
+      gateDisp_ = static_cast<int32_t>(disp);
+    }
+  }
   registerCpu(this);
 
   uc_hook h;
@@ -241,6 +253,10 @@ void NativeCpu::shutdown() {
             static_cast<unsigned long long>(newBlocks_), static_cast<unsigned long long>(tlbFills_), g_tlbFlushes, static_cast<unsigned long long>(callMisses_),
             startBits_ != nullptr ? "on" : "off", static_cast<unsigned long long>(phaseFallbacks_), static_cast<unsigned>(startPhase_),
             static_cast<unsigned>(startOff_));
+  if (uc_ != nullptr && getenv("CMEMU_NATIVE_STATS") != nullptr)
+    fprintf(stderr, "cmemu native: gate %s, %llu block starts gated, access checks %s, %llu TLB flushes to resize it\n",
+            gateWord_ != nullptr ? "on" : "off", static_cast<unsigned long long>(gatedBlocks_),
+            accessChecksOmittable() && !accessChecksNeeded() ? "omitted" : "emitted", static_cast<unsigned long long>(tlbGrowFlushes_));
   if (uc_ != nullptr) {
     uc_close(uc_);  // before the host memory references go away
     uc_ = nullptr;
@@ -296,7 +312,7 @@ void NativeCpu::ensureWatcher() {
     tsfnCtx_ = ctx;
   }
   if (!watcher_) {
-    watcher_ = std::make_unique<Watcher>(&stopBits_, cmemu_attention_word(), [this] { notifyFromWatcher(); });
+    watcher_ = std::make_unique<Watcher>(&stopBits_, cmemu_attention_word(), gateWord_, [this] { notifyFromWatcher(); });
     watcher_->start();
   }
 }
@@ -507,6 +523,9 @@ Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
   o.Set("shadowUnwinds", Napi::Number::New(env, static_cast<double>(shadowUnwinds_)));
   o.Set("mpuWholeFlushes", Napi::Number::New(env, static_cast<double>(mpuWholeFlushes_)));
   o.Set("hookStopNs", Napi::Number::New(env, static_cast<double>(hookStopNs_)));
+  o.Set("gatedStarts", Napi::Number::New(env, static_cast<double>(gatedBlocks_)));
+  o.Set("exitChecksOmitted", Napi::Number::New(env, accessChecksOmittable() && !accessChecksNeeded() ? 1 : 0));
+  o.Set("tlbResizeFlushes", Napi::Number::New(env, static_cast<double>(tlbGrowFlushes_)));
   o.Set("watcherFireNs", Napi::Number::New(env, watcher_ ? static_cast<double>(watcher_->lastFireNs()) : 0));
   return o;
 }

@@ -222,7 +222,12 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   Stop classify(uc_err err, uint32_t pc);
   Stop reasonFromBits(uint32_t bits) const;
   Napi::Value finish(Napi::Env env, Stop reason);
-  void takeJsException();
+  void growTlbIfThrashing();           // flush a thrashing TLB so that QEMU resizes it (memory.cc)
+  uint64_t fillsAtFlush_ = 0, tlbGrowFlushes_ = 0;
+  static constexpr uint64_t kTlbGrowFills = 2048;
+  bool takeJsException();              // true if a JS exception was pending (now kept, engine stopping)
+  uintptr_t takeIoRa();
+  void unwindToAccess(uintptr_t ra);
   void pollDeadline();
   void clearPendingError();
 
@@ -247,6 +252,9 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   bool fastMode_ = false;        // startBits_ != nullptr
   bool fastCount_ = false;       // this run's block starts are counted by the wrapper (beginEmu)
   bool noFastCount_ = false;     // CMEMU_NO_FAST_COUNT, or the fields above not laid out as it needs
+  int32_t* gateWord_ = nullptr;  // block starts are gated on QEMU's icount_decr (exit_check.cc), or not
+  int32_t gateDisp_ = 0;         // its displacement from env
+  uint64_t gatedBlocks_ = 0;
   // --- the next line: block-start lookups that missed the cache of recent starts ---
   alignas(64) uc_engine* uc_ = nullptr;
   // The block start's fast mode: startBits_ has one bit per 64-byte line of host code that starts
@@ -292,8 +300,11 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void* ucHandle() const { return uc_; }
   void* ucCpuHandle() const { return ucCpu_; }
   void onNewBlock(const void* tb);
+  bool accessChecksNeeded() const;     // a memory hook may stop mid-block (exit_check.cc)
+  int32_t* gateWord() const { return gateWord_; }
+  void lookAtEveryStart();             // attention, and every gated block start calls the wrapper
   void wake();                        // a rare condition or a stop appeared: look at the next block start
-  void beginEmu(bool deadline);       // around each uc_emu_start of a run
+  void beginEmu();       // around each uc_emu_start of a run
   void endEmu();
   // The block the wrapper counted last (blockTb_) into blockStart_/blockSize_/blockCount_/
   // blockValid_: every reader of those calls it first (exit_check.cc, beside the TB layout).

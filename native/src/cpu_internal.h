@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "cpu.h"
+#include "exit_check.h"
 
 #include <unicorn/arm.h>
 
@@ -20,6 +21,13 @@ void cpu_loop_exit_arm(void* cpu) __attribute__((noreturn));
 
 namespace cmemu {
 namespace {
+
+// uc_emu_stop outside the block-start wrapper (a hook, an MMIO callback): the stop takes effect at
+// the next exit check, so the next block start must make one even if it is gated.
+inline void stopEngine(uc_engine* uc) {
+  uc_emu_stop(uc);
+  gateAlways();
+}
 
 constexpr uint32_t kPageBits = 10;  // Unicorn's ARM target page: 1 KiB
 constexpr uint32_t kPageSize = 1u << kPageBits;
@@ -37,6 +45,9 @@ constexpr uint32_t kProtR = 1, kProtW = 2, kProtX = 4;
 // calling an MMIO callback; the ARM env follows CPUState at +0xa2f0, and cpu->env_ptr (+0x128)
 // points to it, which the constructor checks before trusting the layout.
 constexpr size_t kCpuEnvPtrOff = 0x128, kCpuMemIoPcOff = 0x8178, kCpuEnvOff = 0xa2f0;
+// cpu->icount_decr_ptr (right after env_ptr) and the IcountDecr it points to (the end of
+// CPUNegativeOffsetState, 16 bytes before env; cpu_loop_exit_requested reads it at +0xa2e0).
+constexpr size_t kCpuIcountDecrPtrOff = 0x130, kCpuIcountDecrOff = 0xa2e0;
 // cpu->exception_index (cpu_loop_exit_noexc stores -1 there) and QEMU's EXCP_YIELD.
 constexpr size_t kCpuExceptionIndexOff = 0x81a0;
 constexpr int kExcpYield = 0x10004;

@@ -18,7 +18,7 @@ void NativeCpu::HookStep(uc_engine* uc, uint64_t, uint32_t, void* ud) {
   }
   if (c->stepStop_ || c->bpStop_ || c->rare_.f.divStop || c->rare_.f.alignFired) return;
   c->stepStop_ = true;
-  uc_emu_stop(uc);
+  stopEngine(uc);
 }
 
 // Called by Run() before a run in step mode.
@@ -99,7 +99,7 @@ void NativeCpu::HookWatch(uc_engine* uc, uc_mem_type type, uint64_t address, int
     c->stopBits_.fetch_or(kStopRequested);
     c->wake();
   } else {
-    uc_emu_stop(uc);  // takes effect at the exit check after this access (outside IT blocks)
+    stopEngine(uc);  // takes effect at the exit check after this access (outside IT blocks)
   }
 }
 

@@ -29,6 +29,9 @@
 // Per block this costs one cache probe, one test of one word of rare conditions (RareFlags), the
 // stop word, the instruction limit and the clock-poll countdown: no decode, no hash probe through
 // a PLT, no block hook (whose PC store and argument set-up Unicorn would emit into every block).
+// And in a run that neither counts nor tracks, not even the call: onNewBlock rewrites each start
+// call's argument set-up into a gate on QEMU's own icount_decr word (see CmemuTls::gate), and the
+// start costs two instructions unless a stop, a rare condition or the poll wants it looked at.
 #include "exit_check.h"
 
 #include <cstdio>
@@ -57,7 +60,21 @@ extern "C" {
 //   unless that reaches the limit, and records the block for syncBlock(); anything else goes to
 //   cmemu_block_start as before;
 // - cpu: the NativeCpu running on this thread (RunScope); fill_ra: the host return address of
-//   the TLB fill in progress (unicorn_fill_tlb wrapper), or 0.
+//   the TLB fill in progress (unicorn_fill_tlb wrapper), or 0;
+// - gate: the block-start gate. QEMU's generated code starts each block with a test of
+//   icount_decr.u32 (negative: an exit is requested, cpu_exit sets the high half to -1); Unicorn
+//   replaced that with the call. onNewBlock rewrites the call's argument set-up (mov $uc, %edi or
+//   movabs; xor %esi, %esi: 7 or 12 bytes) as `nop; decl icount_decr(%rbp); jns <past the call>`
+//   (TCG keeps env in %rbp; the call and its return address stay where they were): a block start
+//   costs two instructions and calls the wrapper only when the word goes negative, i.e. when an
+//   exit is requested or when the low half, which Unicorn never uses (it has no icount), counted
+//   down through 0 (the word is then exactly -1: the wrapper writes gate_rearm back and, if that
+//   is not 0, looks at the start as a poll that ran out). gate_rearm 0 sends every start to the
+//   wrapper (a run that counts or tracks, attention, a stop under way); otherwise it is
+//   kDeadlinePollBlocks. Only the wrapper writes the high half (never while an exit is requested);
+//   everything else writes the low half: the watcher thread stores 0 there after attention, and
+//   a store that races the inline decrement can be lost, which delays that wake by at most
+//   kDeadlinePollBlocks block starts (the next look finds attention set).
 struct CmemuTls {
   uintptr_t phase;       // 0
   uintptr_t phase_mask;  // 8
@@ -72,11 +89,17 @@ struct CmemuTls {
   uintptr_t fill_ra;     // 72
   void* uc;              // 80: cpu's engine
   int32_t fill_idx;      // 88: the MMU index of the TLB fill in progress, or -1
+  int32_t* gate;         // 96: the running engine's gate word (its icount_decr.u32), or &gate_none
+  int32_t gate_rearm;    // 104: what the wrapper writes back when a gated countdown ran out
+  int32_t gate_expired;  // 108: set by the wrapper when it did (nonTrackingStart: the poll is due)
+  int32_t gate_none;     // 112: the gate word of an engine without gated starts (never -1)
 };
 __attribute__((visibility("hidden"))) thread_local CmemuTls cmemu_tls
-    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, nullptr, 0, 0, nullptr, 0, nullptr, -1};
+    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, nullptr, 0, 0, nullptr, 0, nullptr, -1, nullptr, 0, 0, 0};
 static_assert(offsetof(CmemuTls, attention) == 24 && offsetof(CmemuTls, fast_count) == 28 && offsetof(CmemuTls, count_base) == 32 &&
-                  offsetof(CmemuTls, start_bits) == 40 && offsetof(CmemuTls, tb_off) == 48 && offsetof(CmemuTls, start_off) == 56,
+                  offsetof(CmemuTls, start_bits) == 40 && offsetof(CmemuTls, tb_off) == 48 && offsetof(CmemuTls, start_off) == 56 &&
+                  offsetof(CmemuTls, uc) == 80 && offsetof(CmemuTls, gate) == 96 && offsetof(CmemuTls, gate_rearm) == 104 &&
+                  offsetof(CmemuTls, gate_expired) == 108,
               "the wrapper's offsets");
 bool __real_unicorn_fill_tlb_arm(void* cs, uint64_t address, int size, int rw, int mmu_idx, bool probe, uintptr_t retaddr);
 void cmemu_block_start(uintptr_t ra, void* uc);
@@ -88,6 +111,12 @@ void __wrap_helper_check_exit_request_arm(void* uc, uint32_t in_delay_slot);
 }
 
 namespace cmemu {
+
+void gateAlways() {
+  cmemu_tls.gate_rearm = 0;
+  if (cmemu_tls.gate != nullptr) __atomic_store_n(reinterpret_cast<uint16_t*>(cmemu_tls.gate), 0, __ATOMIC_SEQ_CST);  // the low half
+}
+
 namespace {
 
 thread_local void** t_captureCtx __attribute__((tls_model("initial-exec"))) = nullptr;
@@ -149,10 +178,13 @@ RunScope::RunScope(NativeCpu* cpu)
       prevCountBase(cmemu_tls.count_base),
       prevStartBits(cmemu_tls.start_bits),
       prevTbOff(cmemu_tls.tb_off),
-      prevStartOff(cmemu_tls.start_off) {
+      prevStartOff(cmemu_tls.start_off),
+      prevGate(cmemu_tls.gate),
+      prevGateRearm(cmemu_tls.gate_rearm) {
   cmemu_tls.fast_count = 0;
   cmemu_tls.cpu = cpu;
   cmemu_tls.uc = cpu->ucHandle();
+  cmemu_tls.gate = cpu->gateWord() != nullptr ? cpu->gateWord() : &cmemu_tls.gate_none;
 }
 // A run nested in another engine's MMIO handler gives the outer run its thread state back.
 RunScope::~RunScope() {
@@ -167,6 +199,8 @@ RunScope::~RunScope() {
   cmemu_tls.start_off = prevStartOff;
   cmemu_tls.fast_count = prevFastCount;
   __atomic_store_n(&cmemu_tls.attention, prevAttention, __ATOMIC_SEQ_CST);
+  cmemu_tls.gate = prevGate != nullptr ? prevGate : &cmemu_tls.gate_none;
+  cmemu_tls.gate_rearm = prevGateRearm;
 }
 
 void NativeCpu::onRegionReset(void* tcgCtx) {
@@ -252,7 +286,7 @@ have:
     // the limit, the poll, a start it could not verify): look, then let the wrapper count again
     // unless something still wants attention (the order of nonTrackingStart, for the watcher).
     due = cmemu_tls.poll < 0;
-    if (due) cmemu_tls.poll = deadlineNs_ != 0 ? kDeadlinePollBlocks : INT64_MAX;
+    if (due) cmemu_tls.poll = kDeadlinePollBlocks;
     __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
   } else {
     due = --deadlinePoll_ == 0;
@@ -263,7 +297,7 @@ have:
     e.size = static_cast<uint16_t>(size);
     e.count = static_cast<uint16_t>(count);
     slowBlockStart(e, due);
-    if (fastCount_ && (rare_.any != 0 || stopBits_.load() != 0)) __atomic_store_n(&cmemu_tls.attention, 1, __ATOMIC_SEQ_CST);
+    if (fastCount_ && (rare_.any != 0 || stopBits_.load() != 0)) lookAtEveryStart();
     if (__builtin_expect(traceExec_, 0) && hookStop_ == HookStop::None && blockValid_ && blockStart_ == pc) traceBlock(pc);
     return;
   }
@@ -391,7 +425,33 @@ void NativeCpu::onNewBlock(const void* tbp) {
   uint64_t& w = startBits_[(line >> 6) & kStartBitsMask];
   if (w == 0) startWords_.push_back(static_cast<uint32_t>((line >> 6) & kStartBitsMask));
   w |= 1ull << (line & 63);
+  if (gateWord_ == nullptr) return;
+  uint8_t* code = const_cast<uint8_t*>(p);
+  const size_t callLen = ra - reinterpret_cast<uintptr_t>(p + i);
+  if (i == 7 || i == 12) {
+    // The start's argument set-up becomes the gate (see CmemuTls::gate): a nop of 2 or 7 bytes,
+    // decl disp8(%rbp) (ff 4d disp8), jns past the call (79 len).
+    static const uint8_t kNop2[2] = {0x66, 0x90}, kNop7[7] = {0x0f, 0x1f, 0x80, 0, 0, 0, 0};
+    uint8_t g[12];
+    const size_t pad = i - 5;
+    std::memcpy(g, pad == 2 ? kNop2 : kNop7, pad);
+    g[pad] = 0xff;
+    g[pad + 1] = 0x4d;
+    g[pad + 2] = static_cast<uint8_t>(gateDisp_);
+    g[pad + 3] = 0x79;
+    g[pad + 4] = static_cast<uint8_t>(callLen);
+    std::memcpy(code, g, i);
+    gatedBlocks_++;
+  }
 }
+
+// Unicorn's exit check after each guest memory access only matters to a stop requested during the
+// access by a memory hook (UNALIGN_TRP's, a watchpoint's) or by the MPU's shadow-window fallback
+// (no usable CPUState layout): a device handler's exception unwinds to the access itself
+// (unwindToAccess), code hooks keep the check Unicorn emits after their own call, and every other
+// stop is made at a block start. Without those, align_check.cc emits the accesses with no check:
+// no helper call, and none of the register spills TCG makes around one.
+bool NativeCpu::accessChecksNeeded() const { return alignHook_ != 0 || !watches_.empty() || !shadowPrecise_; }
 
 // Some block did not follow the rules the fast filter relies on: probe every call from now on.
 void NativeCpu::phaseFallback() {
@@ -401,7 +461,7 @@ void NativeCpu::phaseFallback() {
     fastCount_ = false;
     cmemu_tls.fast_count = 0;
     cmemu_tls.start_bits = nullptr;
-    __atomic_store_n(&cmemu_tls.attention, 1, __ATOMIC_SEQ_CST);
+    lookAtEveryStart();
   }
   if (startBits_ == nullptr) return;
   freeStartBits();
@@ -434,27 +494,40 @@ bool NativeCpu::exitBlock(uintptr_t tb, CallEntry* out) {
 
 // A block start in a run that does not track blocks, reached because something wanted attention
 // or the poll countdown ran out: only stops, rare conditions and the clock matter.
+// A gated start comes here when its countdown ran out (the poll is due) or while gate_rearm is 0;
+// the gate is re-armed before attention is cleared (the watcher writes them in the other order),
+// so a stop bit set meanwhile is either seen below or leaves the gate's low half at 0 behind.
 void NativeCpu::nonTrackingStart(const CallEntry& e) {
-  const bool due = cmemu_tls.poll < 0;
-  if (due) cmemu_tls.poll = deadlineNs_ != 0 ? kDeadlinePollBlocks : INT64_MAX;
+  const bool due = cmemu_tls.poll < 0 || cmemu_tls.gate_expired != 0;
+  cmemu_tls.gate_expired = 0;
+  if (due) cmemu_tls.poll = kDeadlinePollBlocks;
+  cmemu_tls.gate_rearm = kDeadlinePollBlocks;
+  __atomic_store_n(reinterpret_cast<uint16_t*>(cmemu_tls.gate), static_cast<uint16_t>(kDeadlinePollBlocks), __ATOMIC_SEQ_CST);
   __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
   if (rare_.any != 0 || stopBits_.load() != 0 || due) {
     slowBlockStart(e, due);
     // Still something to look at (a stop is under way, a watch is armed): keep looking.
-    if (rare_.any != 0 || stopBits_.load() != 0) __atomic_store_n(&cmemu_tls.attention, 1, __ATOMIC_SEQ_CST);
+    if (rare_.any != 0 || stopBits_.load() != 0) lookAtEveryStart();
   }
 }
 
-void NativeCpu::wake() {
-  if (running_) __atomic_store_n(&cmemu_tls.attention, 1, __ATOMIC_SEQ_CST);
+void NativeCpu::lookAtEveryStart() {
+  __atomic_store_n(&cmemu_tls.attention, 1, __ATOMIC_SEQ_CST);
+  gateAlways();
 }
 
-void NativeCpu::beginEmu(bool deadline) {
+void NativeCpu::wake() {
+  if (running_) lookAtEveryStart();
+}
+
+void NativeCpu::beginEmu() {
   tracking_ = counting_ || alignHook_ != 0 || traceExec_;
   cmemu_tls.phase = startPhase_;
   cmemu_tls.phase_mask = startBits_ != nullptr && phaseKnown_ ? 63 : 0;
   forgetBlock();
-  cmemu_tls.poll = deadline ? kDeadlinePollBlocks : INT64_MAX;
+  // The poll: the host deadline, if any, and the TLB's size (growTlbIfThrashing) every
+  // kDeadlinePollBlocks block starts.
+  cmemu_tls.poll = kDeadlinePollBlocks;
   // Counting only (no UNALIGN_TRP hook, no exec trace), start bits and phase known: the wrapper
   // counts block starts itself while nothing else wants attention.
   fastCount_ = counting_ && alignHook_ == 0 && !traceExec_ && startBits_ != nullptr && phaseKnown_ && !noFastCount_;
@@ -464,6 +537,11 @@ void NativeCpu::beginEmu(bool deadline) {
   cmemu_tls.start_off = startOff_;
   cmemu_tls.fast_count = fastCount_ ? 1 : 0;
   const bool look = (tracking_ && !fastCount_) || rare_.any != 0 || stopBits_.load() != 0;
+  // Gated starts: every one reaches the wrapper in a run that counts or tracks (or has something
+  // to look at); else one in kDeadlinePollBlocks does (the poll, and a bound on a lost wake).
+  cmemu_tls.gate_rearm = look || tracking_ ? 0 : static_cast<int32_t>(kDeadlinePollBlocks);
+  cmemu_tls.gate_expired = 0;
+  if (gateWord_ != nullptr) __atomic_store_n(gateWord_, cmemu_tls.gate_rearm, __ATOMIC_SEQ_CST);  // no exit is requested before the run
   __atomic_store_n(&cmemu_tls.attention, look ? 1 : 0, __ATOMIC_SEQ_CST);
 }
 
@@ -518,12 +596,9 @@ void NativeCpu::slowBlockStart(const CallEntry& e, bool due) {
   // Host deadline: poll the clock every kDeadlinePollBlocks blocks (and after new blocks); the
   // watcher's timerfd is only a late backstop.
   if (due) {
-    if (deadlineNs_ != 0) {
-      deadlinePoll_ = kDeadlinePollBlocks;
-      if (pollClock(monotonicNowNs())) bits = stopBits_.fetch_or(kStopDeadline) | kStopDeadline;
-    } else {
-      deadlinePoll_ = kNoPollBlocks;
-    }
+    growTlbIfThrashing();
+    deadlinePoll_ = kDeadlinePollBlocks;
+    if (deadlineNs_ != 0 && pollClock(monotonicNowNs())) bits = stopBits_.fetch_or(kStopDeadline) | kStopDeadline;
   }
   if (bits != 0) {
     hookStopNs_ = monotonicNowNs();
@@ -573,11 +648,32 @@ __asm__(
     ".hidden __wrap_helper_check_exit_request_arm\n"
     ".type __wrap_helper_check_exit_request_arm, @function\n"
     "__wrap_helper_check_exit_request_arm:\n"
-    "  movq (%rsp), %rax\n"
+    // A gated start sets no arguments: the running engine's uc (which every call passes), and 0.
     "  movq cmemu_tls@gottpoff(%rip), %rdx\n"
+    "  movq %fs:80(%rdx), %rax\n"
+    "  testq %rax, %rax\n"
+    "  je 3f\n"
+    "  movq %rax, %rdi\n"
+    "  xorl %esi, %esi\n"
+    "3:\n"
+    "  movq (%rsp), %rax\n"
     "  subq %fs:(%rdx), %rax\n"
     "  testq %fs:8(%rdx), %rax\n"
     "  jne __real_helper_check_exit_request_arm\n"
+    // A gated start whose countdown ran through 0 (the gate word is -1): write gate_rearm back;
+    // unless that is 0 (every start comes here), look at it as a poll that ran out.
+    "  movq %fs:96(%rdx), %rcx\n"
+    "  testq %rcx, %rcx\n"
+    "  je 4f\n"
+    "  cmpl $-1, (%rcx)\n"
+    "  jne 4f\n"
+    "  movl %fs:104(%rdx), %r8d\n"
+    "  movl %r8d, (%rcx)\n"
+    "  testl %r8d, %r8d\n"
+    "  je 4f\n"
+    "  movl $1, %fs:108(%rdx)\n"
+    "  jmp 1f\n"
+    "4:\n"
     "  cmpl $0, %fs:24(%rdx)\n"
     "  jne 1f\n"
     "  cmpl $0, %fs:28(%rdx)\n"
@@ -650,6 +746,7 @@ __attribute__((visibility("hidden"))) bool __wrap_unicorn_fill_tlb_arm(void* cs,
 __attribute__((visibility("hidden"))) void cmemu_block_start(uintptr_t ra, void* uc) {
   cmemu::NativeCpu* c = static_cast<cmemu::NativeCpu*>(cmemu_tls.cpu);
   if (c != nullptr && cmemu_tls.uc == uc) c->atExitCheck(ra);
+  cmemu_tls.gate_expired = 0;  // if atExitCheck did not take it (not a verified start)
 }
 
 __attribute__((visibility("hidden"))) void* __wrap_tb_gen_code_arm(void* cpu, uint32_t pc, uint32_t cs_base, uint32_t flags,

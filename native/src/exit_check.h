@@ -10,8 +10,12 @@ class NativeCpu;
 
 constexpr size_t kCallCacheSize = 1 << 14;      // entries of NativeCpu::calls_ (a power of two)
 constexpr size_t kStartBitsMask = (1u << 18) - 1;  // words of NativeCpu::startBits_ - 1 (1 GiB of code)
-constexpr uint32_t kDeadlinePollBlocks = 1024;  // blocks between two clock polls with a deadline
-constexpr uint32_t kNoPollBlocks = 0xFFFFFFFFu; // no deadline: the countdown only wraps
+// Block starts between two polls: the host clock (a run with a deadline) and the TLB's size.
+constexpr uint32_t kDeadlinePollBlocks = 1024;
+// Send every block start of this thread's run to the wrapper from now on: after a uc_emu_stop
+// outside a block start (a hook, an MMIO callback), so that the next start's exit check sees it.
+void gateAlways();
+
 
 // Unicorn's TCGContext of `uc`, learnt by flushing its (empty) code buffer; nullptr if not seen.
 void* captureTcgContext(void* uc);
@@ -28,6 +32,18 @@ NativeCpu* currentCpu();
 // undefined instruction. M-profile cores without the Security Extension never use it
 // (QEMU's ARMMMUIdx_MSPrivNegPri).
 constexpr int kUndefMmuIdx = 7;
+// Literal loads (LDR Rt, [PC, #imm] and its byte and halfword forms: the constant pools in flash)
+// use MMU index 8 + the core index (0-3), tables QEMU has (NB_MMU_MODES 12) and M-profile code never
+// selects (align_check.cc). The TLB is indexed by page number modulo its size, and flash at 0 and
+// RAM at 0x20000000 put the pages at the same offset in the same slot at any size: code whose hot
+// constants and hot data lie at the same offsets of the two (the vector table and early code, and
+// .data/.bss at the start of RAM) otherwise swaps the two entries through the victim TLB, Unicorn's
+// slow path, at every alternation. The TLB-fill hook decides by address and the current privilege
+// alone, so these entries are filled exactly as the data entries are.
+constexpr int kLiteralMmuIdxBase = 8;
+// align_check.cc found uc->no_exit_request where this build expects it: accesses can be emitted
+// without their exit check.
+bool accessChecksOmittable();
 // The MMU index of the TLB fill in progress on this thread (unicorn_fill_tlb wrapper), or -1.
 int fillMmuIdx();
 
@@ -43,6 +59,8 @@ struct RunScope {
   void* prevCountBase;
   void* prevStartBits;
   uintptr_t prevTbOff, prevStartOff;
+  int32_t* prevGate;
+  int32_t prevGateRearm;
 };
 
 }  // namespace cmemu

@@ -54,6 +54,24 @@ void NativeCpu::flushDeletedHooks() {
   tlbRefusedBy_ = Refusal::Bus;
 }
 
+// QEMU sizes each MMU index's TLB (256 entries at first) from its use, but only when the TLB is
+// flushed (tlb_mmu_resize_locked: doubled when over 70 % of it was used since the last flush), and
+// an M-profile guest with a fixed memory map seldom causes a flush. A working set of more pages
+// than entries then thrashes for good: two pages a multiple of 256 KiB apart (1 KiB pages) share
+// an entry, and every access that alternates between them takes Unicorn's slow path
+// (bench_loop's memcpy between buffers 1 MiB apart: 135 000 TLB fills, half the run time). So a
+// run start or a poll (every kDeadlinePollBlocks block starts) that finds kTlbGrowFills fills since
+// the last flush flushes it (QEMU flushes from helpers too: generated code reloads the table at
+// every access), which lets QEMU grow it; a working set that fits stops causing fills, and the
+// flushes stop with them. Fill counts and polls are guest-determined in icount runs (they stay
+// deterministic); the TLB's size is not guest-visible.
+void NativeCpu::growTlbIfThrashing() {
+  if (tlbFills_ - fillsAtFlush_ < kTlbGrowFills) return;
+  fillsAtFlush_ = tlbFills_;
+  tlbGrowFlushes_++;
+  uc_ctl_flush_tlb(uc_);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Memory
 
@@ -197,6 +215,7 @@ void NativeCpu::InvalidateCode(const Napi::CallbackInfo& info) {
 uint64_t NativeCpu::MmioReadCb(uc_engine*, uint64_t offset, unsigned size, void* ud) {
   auto* r = static_cast<MmioRegion*>(ud);
   NativeCpu* c = r->cpu;
+  const uintptr_t ra = c->takeIoRa();
   c->mmioCalls_++;
   if (c->haveError_ || c->rare_.f.alignFired || c->mmioRead_.IsEmpty()) return 0;  // rare_.f.alignFired: undone anyway
   // Account a host stall before the handler reads the clock (stolenNs() is live), so that the
@@ -220,8 +239,9 @@ uint64_t NativeCpu::MmioReadCb(uc_engine*, uint64_t offset, unsigned size, void*
     }
     if (std::isfinite(d)) out = static_cast<uint32_t>(static_cast<int64_t>(d));
   }
-  c->takeJsException();
+  const bool threw = c->takeJsException();
   napi_close_handle_scope(env, scope);
+  if (threw) c->unwindToAccess(ra);
   c->pollDeadline();
   return out;
 }
@@ -229,6 +249,7 @@ uint64_t NativeCpu::MmioReadCb(uc_engine*, uint64_t offset, unsigned size, void*
 void NativeCpu::MmioWriteCb(uc_engine*, uint64_t offset, unsigned size, uint64_t value, void* ud) {
   auto* r = static_cast<MmioRegion*>(ud);
   NativeCpu* c = r->cpu;
+  const uintptr_t ra = c->takeIoRa();
   c->mmioCalls_++;
   if (c->haveError_ || c->rare_.f.alignFired || c->mmioWrite_.IsEmpty()) return;  // rare_.f.alignFired: undone anyway
   if (c->deadlineNs_ != 0) c->pollClock(monotonicNowNs());  // as in MmioReadCb
@@ -243,8 +264,9 @@ void NativeCpu::MmioWriteCb(uc_engine*, uint64_t offset, unsigned size, uint64_t
   napi_create_uint32(env, size, &argv[2]);
   napi_create_uint32(env, static_cast<uint32_t>(value), &argv[3]);
   napi_call_function(env, recv, fn, 4, argv, &result);
-  c->takeJsException();
+  const bool threw = c->takeJsException();
   napi_close_handle_scope(env, scope);
+  if (threw) c->unwindToAccess(ra);
   c->pollDeadline();
 }
 
@@ -270,10 +292,10 @@ void NativeCpu::pollDeadline() {
 // If the JS handler threw, keep the exception for run() to rethrow and stop the engine. The
 // value may be a primitive (`throw 'x'`), which N-API cannot reference directly: it is kept in
 // a holder object. Only raw N-API here: no C++ exception may cross Unicorn's C frames.
-void NativeCpu::takeJsException() {
+bool NativeCpu::takeJsException() {
   bool pending = false;
   napi_is_exception_pending(env_, &pending);
-  if (!pending) return;
+  if (!pending) return false;
   napi_value e;
   napi_get_and_clear_last_exception(env_, &e);
   if (pendingErrorRef_ == nullptr) {
@@ -282,7 +304,29 @@ void NativeCpu::takeJsException() {
       napi_create_reference(env_, holder, 1, &pendingErrorRef_);
     haveError_ = true;
   }
-  if (uc_ != nullptr) uc_emu_stop(uc_);
+  if (uc_ != nullptr) stopEngine(uc_);
+  return true;
+}
+
+// The host return address of the guest access that called this MMIO callback (io_readx and
+// io_writex leave it in cpu->mem_io_pc), or 0. It is cleared as it is taken, so a callback that
+// does not come from generated code (uc_mem_read/uc_mem_write of a device, also from inside a
+// handler) finds 0.
+uintptr_t NativeCpu::takeIoRa() {
+  if (!shadowPrecise_) return 0;
+  auto* p = reinterpret_cast<uintptr_t*>(static_cast<char*>(ucCpu_) + kCpuMemIoPcOff);
+  const uintptr_t ra = *p;
+  *p = 0;
+  return ra;
+}
+
+// A handler threw during a guest access: stop at the accessing instruction, before the access
+// completes (as a refused access does: see shadowUnwind). The exit check after the access would
+// do it, but blocks without hooks skip those checks (exit_check.cc). The callback's frames are
+// plain C and raw N-API, its handle scope already closed.
+void NativeCpu::unwindToAccess(uintptr_t ra) {
+  if (ra == 0 || !running_ || !cpu_restore_state_arm(ucCpu_, ra, true)) return;
+  cpu_loop_exit_arm(ucCpu_);
 }
 
 void NativeCpu::clearPendingError() {

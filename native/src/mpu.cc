@@ -280,7 +280,7 @@ bool NativeCpu::shadowCheck(uint32_t addr, unsigned size, Access a, bool priv, c
 // there). Nothing of this frame or its callers needs unwinding (plain C and trivial C++ frames).
 // Without a usable layout or return address it falls back to the exit check after the access.
 void NativeCpu::shadowUnwind() {
-  uc_emu_stop(uc_);
+  stopEngine(uc_);
   if (!shadowPrecise_) return;
   const uintptr_t ra = *reinterpret_cast<uintptr_t*>(static_cast<char*>(ucCpu_) + kCpuMemIoPcOff);
   if (ra == 0 || !cpu_restore_state_arm(ucCpu_, ra, true)) return;
@@ -301,6 +301,7 @@ uint64_t NativeCpu::ShadowReadCb(uc_engine*, uint64_t offset, unsigned size, voi
   }
   uint64_t v = 0;
   std::memcpy(&v, m->host + (addr - m->addr), std::min<unsigned>(size, 8));  // little-endian host
+  c->takeIoRa();  // a later callback not from generated code must not find it (memory.cc)
   return v;
 }
 
@@ -316,6 +317,7 @@ void NativeCpu::ShadowWriteCb(uc_engine*, uint64_t offset, unsigned size, uint64
     return;
   }
   std::memcpy(m->host + (addr - m->addr), &value, std::min<unsigned>(size, 8));
+  c->takeIoRa();
 }
 
 // A block that lies (partly) on a page that a region edge cuts, with its code TLB entry filled:
@@ -364,7 +366,7 @@ bool NativeCpu::splitFetchStop(uint32_t a, uint32_t size) {
   } else {
     fetchExit_ = x;
   }
-  uc_emu_stop(uc_);
+  stopEngine(uc_);
   return true;
 }
 }  // namespace cmemu

@@ -43,12 +43,12 @@ void NativeCpu::HookIntr(uc_engine* uc, uint32_t intno, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
   if (c->intrStop_) return;
   if (c->rare_.f.alignFired) {  // after an unaligned access (late, IT block): undone, just stop
-    uc_emu_stop(uc);
+    stopEngine(uc);
     return;
   }
   c->intrStop_ = true;
   c->intno_ = intno;
-  uc_emu_stop(uc);
+  stopEngine(uc);
 }
 
 // UDF/undefined encodings, BX to an even address (INVSTATE) and the YIELD/WFE hints (Unicorn
@@ -320,11 +320,12 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
 
   if (rare_.f.alignRebuild) rebuildAlignHook();
   mpuSyncNegPri();
+  growTlbIfThrashing();
   limit_ = limit;
   deadlineNs_ = deadline;
   lastPollNs_ = deadline != 0 ? monotonicNowNs() : 0;
   runStolenNs_ = 0;
-  deadlinePoll_ = deadline != 0 ? kDeadlinePollBlocks : kNoPollBlocks;
+  deadlinePoll_ = kDeadlinePollBlocks;  // the clock if there is a deadline, and the TLB's size
   // Instructions are counted when the run has an instruction limit (icount mode, instruction
   // targets); real-time runs count nothing and pay for nothing per block (exit_check.cc).
   counting_ = limit < (1ull << 53) - 1;  // Number.MAX_SAFE_INTEGER and above: no limit
@@ -339,7 +340,7 @@ Napi::Value NativeCpu::Run(const Napi::CallbackInfo& info) {
   armStepExit();
   for (;;) {
     const uint32_t pc0 = readPc();
-    beginEmu(deadline != 0);
+    beginEmu();
     err = uc_emu_start(uc_, pc0 | 1, 0, 0, 0);
     endEmu();
     pc = readPc();

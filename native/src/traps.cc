@@ -41,7 +41,7 @@ void NativeCpu::HookAlignMem(uc_engine* uc, uc_mem_type type, uint64_t address, 
     c->alignBlockBefore_ = c->blockBefore_;
     c->alignUndo_.clear();
     c->wake();
-    uc_emu_stop(uc);
+    stopEngine(uc);
   }
   if (type != UC_MEM_WRITE) return;
   // Keep what this write overwrites in RAM (MMIO writes are suppressed instead).
@@ -185,7 +185,7 @@ void NativeCpu::HookDivide(uc_engine* uc, uint64_t address, uint32_t, void* ud) 
   c->rare_.f.divStop = true;
   c->wake();
   c->divAddr_ = a;
-  uc_emu_stop(uc);  // the code hook is followed by an exit check: the divide does not run
+  stopEngine(uc);  // the code hook is followed by an exit check: the divide does not run
 }
 
 // Decode the data access of the load (store = false) or store at `pc` (Thumb, ARMv7-M).
@@ -266,6 +266,6 @@ void NativeCpu::HookBreakpoint(uc_engine* uc, uint64_t address, uint32_t, void* 
   if (c->bpStop_ || c->rare_.f.divStop || c->rare_.f.alignFired) return;
   c->bpStop_ = true;
   c->bpAddr_ = a;
-  uc_emu_stop(uc);  // followed by an exit check: the instruction does not run
+  stopEngine(uc);  // followed by an exit check: the instruction does not run
 }
 }  // namespace cmemu

@@ -33,8 +33,8 @@ uint64_t tag(uint64_t kind, int fd) { return (kind << 32) | static_cast<uint32_t
 }
 }  // namespace
 
-Watcher::Watcher(std::atomic<uint32_t>* stopBits, int32_t* attention, std::function<void()> notify)
-    : stopBits_(stopBits), attention_(attention), notify_(std::move(notify)) {}
+Watcher::Watcher(std::atomic<uint32_t>* stopBits, int32_t* attention, int32_t* gate, std::function<void()> notify)
+    : stopBits_(stopBits), attention_(attention), gate_(gate), notify_(std::move(notify)) {}
 
 Watcher::~Watcher() { stop(); }
 

@@ -16,6 +16,7 @@
 // block start. The watcher sets its engine thread's word after setting a stop bit.
 extern "C" int32_t* cmemu_attention_word();
 
+
 namespace cmemu {
 
 // Bits of the stop word shared by the emulation thread, the watcher thread and JS.
@@ -30,7 +31,7 @@ int64_t monotonicNowNs();
 class Watcher {
  public:
   // `stopBits` outlives the watcher; `notify` is called on the watcher thread after an fd fired.
-  Watcher(std::atomic<uint32_t>* stopBits, int32_t* attention, std::function<void()> notify);
+  Watcher(std::atomic<uint32_t>* stopBits, int32_t* attention, int32_t* gate, std::function<void()> notify);
   ~Watcher();
   Watcher(const Watcher&) = delete;
   Watcher& operator=(const Watcher&) = delete;
@@ -69,8 +70,13 @@ class Watcher {
   void loop();
 
   std::atomic<uint32_t>* stopBits_;
-  int32_t* attention_;  // the engine thread's cmemu_attention
-  void attend() { __atomic_store_n(attention_, 1, __ATOMIC_SEQ_CST); }
+  int32_t* attention_;  // the engine thread's cmemu_tls.attention
+  int32_t* gate_;       // the engine's block-start gate word (exit_check.cc), or nullptr
+  void attend() {
+    __atomic_store_n(attention_, 1, __ATOMIC_SEQ_CST);
+    // Its low half to 0: the next gated block start calls the wrapper, which sees attention.
+    if (gate_ != nullptr) __atomic_store_n(reinterpret_cast<uint16_t*>(gate_), 0, __ATOMIC_SEQ_CST);
+  }
   std::function<void()> notify_;
   std::thread thread_;
   int epfd_ = -1;
