@@ -89,13 +89,12 @@ struct CmemuTls {
   uintptr_t fill_ra;     // 72
   void* uc;              // 80: cpu's engine
   int32_t fill_idx;      // 88: the MMU index of the TLB fill in progress, or -1
-  int32_t* gate;         // 96: the running engine's gate word (its icount_decr.u32), or &gate_none
+  int32_t* gate;         // 96: the running engine's gate word (its icount_decr.u32), or nullptr
   int32_t gate_rearm;    // 104: what the wrapper writes back when a gated countdown ran out
   int32_t gate_expired;  // 108: set by the wrapper when it did (nonTrackingStart: the poll is due)
-  int32_t gate_none;     // 112: the gate word of an engine without gated starts (never -1)
 };
 __attribute__((visibility("hidden"))) thread_local CmemuTls cmemu_tls
-    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, nullptr, 0, 0, nullptr, 0, nullptr, -1, nullptr, 0, 0, 0};
+    __attribute__((tls_model("initial-exec"), aligned(64))) = {0, 0, INT64_MAX, 0, 0, nullptr, nullptr, 0, 0, nullptr, 0, nullptr, -1, nullptr, 0, 0};
 static_assert(offsetof(CmemuTls, attention) == 24 && offsetof(CmemuTls, fast_count) == 28 && offsetof(CmemuTls, count_base) == 32 &&
                   offsetof(CmemuTls, start_bits) == 40 && offsetof(CmemuTls, tb_off) == 48 && offsetof(CmemuTls, start_off) == 56 &&
                   offsetof(CmemuTls, uc) == 80 && offsetof(CmemuTls, gate) == 96 && offsetof(CmemuTls, gate_rearm) == 104 &&
@@ -184,7 +183,7 @@ RunScope::RunScope(NativeCpu* cpu)
   cmemu_tls.fast_count = 0;
   cmemu_tls.cpu = cpu;
   cmemu_tls.uc = cpu->ucHandle();
-  cmemu_tls.gate = cpu->gateWord() != nullptr ? cpu->gateWord() : &cmemu_tls.gate_none;
+  cmemu_tls.gate = cpu->gateWord();
 }
 // A run nested in another engine's MMIO handler gives the outer run its thread state back.
 RunScope::~RunScope() {
@@ -199,7 +198,7 @@ RunScope::~RunScope() {
   cmemu_tls.start_off = prevStartOff;
   cmemu_tls.fast_count = prevFastCount;
   __atomic_store_n(&cmemu_tls.attention, prevAttention, __ATOMIC_SEQ_CST);
-  cmemu_tls.gate = prevGate != nullptr ? prevGate : &cmemu_tls.gate_none;
+  cmemu_tls.gate = prevGate;
   cmemu_tls.gate_rearm = prevGateRearm;
 }
 
@@ -502,7 +501,7 @@ void NativeCpu::nonTrackingStart(const CallEntry& e) {
   cmemu_tls.gate_expired = 0;
   if (due) cmemu_tls.poll = kDeadlinePollBlocks;
   cmemu_tls.gate_rearm = kDeadlinePollBlocks;
-  __atomic_store_n(reinterpret_cast<uint16_t*>(cmemu_tls.gate), static_cast<uint16_t>(kDeadlinePollBlocks), __ATOMIC_SEQ_CST);
+  if (cmemu_tls.gate != nullptr) __atomic_store_n(reinterpret_cast<uint16_t*>(cmemu_tls.gate), static_cast<uint16_t>(kDeadlinePollBlocks), __ATOMIC_SEQ_CST);
   __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
   if (rare_.any != 0 || stopBits_.load() != 0 || due) {
     slowBlockStart(e, due);
@@ -670,9 +669,24 @@ __asm__(
     "  movl %fs:104(%rdx), %r8d\n"
     "  movl %r8d, (%rcx)\n"
     "  testl %r8d, %r8d\n"
-    "  je 4f\n"
+    "  je 6f\n"
     "  movl $1, %fs:108(%rdx)\n"
     "  jmp 1f\n"
+    // Every gated start comes here (gate_rearm 0): only a gated start decrements the gate, so this
+    // is a block start of this engine; when counting, skip the start-bit test.
+    "6:\n"
+    "  cmpl $0, %fs:24(%rdx)\n"
+    "  jne 1f\n"
+    "  cmpl $0, %fs:28(%rdx)\n"
+    "  je 7f\n"
+    "  subq $1, %fs:16(%rdx)\n"
+    "  js 1f\n"
+    "  movq (%rsp), %rax\n"
+    "  jmp 8f\n"
+    "7:\n"
+    "  subq $1, %fs:16(%rdx)\n"
+    "  js 1f\n"
+    "  jmp 5f\n"
     "4:\n"
     "  cmpl $0, %fs:24(%rdx)\n"
     "  jne 1f\n"
@@ -680,7 +694,7 @@ __asm__(
     "  jne 2f\n"
     "  subq $1, %fs:16(%rdx)\n"
     "  js 1f\n"
-    "  jmp __real_helper_check_exit_request_arm\n"
+    "  jmp 5f\n"
     // Counting (fast_count): the poll; the start bit of the return address's 64-byte line; the
     // TranslationBlock before it pointing back; then icount += tb->icount below the limit.
     "2:\n"
@@ -696,6 +710,7 @@ __asm__(
     "  movq (%r9,%r8,8), %r9\n"
     "  btq %rcx, %r9\n"
     "  jnc 1f\n"
+    "8:\n"
     "  movq %rax, %rcx\n"
     "  subq %fs:48(%rdx), %rcx\n"
     "  movq %rax, %r8\n"
@@ -711,7 +726,7 @@ __asm__(
     "  movq %r11, (%r9)\n"
     "  movq %r10, 16(%r9)\n"
     "  movq %rcx, 24(%r9)\n"
-    "  jmp __real_helper_check_exit_request_arm\n"
+    "  jmp 5f\n"
     // Look at it: cmemu_block_start(return address, uc), the helper's arguments kept on the stack
     // (16-byte aligned for the call), then the real helper with them.
     "1:\n"
@@ -725,6 +740,16 @@ __asm__(
     "  popq %rsi\n"
     "  popq %rdi\n"
     "  jmp __real_helper_check_exit_request_arm\n"
+    // Nothing to look at: the real helper would only test the engine's icount_decr (an exit is
+    // requested when it is negative; a gated start's own -1 was written back above), so test it
+    // here and return, unless this engine has no gate word.
+    "5:\n"
+    "  movq %fs:96(%rdx), %rcx\n"
+    "  testq %rcx, %rcx\n"
+    "  je __real_helper_check_exit_request_arm\n"
+    "  cmpl $0, (%rcx)\n"
+    "  jl __real_helper_check_exit_request_arm\n"
+    "  ret\n"
     ".size __wrap_helper_check_exit_request_arm, .-__wrap_helper_check_exit_request_arm\n");
 
 int32_t* cmemu_attention_word() { return &cmemu_tls.attention; }
