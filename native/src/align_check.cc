@@ -69,12 +69,12 @@ struct AlignState {
   bool force = false;
   bool undef = false;
   bool literal = false;
+  bool literalTlb = false;  // the engine gives literal loads their own TLB (NativeCpu::literalTlb_)
   bool* noExit = nullptr;  // the engine's uc->no_exit_request while its accesses need no exit check
   uint64_t flagged = 0;
 };
 thread_local AlignState t_align;
 bool g_alignOff = false;
-const bool g_literalIdx = getenv("CMEMU_NO_LITERAL_TLB") == nullptr;
 
 // Does ARMv7-M check this instruction's word alignment always (A3.2.1)?
 bool alwaysAligned(uint16_t hw1, uint16_t hw2) {
@@ -124,7 +124,7 @@ void alignTranslateInsn(void* db, void* cpu) {
     if (uc_mem_read(s.uc, pc, b, 4) == UC_ERR_OK || uc_mem_read(s.uc, pc, b, 2) == UC_ERR_OK) {
       force = alwaysAligned(thumb::half(b), thumb::half(b + 2));
       undef = undefinedAccess(thumb::half(b));
-      literal = g_literalIdx && literalLoad(thumb::half(b));
+      literal = s.literalTlb && literalLoad(thumb::half(b));
     }
   }
   s.force = force;
@@ -154,7 +154,7 @@ bool findNoExitRequest() {
   }
   return false;
 }
-const bool g_noExitKnown = getenv("CMEMU_EXIT_CHECKS") == nullptr && findNoExitRequest();
+const bool g_noExitKnown = findNoExitRequest();
 
 // Around one access's emission: no exit check after it (see NativeCpu::accessChecksNeeded).
 struct NoExitCheck {
@@ -210,7 +210,8 @@ __attribute__((visibility("hidden"))) void __wrap_translator_loop_arm(const void
   t_align.first = true;
   t_align.force = false;
   t_align.undef = false;
-  t_align.noExit = cmemu::g_noExitKnown && !c->accessChecksNeeded()
+  t_align.literalTlb = c->literalTlb();
+  t_align.noExit = cmemu::g_noExitKnown && c->omitExitChecks() && !c->accessChecksNeeded()
                        ? reinterpret_cast<bool*>(static_cast<char*>(c->ucHandle()) + cmemu::kUcNoExitRequestOff)
                        : nullptr;
   __real_translator_loop_arm(t_align.ops, db, cpu, tb, max_insns);

@@ -184,6 +184,9 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
   }
   // Gated block starts and skipped access checks (exit_check.cc) need the fast mode's verified
   // starts; CMEMU_NO_GATE=1 turns them off (every start calls the wrapper, as before).
+  literalTlb_ = getenv("CMEMU_NO_LITERAL_TLB") == nullptr;
+  omitExitChecks_ = getenv("CMEMU_EXIT_CHECKS") == nullptr;
+  growTlb_ = getenv("CMEMU_NO_TLB_GROW") == nullptr;
   if (startBits_ != nullptr && shadowPrecise_ && getenv("CMEMU_NO_GATE") == nullptr) {
     // QEMU's icount_decr (CPUNegativeOffsetState, just before env): cpu->icount_decr_ptr points
     // to it, and generated code reaches it from env (%rbp) with an 8-bit displacement.
@@ -256,7 +259,7 @@ void NativeCpu::shutdown() {
   if (uc_ != nullptr && getenv("CMEMU_NATIVE_STATS") != nullptr)
     fprintf(stderr, "cmemu native: gate %s, %llu block starts gated, access checks %s, %llu TLB flushes to resize it\n",
             gateWord_ != nullptr ? "on" : "off", static_cast<unsigned long long>(gatedBlocks_),
-            accessChecksOmittable() && !accessChecksNeeded() ? "omitted" : "emitted", static_cast<unsigned long long>(tlbGrowFlushes_));
+            accessChecksOmittable() && omitExitChecks_ && !accessChecksNeeded() ? "omitted" : "emitted", static_cast<unsigned long long>(tlbGrowFlushes_));
   if (uc_ != nullptr) {
     uc_close(uc_);  // before the host memory references go away
     uc_ = nullptr;
@@ -524,7 +527,7 @@ Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
   o.Set("mpuWholeFlushes", Napi::Number::New(env, static_cast<double>(mpuWholeFlushes_)));
   o.Set("hookStopNs", Napi::Number::New(env, static_cast<double>(hookStopNs_)));
   o.Set("gatedStarts", Napi::Number::New(env, static_cast<double>(gatedBlocks_)));
-  o.Set("exitChecksOmitted", Napi::Number::New(env, accessChecksOmittable() && !accessChecksNeeded() ? 1 : 0));
+  o.Set("exitChecksOmitted", Napi::Number::New(env, accessChecksOmittable() && omitExitChecks_ && !accessChecksNeeded() ? 1 : 0));
   o.Set("tlbResizeFlushes", Napi::Number::New(env, static_cast<double>(tlbGrowFlushes_)));
   o.Set("watcherFireNs", Napi::Number::New(env, watcher_ ? static_cast<double>(watcher_->lastFireNs()) : 0));
   return o;

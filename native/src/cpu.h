@@ -254,6 +254,10 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   bool noFastCount_ = false;     // CMEMU_NO_FAST_COUNT, or the fields above not laid out as it needs
   int32_t* gateWord_ = nullptr;  // block starts are gated on QEMU's icount_decr (exit_check.cc), or not
   int32_t gateDisp_ = 0;         // its displacement from env
+  // Read when the engine is made (each can be turned off for comparisons): literal loads in their
+  // own TLB (CMEMU_NO_LITERAL_TLB), accesses without exit checks (CMEMU_EXIT_CHECKS), a
+  // thrashing TLB flushed to grow (CMEMU_NO_TLB_GROW).
+  bool literalTlb_ = true, omitExitChecks_ = true, growTlb_ = true;
   uint64_t gatedBlocks_ = 0;
   // --- the next line: block-start lookups that missed the cache of recent starts ---
   alignas(64) uc_engine* uc_ = nullptr;
@@ -302,6 +306,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void onNewBlock(const void* tb);
   bool accessChecksNeeded() const;     // a memory hook may stop mid-block (exit_check.cc)
   int32_t* gateWord() const { return gateWord_; }
+  bool literalTlb() const { return literalTlb_; }
+  bool omitExitChecks() const { return omitExitChecks_; }
   void lookAtEveryStart();             // attention, and every gated block start calls the wrapper
   void wake();                        // a rare condition or a stop appeared: look at the next block start
   void beginEmu();       // around each uc_emu_start of a run

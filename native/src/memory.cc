@@ -66,7 +66,7 @@ void NativeCpu::flushDeletedHooks() {
 // flushes stop with them. Fill counts and polls are guest-determined in icount runs (they stay
 // deterministic); the TLB's size is not guest-visible.
 void NativeCpu::growTlbIfThrashing() {
-  if (tlbFills_ - fillsAtFlush_ < kTlbGrowFills) return;
+  if (!growTlb_ || tlbFills_ - fillsAtFlush_ < kTlbGrowFills) return;
   fillsAtFlush_ = tlbFills_;
   tlbGrowFlushes_++;
   uc_ctl_flush_tlb(uc_);
