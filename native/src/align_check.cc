@@ -31,6 +31,11 @@
 // never gets an entry: every execution reaches the TLB-fill hook, which refuses it as an
 // undefined instruction (Stop::InvalidInsn, PC at it, nothing done: these instructions write
 // registers only after their accesses). One that its IT condition skips does nothing, as in QEMU.
+//
+// Two speed measures use the same wrappers (docs/unicorn.md, "What generated code no longer pays
+// for"): literal loads get their own MMU index (kLiteralMmuIdxBase), and while no memory hook needs
+// a mid-block stop every access is emitted with Unicorn's uc->no_exit_request set, so that no exit
+// check (a helper call, with TCG's register spills around it) follows it.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
