@@ -50,7 +50,9 @@
         "-Wl,--wrap=tcg_gen_qemu_ld_i32_arm",
         "-Wl,--wrap=tcg_gen_qemu_st_i32_arm",
         "-Wl,--wrap=tcg_gen_qemu_ld_i64_arm",
-        "-Wl,--wrap=tcg_gen_qemu_st_i64_arm"
+        "-Wl,--wrap=tcg_gen_qemu_st_i64_arm",
+        "-Wl,--wrap=tcg_global_mem_new_internal_arm",
+        "-Wl,--wrap=helper_v7m_msr_arm"
       ]
     }
   ]

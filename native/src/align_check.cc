@@ -40,6 +40,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "cpu.h"
 #include "exit_check.h"
@@ -52,6 +55,9 @@ void __real_tcg_gen_qemu_st_i32_arm(void* s, void* val, void* addr, uintptr_t id
 void __real_tcg_gen_qemu_ld_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop);
 void __real_tcg_gen_qemu_st_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop);
 void check_exit_request_arm(void* tcg_ctx);
+void* __real_tcg_global_mem_new_internal_arm(void* s, int type, void* base, intptr_t offset, const char* name);
+void tcg_gen_andi_i32_arm(void* s, void* ret, void* arg1, int32_t arg2);
+void __real_helper_v7m_msr_arm(void* env, uint32_t maskreg, uint32_t val);
 }
 
 namespace cmemu {
@@ -76,6 +82,8 @@ struct AlignState {
   bool literal = false;
   bool literalTlb = false;  // the engine gives literal loads their own TLB (NativeCpu::literalTlb_)
   bool* noExit = nullptr;  // the engine's uc->no_exit_request while its accesses need no exit check
+  void* tcgCtx = nullptr;  // the engine's TCGContext
+  intptr_t sp = 0;         // its SP global as a TCGv (0: unknown, SP writes not masked)
   uint64_t flagged = 0;
 };
 thread_local AlignState t_align;
@@ -107,6 +115,29 @@ bool literalLoad(uint16_t hw1) {
   return h == 0xF85F || h == 0xF81F || h == 0xF83F || h == 0xF91F || h == 0xF93F;
 }
 
+// ARMv7-M's SP[1:0] are always zero (B1.4.1; QEMU's store_reg clears them since 5.1): Unicorn
+// 2.1.4 lets `mov sp, r0` with an odd r0 (FreeRTOS's MPS2 demos load a 0x...ffff _estack so) leave
+// SP misaligned, and the next PUSH faults. Every instruction that can write SP with an arbitrary
+// value gets `and sp, #~3` emitted after it (a no-op when SP is aligned, as it always is): the
+// register forms of MOV and ADD to SP, 32-bit data processing with Rd = SP, LDR with Rt = SP.
+// ADD/SUB SP, #imm and PUSH/POP keep the alignment themselves.
+bool writesSp(uint16_t hw1, uint16_t hw2) {
+  if (!thumb::is32(hw1)) return (hw1 & 0xFF87) == 0x4685 || (hw1 & 0xFF87) == 0x4485;
+  const bool dp = (hw1 & 0xFA00) == 0xF000 || (hw1 & 0xFA00) == 0xF200 || (hw1 & 0xFE00) == 0xEA00;
+  if (dp && ((hw1 & 0xFE00) == 0xEA00 || !(hw2 & 0x8000)) && ((hw2 >> 8) & 0xF) == 13) return true;
+  return (hw1 & 0xFF70) == 0xF850 && (hw2 >> 12) == 13;  // LDR.W (immediate, register, literal)
+}
+
+// SP's TCG global (named "r13" by arm_translate_init) of each TCGContext, as the TCGv offset.
+std::mutex g_spMu;
+std::vector<std::pair<void*, intptr_t>> g_spGlobals;
+intptr_t spGlobal(void* tcgCtx) {
+  std::lock_guard<std::mutex> lock(g_spMu);
+  for (const auto& e : g_spGlobals)
+    if (e.first == tcgCtx) return e.second;
+  return 0;
+}
+
 void alignTranslateInsn(void* db, void* cpu) {
   AlignState& s = t_align;
   const char* d = static_cast<const char*>(db);
@@ -123,13 +154,14 @@ void alignTranslateInsn(void* db, void* cpu) {
       g_alignOff = true;
     }
   }
-  bool force = false, undef = false, literal = false;
+  bool force = false, undef = false, literal = false, sp = false;
   if (!g_alignOff) {
     uint8_t b[4] = {0, 0, 0, 0};
     if (uc_mem_read(s.uc, pc, b, 4) == UC_ERR_OK || uc_mem_read(s.uc, pc, b, 2) == UC_ERR_OK) {
       force = alwaysAligned(thumb::half(b), thumb::half(b + 2));
       undef = undefinedAccess(thumb::half(b));
       literal = s.literalTlb && literalLoad(thumb::half(b));
+      sp = s.sp != 0 && writesSp(thumb::half(b), thumb::half(b + 2));
     }
   }
   s.force = force;
@@ -140,6 +172,10 @@ void alignTranslateInsn(void* db, void* cpu) {
   s.force = false;
   s.undef = false;
   s.literal = false;
+  if (sp) {
+    void* v = reinterpret_cast<void*>(s.sp);
+    tcg_gen_andi_i32_arm(s.tcgCtx, v, v, ~3);
+  }
 }
 
 // Unicorn 2.1.4's check_exit_request (tcg-op.c), which every tcg_gen_qemu_{ld,st}_* calls after
@@ -216,6 +252,8 @@ __attribute__((visibility("hidden"))) void __wrap_translator_loop_arm(const void
   t_align.force = false;
   t_align.undef = false;
   t_align.literalTlb = c->literalTlb();
+  t_align.tcgCtx = c->tcgContext();
+  t_align.sp = t_align.tcgCtx != nullptr ? cmemu::spGlobal(t_align.tcgCtx) : 0;
   t_align.noExit = cmemu::g_noExitKnown && c->omitExitChecks() && !c->accessChecksNeeded()
                        ? reinterpret_cast<bool*>(static_cast<char*>(c->ucHandle()) + cmemu::kUcNoExitRequestOff)
                        : nullptr;
@@ -240,5 +278,25 @@ __attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_ld_i64_arm(void* 
 __attribute__((visibility("hidden"))) void __wrap_tcg_gen_qemu_st_i64_arm(void* s, void* val, void* addr, uintptr_t idx, int memop) {
   const cmemu::NoExitCheck quiet;
   __real_tcg_gen_qemu_st_i64_arm(s, val, addr, cmemu::withIndex(idx), cmemu::withAlign(memop));
+}
+
+__attribute__((visibility("hidden"))) void* __wrap_tcg_global_mem_new_internal_arm(void* s, int type, void* base, intptr_t offset,
+                                                                                 const char* name) {
+  void* ts = __real_tcg_global_mem_new_internal_arm(s, type, base, offset, name);
+  if (ts != nullptr && name != nullptr && std::strcmp(name, "r13") == 0) {
+    std::lock_guard<std::mutex> lock(cmemu::g_spMu);
+    auto& v = cmemu::g_spGlobals;
+    for (auto& e : v)
+      if (e.first == s) e.first = nullptr;  // a context made again at the same address
+    v.emplace_back(s, static_cast<char*>(ts) - static_cast<char*>(s));
+  }
+  return ts;
+}
+
+// MSR MSP / MSR PSP: the same rule (SP_main and SP_process bits [1:0] are zero).
+__attribute__((visibility("hidden"))) void __wrap_helper_v7m_msr_arm(void* env, uint32_t maskreg, uint32_t val) {
+  const uint32_t reg = maskreg & 0xFF;
+  if (reg == 8 || reg == 9) val &= ~3u;
+  __real_helper_v7m_msr_arm(env, maskreg, val);
 }
 }

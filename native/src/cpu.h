@@ -306,6 +306,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void onNewBlock(const void* tb);
   bool accessChecksNeeded() const;     // a memory hook may stop mid-block (exit_check.cc)
   int32_t* gateWord() const { return gateWord_; }
+  void* tcgContext() const { return tcgCtx_; }
   bool literalTlb() const { return literalTlb_; }
   bool omitExitChecks() const { return omitExitChecks_; }
   void lookAtEveryStart();             // attention, and every gated block start calls the wrapper

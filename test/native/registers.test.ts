@@ -119,3 +119,33 @@ describe('native addon basics', () => {
     expect(() => cpu.readReg(Reg.PC)).toThrow(/closed/);
   });
 });
+
+// ARMv7-M B1.4.1: SP_main and SP_process bits [1:0] are zero. Unicorn 2.1.4 does not clear them
+// (QEMU does since 5.1); FreeRTOS's MPS2 demos load an _estack of 0x...ffff with `mov sp, r0` and
+// `msr msp, r0`, and the next PUSH faulted (align_check.cc, writesSp).
+describe('SP bits [1:0] read as zero after every kind of write', () => {
+  it('mov sp, Rm; addw sp, sp, #imm; msr msp; ldr.w sp: SP aligned, PUSH works, stored where an aligned SP puts it', () => {
+    const code = [
+      0x4685, // 0: mov sp, r0
+      0x4669, // 2: mov r1, sp
+      0xb404, // 4: push {r2}
+      0xf20d, 0x1d01, // 6: addw sp, sp, #257
+      0x466d, // a: mov r5, sp
+      0xf380, 0x8808, // c: msr MSP, r0
+      0xf3ef, 0x8308, // 10: mrs r3, MSP
+      0xf8d6, 0xd000, // 14: ldr.w sp, [r6]
+      0x466f, // 18: mov r7, sp
+      0xdf00, // 1a: svc 0
+    ];
+    const r = rig(code);
+    const RAM = 0x2000_0000;
+    new DataView(r.ram).setUint32(0x100, RAM + 0x7003, true); // what ldr.w sp loads
+    r.set({ R0: RAM + 0x8003, R2: 0xabcd, R6: RAM + 0x100 });
+    expect(r.cpu.run(100, 0)).toBe(Stop.Interrupt);
+    expect(r.reg(Reg.R1)).toBe(RAM + 0x8000);
+    expect(new DataView(r.ram).getUint32(0x7ffc, true)).toBe(0xabcd); // pushed at the aligned SP - 4
+    expect(r.reg(Reg.R5)).toBe(RAM + 0x7ffc + 0x100); // (0x20007ffc + 257) & ~3
+    expect(r.reg(Reg.R3)).toBe(RAM + 0x8000);
+    expect(r.reg(Reg.R7)).toBe(RAM + 0x7000);
+  });
+});
