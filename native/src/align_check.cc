@@ -82,7 +82,7 @@ struct AlignState {
   bool literal = false;
   bool literalTlb = false;  // the engine gives literal loads their own TLB (NativeCpu::literalTlb_)
   bool* noExit = nullptr;  // the engine's uc->no_exit_request while its accesses need no exit check
-  void* tcgCtx = nullptr;  // the engine's TCGContext
+  void* tcgCtx = nullptr;  // the translating TCGContext
   intptr_t sp = 0;         // its SP global as a TCGv (0: unknown, SP writes not masked)
   uint64_t flagged = 0;
 };
@@ -128,15 +128,10 @@ bool writesSp(uint16_t hw1, uint16_t hw2) {
   return (hw1 & 0xFF70) == 0xF850 && (hw2 >> 12) == 13;  // LDR.W (immediate, register, literal)
 }
 
-// SP's TCG global (named "r13" by arm_translate_init) of each TCGContext, as the TCGv offset.
+// SP's TCG global (named "r13" by arm_translate_init) of each TCGContext, as the TCGv offset;
+// each engine looks its own up once (spGlobal, when it is made).
 std::mutex g_spMu;
 std::vector<std::pair<void*, intptr_t>> g_spGlobals;
-intptr_t spGlobal(void* tcgCtx) {
-  std::lock_guard<std::mutex> lock(g_spMu);
-  for (const auto& e : g_spGlobals)
-    if (e.first == tcgCtx) return e.second;
-  return 0;
-}
 
 void alignTranslateInsn(void* db, void* cpu) {
   AlignState& s = t_align;
@@ -227,6 +222,12 @@ inline uintptr_t withLoadIndex(uintptr_t idx) {
 }  // namespace
 
 uint64_t alignCheckedInsns() { return t_align.flagged; }
+intptr_t spGlobal(void* tcgCtx) {
+  std::lock_guard<std::mutex> lock(g_spMu);
+  for (const auto& e : g_spGlobals)
+    if (e.first == tcgCtx) return e.second;
+  return 0;
+}
 bool accessChecksOmittable() { return g_noExitKnown; }
 
 }  // namespace cmemu
@@ -253,8 +254,8 @@ __attribute__((visibility("hidden"))) void __wrap_translator_loop_arm(const void
   t_align.undef = false;
   t_align.literalTlb = c->literalTlb();
   t_align.tcgCtx = c->tcgContext();
-  t_align.sp = t_align.tcgCtx != nullptr ? cmemu::spGlobal(t_align.tcgCtx) : 0;
-  t_align.noExit = cmemu::g_noExitKnown && c->omitExitChecks() && !c->accessChecksNeeded()
+  t_align.sp = c->spTcgv();
+  t_align.noExit = c->exitChecksOmitted()
                        ? reinterpret_cast<bool*>(static_cast<char*>(c->ucHandle()) + cmemu::kUcNoExitRequestOff)
                        : nullptr;
   __real_translator_loop_arm(t_align.ops, db, cpu, tb, max_insns);

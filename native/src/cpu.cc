@@ -168,6 +168,7 @@ NativeCpu::NativeCpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCp
     uc_ = nullptr;
     throw Napi::Error::New(env, "Unicorn's TCG context could not be found (the addon needs the Unicorn 2.1.4 it was built with)");
   }
+  spTcgv_ = spGlobal(tcgCtx_);
   // Fast mode needs the CPUState (tb_gen_code's argument tells this engine's blocks).
   // CMEMU_BLOCK_START_TABLE=1 forces the table mode (to test it: it must count the same).
   if (ucCpu_ != nullptr && getenv("CMEMU_BLOCK_START_TABLE") == nullptr) allocStartBits();
@@ -259,7 +260,7 @@ void NativeCpu::shutdown() {
   if (uc_ != nullptr && getenv("CMEMU_NATIVE_STATS") != nullptr)
     fprintf(stderr, "cmemu native: gate %s, %llu block starts gated, access checks %s, %llu TLB flushes to resize it\n",
             gateWord_ != nullptr ? "on" : "off", static_cast<unsigned long long>(gatedBlocks_),
-            accessChecksOmittable() && omitExitChecks_ && !accessChecksNeeded() ? "omitted" : "emitted", static_cast<unsigned long long>(tlbGrowFlushes_));
+            exitChecksOmitted() ? "omitted" : "emitted", static_cast<unsigned long long>(tlbGrowFlushes_));
   if (uc_ != nullptr) {
     uc_close(uc_);  // before the host memory references go away
     uc_ = nullptr;
@@ -527,7 +528,7 @@ Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
   o.Set("mpuWholeFlushes", Napi::Number::New(env, static_cast<double>(mpuWholeFlushes_)));
   o.Set("hookStopNs", Napi::Number::New(env, static_cast<double>(hookStopNs_)));
   o.Set("gatedStarts", Napi::Number::New(env, static_cast<double>(gatedBlocks_)));
-  o.Set("exitChecksOmitted", Napi::Number::New(env, accessChecksOmittable() && omitExitChecks_ && !accessChecksNeeded() ? 1 : 0));
+  o.Set("exitChecksOmitted", Napi::Number::New(env, exitChecksOmitted() ? 1 : 0));
   o.Set("tlbResizeFlushes", Napi::Number::New(env, static_cast<double>(tlbGrowFlushes_)));
   o.Set("watcherFireNs", Napi::Number::New(env, watcher_ ? static_cast<double>(watcher_->lastFireNs()) : 0));
   return o;

@@ -227,7 +227,8 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   static constexpr uint64_t kTlbGrowFills = 2048;
   bool takeJsException();              // true if a JS exception was pending (now kept, engine stopping)
   uintptr_t takeIoRa();
-  void unwindToAccess(uintptr_t ra);
+  uintptr_t* memIoPc() const;
+  void unwindToAccess(uintptr_t ra, uint64_t* count = nullptr);
   void pollDeadline();
   void clearPendingError();
 
@@ -259,6 +260,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // thrashing TLB flushed to grow (CMEMU_NO_TLB_GROW).
   bool literalTlb_ = true, omitExitChecks_ = true, growTlb_ = true;
   uint64_t gatedBlocks_ = 0;
+  intptr_t spTcgv_ = 0;          // SP's TCG global (align_check.cc: writes to SP are masked), or 0
   // --- the next line: block-start lookups that missed the cache of recent starts ---
   alignas(64) uc_engine* uc_ = nullptr;
   // The block start's fast mode: startBits_ has one bit per 64-byte line of host code that starts
@@ -305,10 +307,11 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   void* ucCpuHandle() const { return ucCpu_; }
   void onNewBlock(const void* tb);
   bool accessChecksNeeded() const;     // a memory hook may stop mid-block (exit_check.cc)
+  bool exitChecksOmitted() const;      // accesses translated now get no exit check (exit_check.cc)
   int32_t* gateWord() const { return gateWord_; }
   void* tcgContext() const { return tcgCtx_; }
+  intptr_t spTcgv() const { return spTcgv_; }
   bool literalTlb() const { return literalTlb_; }
-  bool omitExitChecks() const { return omitExitChecks_; }
   void lookAtEveryStart();             // attention, and every gated block start calls the wrapper
   void wake();                        // a rare condition or a stop appeared: look at the next block start
   void beginEmu();       // around each uc_emu_start of a run

@@ -113,7 +113,7 @@ namespace cmemu {
 
 void gateAlways() {
   cmemu_tls.gate_rearm = 0;
-  if (cmemu_tls.gate != nullptr) __atomic_store_n(reinterpret_cast<uint16_t*>(cmemu_tls.gate), 0, __ATOMIC_SEQ_CST);  // the low half
+  storeGateLow(cmemu_tls.gate, 0);
 }
 
 namespace {
@@ -451,6 +451,7 @@ void NativeCpu::onNewBlock(const void* tbp) {
 // stop is made at a block start. Without those, align_check.cc emits the accesses with no check:
 // no helper call, and none of the register spills TCG makes around one.
 bool NativeCpu::accessChecksNeeded() const { return alignHook_ != 0 || !watches_.empty() || !shadowPrecise_; }
+bool NativeCpu::exitChecksOmitted() const { return accessChecksOmittable() && omitExitChecks_ && !accessChecksNeeded(); }
 
 // Some block did not follow the rules the fast filter relies on: probe every call from now on.
 void NativeCpu::phaseFallback() {
@@ -501,7 +502,7 @@ void NativeCpu::nonTrackingStart(const CallEntry& e) {
   cmemu_tls.gate_expired = 0;
   if (due) cmemu_tls.poll = kDeadlinePollBlocks;
   cmemu_tls.gate_rearm = kDeadlinePollBlocks;
-  if (cmemu_tls.gate != nullptr) __atomic_store_n(reinterpret_cast<uint16_t*>(cmemu_tls.gate), static_cast<uint16_t>(kDeadlinePollBlocks), __ATOMIC_SEQ_CST);
+  storeGateLow(cmemu_tls.gate, kDeadlinePollBlocks);
   __atomic_store_n(&cmemu_tls.attention, 0, __ATOMIC_SEQ_CST);
   if (rare_.any != 0 || stopBits_.load() != 0 || due) {
     slowBlockStart(e, due);

@@ -15,6 +15,11 @@ constexpr uint32_t kDeadlinePollBlocks = 1024;
 // Send every block start of this thread's run to the wrapper from now on: after a uc_emu_stop
 // outside a block start (a hook, an MMIO callback), so that the next start's exit check sees it.
 void gateAlways();
+// The gate word's low half (the countdown; the high half is the exit request: exit_check.cc,
+// CmemuTls::gate), from any thread; nothing if there is no gate word.
+inline void storeGateLow(int32_t* gate, uint16_t v) {
+  if (gate != nullptr) __atomic_store_n(reinterpret_cast<uint16_t*>(gate), v, __ATOMIC_SEQ_CST);
+}
 
 
 // Unicorn's TCGContext of `uc`, learnt by flushing its (empty) code buffer; nullptr if not seen.
@@ -44,6 +49,8 @@ constexpr int kLiteralMmuIdxBase = 8;
 // align_check.cc found uc->no_exit_request where this build expects it: accesses can be emitted
 // without their exit check.
 bool accessChecksOmittable();
+// SP's TCG global of a TCGContext as a TCGv (made by arm_translate_init), or 0 if not seen.
+intptr_t spGlobal(void* tcgCtx);
 // The MMU index of the TLB fill in progress on this thread (unicorn_fill_tlb wrapper), or -1.
 int fillMmuIdx();
 

@@ -313,19 +313,28 @@ bool NativeCpu::takeJsException() {
 // does not come from generated code (uc_mem_read/uc_mem_write of a device, also from inside a
 // handler) finds 0.
 uintptr_t NativeCpu::takeIoRa() {
-  if (!shadowPrecise_) return 0;
-  auto* p = reinterpret_cast<uintptr_t*>(static_cast<char*>(ucCpu_) + kCpuMemIoPcOff);
+  uintptr_t* p = memIoPc();
+  if (p == nullptr) return 0;
   const uintptr_t ra = *p;
   *p = 0;
   return ra;
 }
 
-// A handler threw during a guest access: stop at the accessing instruction, before the access
-// completes (as a refused access does: see shadowUnwind). The exit check after the access would
-// do it, but blocks without hooks skip those checks (exit_check.cc). The callback's frames are
-// plain C and raw N-API, its handle scope already closed.
-void NativeCpu::unwindToAccess(uintptr_t ra) {
+// cpu->mem_io_pc, when the CPUState layout is the checked one.
+uintptr_t* NativeCpu::memIoPc() const {
+  return shadowPrecise_ ? reinterpret_cast<uintptr_t*>(static_cast<char*>(ucCpu_) + kCpuMemIoPcOff) : nullptr;
+}
+
+// Stop at the instruction whose access is in progress (host return address `ra`), before the
+// access completes, as a refused TLB fill does: cpu_restore_state puts PC and ITSTATE back to the
+// instruction and cpu_loop_exit leaves the TB (the stop requested first then ends the run). For a
+// device handler that threw (the exit check after the access would do it, but blocks without
+// hooks have none: exit_check.cc) and a refused shadow-window access (shadowUnwind). The callers'
+// frames are plain C and raw N-API, with no handle scope open. Returns if it cannot (no address,
+// not in a run), leaving the stop to the next exit check; `count` counts the unwinds made.
+void NativeCpu::unwindToAccess(uintptr_t ra, uint64_t* count) {
   if (ra == 0 || !running_ || !cpu_restore_state_arm(ucCpu_, ra, true)) return;
+  if (count != nullptr) ++*count;
   cpu_loop_exit_arm(ucCpu_);
 }
 

@@ -281,11 +281,8 @@ bool NativeCpu::shadowCheck(uint32_t addr, unsigned size, Access a, bool priv, c
 // Without a usable layout or return address it falls back to the exit check after the access.
 void NativeCpu::shadowUnwind() {
   stopEngine(uc_);
-  if (!shadowPrecise_) return;
-  const uintptr_t ra = *reinterpret_cast<uintptr_t*>(static_cast<char*>(ucCpu_) + kCpuMemIoPcOff);
-  if (ra == 0 || !cpu_restore_state_arm(ucCpu_, ra, true)) return;
-  shadowUnwinds_++;
-  cpu_loop_exit_arm(ucCpu_);
+  const uintptr_t* io = memIoPc();
+  if (io != nullptr) unwindToAccess(*io, &shadowUnwinds_);
 }
 
 uint64_t NativeCpu::ShadowReadCb(uc_engine*, uint64_t offset, unsigned size, void* ud) {

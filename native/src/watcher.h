@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "exit_check.h"
+
 // The calling thread's attention word (exit_check.cc): non-zero makes its engine look at the next
 // block start. The watcher sets its engine thread's word after setting a stop bit.
 extern "C" int32_t* cmemu_attention_word();
@@ -75,7 +77,7 @@ class Watcher {
   void attend() {
     __atomic_store_n(attention_, 1, __ATOMIC_SEQ_CST);
     // Its low half to 0: the next gated block start calls the wrapper, which sees attention.
-    if (gate_ != nullptr) __atomic_store_n(reinterpret_cast<uint16_t*>(gate_), 0, __ATOMIC_SEQ_CST);
+    storeGateLow(gate_, 0);
   }
   std::function<void()> notify_;
   std::thread thread_;
