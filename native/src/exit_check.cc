@@ -649,54 +649,8 @@ __asm__(
     ".type __wrap_helper_check_exit_request_arm, @function\n"
     "__wrap_helper_check_exit_request_arm:\n"
     "  movq cmemu_tls@gottpoff(%rip), %rdx\n"
-    // The common case first: a gated start (the gate word is -1) of a counting run with nothing
-    // to look at (gate_rearm 0, attention 0, fast_count 1): the poll, the TranslationBlock
-    // pointing back, icount += tb->icount below the limit, the gate back to 0, and return (no exit
-    // is requested: the -1 was the gate's own). Anything else takes the full path below, which
-    // starts again from the top (the poll counted twice then: harmless).
-    "  movq %fs:96(%rdx), %rcx\n"
-    "  testq %rcx, %rcx\n"
-    "  je 10f\n"
-    "  cmpl $-1, (%rcx)\n"
-    "  jne 10f\n"
-    "  cmpl $0, %fs:104(%rdx)\n"
-    "  jne 10f\n"
-    "  movabsq $0x100000000, %r8\n"
-    "  cmpq %r8, %fs:24(%rdx)\n"
-    "  jne 10f\n"
-    "  subq $1, %fs:16(%rdx)\n"
-    "  js 10f\n"
-    "  movq (%rsp), %rax\n"
-    "  movq %rax, %r9\n"
-    "  subq %fs:48(%rdx), %r9\n"
-    "  movq %rax, %r8\n"
-    "  subq %fs:56(%rdx), %r8\n"
-    "  cmpq 24(%r9), %r8\n"
-    "  jne 10f\n"
-    "  movzwl 14(%r9), %r8d\n"
-    "  movq %fs:32(%rdx), %r10\n"
-    "  movq (%r10), %r11\n"
-    "  leaq (%r11,%r8), %rax\n"
-    "  cmpq 8(%r10), %rax\n"
-    "  jae 10f\n"
-    "  movq %rax, (%r10)\n"
-    "  movq %r11, 16(%r10)\n"
-    "  movq %r9, 24(%r10)\n"
-    "  movl $0, (%rcx)\n"
-    "  ret\n"
-    "10:\n"
-    // A gated start sets no arguments: the running engine's uc (which every call passes), and 0.
-    "  movq %fs:80(%rdx), %rax\n"
-    "  testq %rax, %rax\n"
-    "  je 3f\n"
-    "  movq %rax, %rdi\n"
-    "  xorl %esi, %esi\n"
-    "3:\n"
-    "  movq (%rsp), %rax\n"
-    "  subq %fs:(%rdx), %rax\n"
-    "  testq %fs:8(%rdx), %rax\n"
-    "  jne __real_helper_check_exit_request_arm\n"
-    // A gated start whose countdown ran through 0 (the gate word is -1): write gate_rearm back;
+    // A gated start whose countdown ran through 0 (the gate word is -1; a gated start sets no
+    // arguments, the paths to the real helper and to a look set them): write gate_rearm back;
     // unless that is 0 (every start comes here), look at it as a poll that ran out.
     "  movq %fs:96(%rdx), %rcx\n"
     "  testq %rcx, %rcx\n"
@@ -710,21 +664,28 @@ __asm__(
     "  movl $1, %fs:108(%rdx)\n"
     "  jmp 1f\n"
     // Every gated start comes here (gate_rearm 0): only a gated start decrements the gate, so this
-    // is a block start of this engine; when counting, skip the start-bit test.
+    // is a block start of this engine (counting, the start-bit test is skipped), and no exit is
+    // requested (the -1 was the gate's own, now 0).
     "6:\n"
     "  cmpl $0, %fs:24(%rdx)\n"
     "  jne 1f\n"
+    "  subq $1, %fs:16(%rdx)\n"
+    "  js 1f\n"
     "  cmpl $0, %fs:28(%rdx)\n"
     "  je 7f\n"
-    "  subq $1, %fs:16(%rdx)\n"
-    "  js 1f\n"
     "  movq (%rsp), %rax\n"
+    "  movl $1, %esi\n"  // gated: after counting, return at once (the look and real-helper paths set esi again)
     "  jmp 8f\n"
     "7:\n"
-    "  subq $1, %fs:16(%rdx)\n"
-    "  js 1f\n"
-    "  jmp 5f\n"
+    "  ret\n"
+    // Any other call: an access call (the wrong phase) goes to the real helper with its own
+    // arguments; a block start (not gated, or gated with an exit requested) as before the gate.
     "4:\n"
+    "  movq (%rsp), %rax\n"
+    "  subq %fs:(%rdx), %rax\n"
+    "  testq %fs:8(%rdx), %rax\n"
+    "  jne __real_helper_check_exit_request_arm\n"
+    "  xorl %esi, %esi\n"  // a block start (a gated one with an exit requested sets no arguments)
     "  cmpl $0, %fs:24(%rdx)\n"
     "  jne 1f\n"
     "  cmpl $0, %fs:28(%rdx)\n"
@@ -763,10 +724,19 @@ __asm__(
     "  movq %r11, (%r9)\n"
     "  movq %r10, 16(%r9)\n"
     "  movq %rcx, 24(%r9)\n"
+    "  testl %esi, %esi\n"
+    "  jne 7b\n"
     "  jmp 5f\n"
-    // Look at it: cmemu_block_start(return address, uc), the helper's arguments kept on the stack
-    // (16-byte aligned for the call), then the real helper with them.
+    // Look at it: the helper's arguments (the running engine's uc, which every call passes, and
+    // 0), cmemu_block_start(return address, uc) with them kept on the stack (16-byte aligned for
+    // the call), then the real helper with them.
     "1:\n"
+    "  movq %fs:80(%rdx), %rax\n"
+    "  testq %rax, %rax\n"
+    "  je 3f\n"
+    "  movq %rax, %rdi\n"
+    "  xorl %esi, %esi\n"
+    "3:\n"
     "  pushq %rdi\n"
     "  pushq %rsi\n"
     "  subq $8, %rsp\n"
@@ -778,15 +748,22 @@ __asm__(
     "  popq %rdi\n"
     "  jmp __real_helper_check_exit_request_arm\n"
     // Nothing to look at: the real helper would only test the engine's icount_decr (an exit is
-    // requested when it is negative; a gated start's own -1 was written back above), so test it
-    // here and return, unless this engine has no gate word.
+    // requested when it is negative), so test it here and return; else the real helper, with its
+    // arguments set.
     "5:\n"
     "  movq %fs:96(%rdx), %rcx\n"
     "  testq %rcx, %rcx\n"
-    "  je __real_helper_check_exit_request_arm\n"
+    "  je 9f\n"
     "  cmpl $0, (%rcx)\n"
-    "  jl __real_helper_check_exit_request_arm\n"
+    "  jl 9f\n"
     "  ret\n"
+    "9:\n"
+    "  movq %fs:80(%rdx), %rax\n"
+    "  testq %rax, %rax\n"
+    "  je __real_helper_check_exit_request_arm\n"
+    "  movq %rax, %rdi\n"
+    "  xorl %esi, %esi\n"
+    "  jmp __real_helper_check_exit_request_arm\n"
     ".size __wrap_helper_check_exit_request_arm, .-__wrap_helper_check_exit_request_arm\n");
 
 int32_t* cmemu_attention_word() { return &cmemu_tls.attention; }
