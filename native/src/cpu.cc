@@ -529,6 +529,7 @@ Napi::Value NativeCpu::Stats(const Napi::CallbackInfo& info) {
   o.Set("hookStopNs", Napi::Number::New(env, static_cast<double>(hookStopNs_)));
   o.Set("gatedStarts", Napi::Number::New(env, static_cast<double>(gatedBlocks_)));
   o.Set("exitChecksOmitted", Napi::Number::New(env, exitChecksOmitted() ? 1 : 0));
+  o.Set("literalTlbFills", Napi::Number::New(env, static_cast<double>(literalFills_)));
   o.Set("tlbResizeFlushes", Napi::Number::New(env, static_cast<double>(tlbGrowFlushes_)));
   o.Set("watcherFireNs", Napi::Number::New(env, watcher_ ? static_cast<double>(watcher_->lastFireNs()) : 0));
   return o;

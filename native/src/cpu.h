@@ -570,6 +570,7 @@ class NativeCpu : public Napi::ObjectWrap<NativeCpu> {
   // counters for tests and tuning
   int64_t hookStopNs_ = 0;  // when the block hook last stopped a run on a stop bit
   uint64_t tlbFills_ = 0, mmioCalls_ = 0;
+  uint64_t literalFills_ = 0;  // of those, for literal loads (their own MMU index: exit_check.h)
 
   // setReturnCallback: exception returns handled by JS without ending the run (run.cc).
   Napi::FunctionReference returnFn_;

@@ -357,6 +357,7 @@ void NativeCpu::SetMmioHandlers(const Napi::CallbackInfo& info) {
 bool NativeCpu::HookTlbFill(uc_engine*, uint64_t vaddr, uc_mem_type type, uc_tlb_entry* e, void* ud) {
   auto* c = static_cast<NativeCpu*>(ud);
   c->tlbFills_++;
+  if (fillMmuIdx() >= kLiteralMmuIdxBase) c->literalFills_++;
   const uint32_t page = static_cast<uint32_t>(vaddr) & kPageMask;
   const uint32_t pn = page >> kPageBits;
   uint64_t& word = c->execBits_[pn >> 6];

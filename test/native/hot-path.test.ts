@@ -18,6 +18,7 @@ interface HotStats {
   exitChecksOmitted: number;
   tlbResizeFlushes: number;
   tlbFills: number;
+  literalTlbFills: number;
 }
 const hot = (cpu: unknown) => (cpu as { stats(): HotStats }).stats();
 
@@ -136,11 +137,18 @@ describe('literal loads (their own TLB)', () => {
     ];
     const r = rig(lit);
     new DataView(r.ram).setUint32(C, 0xcafef00d, true);
-    r.set({ R2: RAM + C, R3: 10000 });
+    r.set({ R2: RAM + C, R3: 2 });
+    expect(r.cpu.run(1e6, 0)).toBe(Stop.Interrupt);
+    const warm = hot(r.cpu).tlbFills;
+    r.set({ PC: C, R0: 0, R1: 0, R3: 10000 });
     expect(r.cpu.run(1e6, 0)).toBe(Stop.Interrupt);
     expect(r.reg(Reg.R0)).toBe(0x12345678);
     expect(r.reg(Reg.R1)).toBe(0xcafef00d);
     expect(r.reg(Reg.R3)).toBe(0);
+    // The literal went through its own TLB (one fill of the flash page there), and 10 000
+    // alternating passes filled nothing more.
+    expect(hot(r.cpu).literalTlbFills).toBe(1);
+    expect(hot(r.cpu).tlbFills).toBe(warm);
   });
 
   it('the MPU and the privilege apply to literal loads: unprivileged, a privileged-only flash page is a MemManage fault at the load', () => {
